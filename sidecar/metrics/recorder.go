@@ -1,0 +1,48 @@
+// Package metrics records what the sidecar does: Prometheus collectors for
+// /metrics and a one-second ring of recent statistics for /v1/stats and the
+// dashboard. Other packages depend only on the Recorder interface.
+package metrics
+
+import "time"
+
+// Stage names used with Recorder.Stage.
+const (
+	StagePlugins   = "plugins"
+	StageTokenize  = "tokenize"
+	StageQueue     = "queue"
+	StageInference = "inference"
+)
+
+// Recorder receives events from the server, the batcher and the plugin host.
+// Implementations must be safe for concurrent use. Nop is a valid Recorder.
+type Recorder interface {
+	// Request is called once per finished HTTP request.
+	Request(route string, code int, d time.Duration, pairs int)
+	// Stage records time spent in one pipeline stage (per request for plugins
+	// and tokenize, per pair-group for queue, per batch for inference).
+	Stage(stage string, d time.Duration)
+	// Batch is called once per batch sent to a backend.
+	Batch(model string, pairs, realTokens, paddedTokens int)
+	// QueuePairs adds delta to the number of pairs waiting in batcher queues.
+	QueuePairs(delta int)
+	// Inflight adds delta to the number of in-flight HTTP requests.
+	Inflight(delta int)
+	// Cache records n score-cache look-ups that hit or missed.
+	Cache(hits, misses int)
+	// PluginError records a plugin failure; kind is trap, timeout, memory,
+	// malformed, missing_export or other.
+	PluginError(plugin, kind string)
+}
+
+// Nop is a Recorder that records nothing.
+type Nop struct{}
+
+var _ Recorder = Nop{}
+
+func (Nop) Request(string, int, time.Duration, int) {}
+func (Nop) Stage(string, time.Duration)             {}
+func (Nop) Batch(string, int, int, int)             {}
+func (Nop) QueuePairs(int)                          {}
+func (Nop) Inflight(int)                            {}
+func (Nop) Cache(int, int)                          {}
+func (Nop) PluginError(string, string)              {}
