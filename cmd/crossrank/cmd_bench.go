@@ -1,0 +1,194 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/crossrank/crossrank/sidecar/bench"
+)
+
+func init() { register(newBenchCmd) }
+
+type benchFlags struct {
+	target, model, corpus, sweep, report, name, description, modelName string
+	synthetic                                                          bool
+	seed                                                               uint64
+	batch, concurrency, requests, warmup                               int
+	rate                                                               float64
+	duration, soak, timeout                                            time.Duration
+	quiet                                                              bool
+	writeRequests                                                      string
+}
+
+func newBenchCmd() *cobra.Command {
+	var f benchFlags
+	cmd := &cobra.Command{
+		Use:   "bench",
+		Short: "Load-test a sidecar and write report.md, report.json and plots",
+		Long: `bench sends rerank requests (POST /v1/rerank) to a sidecar, in a closed loop
+(--concurrency) or an open loop (--rate), for one configuration or a sweep,
+polls its /v1/stats every second, and writes DIR/report.md (the reference
+report's sections and tables), DIR/report.json and PNG plots.
+
+  crossrank bench --target http://127.0.0.1:8080 --synthetic --batch 64 --concurrency 2 --duration 60s --report out/bench
+  crossrank bench --model .cache/models/twin --sweep "batch=16,32,64;concurrency=1,2,4" --duration 20s --report out/sweep
+  crossrank bench --target http://127.0.0.1:8080 --soak 10m --report out/soak`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, f) },
+	}
+	fl := cmd.Flags()
+	fl.StringVar(&f.target, "target", "", "base URL of a running sidecar (e.g. http://127.0.0.1:8080)")
+	fl.StringVar(&f.model, "model", "", "model folder: start a sidecar in-process on it instead of --target")
+	fl.StringVar(&f.corpus, "corpus", "", "JSONL corpus: one {\"query\", \"documents\": [...]} per line")
+	fl.BoolVar(&f.synthetic, "synthetic", false, "synthetic MS MARCO-like corpus (the default without --corpus)")
+	fl.Uint64Var(&f.seed, "seed", 42, "seed of the synthetic corpus")
+	fl.IntVar(&f.batch, "batch", 32, "documents per request")
+	fl.IntVar(&f.concurrency, "concurrency", 1, "closed loop: requests in flight")
+	fl.Float64Var(&f.rate, "rate", 0, "open loop: requests per second (overrides --concurrency)")
+	fl.StringVar(&f.sweep, "sweep", "", `sweep, e.g. "batch=16,32,64;concurrency=1,2,4"`)
+	fl.DurationVar(&f.duration, "duration", 0, "measure each configuration this long (default 30s unless --requests)")
+	fl.IntVar(&f.requests, "requests", 0, "measure each configuration over this many requests")
+	fl.IntVar(&f.warmup, "warmup", 2, "unmeasured warm-up requests per configuration")
+	fl.DurationVar(&f.soak, "soak", 0, "soak: hold the load this long and report errors, memory growth and latency drift")
+	fl.DurationVar(&f.timeout, "timeout", time.Minute, "per-request timeout")
+	fl.StringVar(&f.report, "report", "", "write the report into this folder (default out/bench-<time>)")
+	fl.StringVar(&f.name, "name", "crossrank bench", "report title")
+	fl.StringVar(&f.description, "description", "", "report subtitle")
+	fl.StringVar(&f.modelName, "model-name", "", "\"model\" field sent with each request (multi-model sidecars)")
+	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar")
+	fl.StringVar(&f.writeRequests, "write-requests", "", "write --requests requests of --batch documents from the corpus to this JSONL file and exit (for the peer benches)")
+	return cmd
+}
+
+func runBench(cmd *cobra.Command, f benchFlags) error {
+	ctx := cmd.Context()
+	if f.writeRequests != "" {
+		return writeRequests(f)
+	}
+	if (f.target == "") == (f.model == "") {
+		return fmt.Errorf("bench: give exactly one of --target URL or --model DIR")
+	}
+	if f.corpus != "" && f.synthetic {
+		return fmt.Errorf("bench: --corpus and --synthetic exclude each other")
+	}
+	if f.soak > 0 && f.sweep != "" {
+		return fmt.Errorf("bench: --soak runs one configuration; drop --sweep")
+	}
+	base := bench.Config{Batch: f.batch, Concurrency: f.concurrency, Rate: f.rate, Duration: f.duration,
+		Requests: f.requests, Warmup: f.warmup, Timeout: f.timeout}
+	if f.soak > 0 {
+		base.Duration, base.Requests = f.soak, 0
+	}
+	if base.Duration == 0 && base.Requests == 0 {
+		base.Duration = 30 * time.Second
+	}
+	configs := []bench.Config{base}
+	if f.sweep != "" {
+		var err error
+		if configs, err = bench.ParseSweep(f.sweep, base); err != nil {
+			return err
+		}
+	}
+	for _, c := range configs {
+		if err := c.Validate(); err != nil {
+			return err
+		}
+	}
+	var corpus bench.Corpus
+	if f.corpus != "" {
+		c, err := bench.LoadCorpus(f.corpus)
+		if err != nil {
+			return err
+		}
+		corpus = c
+	} else {
+		corpus = bench.NewSynthetic(bench.SyntheticConfig{Seed: f.seed})
+	}
+	target := f.target
+	if f.model != "" {
+		url, stop, err := startInProcess(ctx, f.model)
+		if err != nil {
+			return err
+		}
+		defer stop()
+		target = url
+	}
+	client, err := bench.NewClient(target, f.modelName)
+	if err != nil {
+		return err
+	}
+	dir := f.report
+	if dir == "" {
+		dir = filepath.Join("out", "bench-"+time.Now().Format("20060102-150405"))
+	}
+	opts := bench.Options{Name: f.name, Description: f.description, Client: client, Corpus: corpus,
+		Configs: configs, Soak: f.soak > 0}
+	if f.soak > 0 && opts.Description == "" {
+		opts.Description = fmt.Sprintf("Soak: %s at %s", f.soak, configs[0].Label())
+	}
+	stderr := cmd.ErrOrStderr()
+	if !f.quiet && isTerminal(stderr) {
+		opts.Progress = func(i int, c bench.Config) bench.Progress {
+			desc := fmt.Sprintf("[%d/%d] %s", i+1, len(configs), c.Label())
+			if c.Requests > 0 {
+				bar := progressbar.NewOptions(c.Requests, progressbar.OptionSetWriter(stderr),
+					progressbar.OptionSetDescription(desc), progressbar.OptionShowCount(),
+					progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
+				return func(done int, _ time.Duration) { _ = bar.Set(done) }
+			}
+			secs := int(c.Duration / time.Second)
+			bar := progressbar.NewOptions(max(secs, 1), progressbar.OptionSetWriter(stderr),
+				progressbar.OptionSetDescription(desc), progressbar.OptionSetItsString("s"),
+				progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
+			return func(_ int, elapsed time.Duration) { _ = bar.Set(min(int(elapsed/time.Second), secs)) }
+		}
+	}
+	rep, err := bench.Bench(ctx, opts)
+	if err != nil {
+		return err
+	}
+	if err := rep.Write(dir); err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	for _, c := range rep.Configs {
+		fmt.Fprintf(out, "%-28s %6d req  %5d err  lat p50 %7.1fms p95 %7.1fms  %8.1f pairs/s\n",
+			c.Label, c.Requests, c.Errors, c.Latency.P50, c.Latency.P95, c.AggThroughput)
+	}
+	fmt.Fprintf(out, "report: %s\n", filepath.Join(dir, "report.md"))
+	return nil
+}
+
+func writeRequests(f benchFlags) error {
+	var corpus bench.Corpus = bench.NewSynthetic(bench.SyntheticConfig{Seed: f.seed})
+	if f.corpus != "" {
+		c, err := bench.LoadCorpus(f.corpus)
+		if err != nil {
+			return err
+		}
+		corpus = c
+	}
+	out, err := os.Create(f.writeRequests)
+	if err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	if err := bench.WriteRequests(out, corpus, f.requests, f.batch); err != nil {
+		out.Close()
+		return err
+	}
+	if err := out.Close(); err != nil {
+		return fmt.Errorf("bench: %w", err)
+	}
+	return nil
+}
+
+func isTerminal(w any) bool {
+	f, ok := w.(*os.File)
+	return ok && term.IsTerminal(int(f.Fd()))
+}

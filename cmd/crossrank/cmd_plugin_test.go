@@ -1,0 +1,83 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/crossrank/crossrank/internal/testenv"
+)
+
+// runPlugin runs `crossrank plugin ARGS...` in-process with stdin.
+func runPlugin(t *testing.T, stdin string, args ...string) (query string, passages []string, err error) {
+	t.Helper()
+	c := newPluginCmd()
+	var out bytes.Buffer
+	c.SetIn(strings.NewReader(stdin))
+	c.SetOut(&out)
+	c.SetErr(&bytes.Buffer{})
+	c.SetArgs(args)
+	if err := c.Execute(); err != nil {
+		return "", nil, err
+	}
+	var v struct {
+		Query    string   `json:"query"`
+		Passages []string `json:"passages"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &v); err != nil {
+		t.Fatalf("output %q: %v", out.String(), err)
+	}
+	return v.Query, v.Passages, nil
+}
+
+func TestPluginRun(t *testing.T) {
+	root := testenv.Root(t)
+	dir := filepath.Join(root, "plugins", "wasm")
+	tok := filepath.Join(root, "models", "assets", "bert-base-uncased.json")
+	in := `{"query": "title:\"fish\" AND chips^2", "documents": [{"title": "Fish &amp; chips", "body": "<p>crisp</p>"}, "plain <b>text</b>"], "max_tokens_per_doc": 4}`
+	cases := []struct {
+		name      string
+		args      []string
+		wantQuery string
+		want      []string
+		wantErr   string
+	}{
+		{name: "query stage", args: []string{"--plugin", "query", "--stage", "query"},
+			wantQuery: "fish chips", want: []string{"Fish &amp; chips. <p>crisp</p>", "plain <b>text</b>"}},
+		{name: "fields with config", args: []string{"--plugin", "fields", "--config", `{"template": "{title}!"}`},
+			wantQuery: `title:"fish" AND chips^2`, want: []string{"Fish &amp; chips!", "plain <b>text</b>"}},
+		{name: "html by path", args: []string{"--plugin", filepath.Join(dir, "html.wasm"), "--stage", "passage"},
+			wantQuery: `title:"fish" AND chips^2`, want: []string{"Fish &amp; chips. <p>crisp</p>", "plain text"}},
+		// bert-base-uncased: fish & amp ; = 4 word pieces, then "chips." does
+		// not fit; "plain" is 1 and "<b>text</b>" 8 (< b > text < / b >).
+		{name: "truncate with the real tokenizer", args: []string{"--plugin", "truncate", "--tokenizer", tok},
+			wantQuery: `title:"fish" AND chips^2`, want: []string{"Fish &amp;", "plain"}},
+		{name: "wrong stage", args: []string{"--plugin", "html", "--stage", "query"}, wantErr: `plugin "html" does not implement the query stage`},
+		{name: "unknown stage", args: []string{"--plugin", "html", "--stage", "middle"}, wantErr: `unknown stage "middle"`},
+		{name: "missing plugin", args: []string{"--plugin", "nosuch"}, wantErr: "nosuch.wasm"},
+		{name: "bad config", args: []string{"--plugin", "fields", "--config", "[1]"}, wantErr: "--config is not a JSON object"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			args := append([]string{"run", "--plugin-dir", dir}, c.args...)
+			q, p, err := runPlugin(t, in, args...)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("error %v, want one containing %q", err, c.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if q != c.wantQuery || strings.Join(p, "|") != strings.Join(c.want, "|") {
+				t.Errorf("got %q %q, want %q %q", q, p, c.wantQuery, c.want)
+			}
+		})
+	}
+	if _, _, err := runPlugin(t, "not json", "run", "--plugin-dir", dir, "--plugin", "html"); err == nil {
+		t.Error("bad input accepted")
+	}
+}

@@ -1,0 +1,33 @@
+# models (issue 2): the shape twin (.cache/models/twin, seed 42) and its int8
+# copy (.cache/models/twin-int8). Each is rebuilt only when missing or when
+# the generator's sources changed. The recipe writes into a temporary folder
+# and renames it, so an interrupted run never leaves a half-written model,
+# holding the same lock file (flock, where present) as internal/testenv,
+# which generates the same folders on demand for tests.
+
+TWIN_DIR := $(CACHE)/models/twin
+TWIN_INT8_DIR := $(CACHE)/models/twin-int8
+TWIN_SRCS := $(filter-out %_test.go,$(wildcard models/twin/*.go models/onnx/*.go models/assets/*)) cmd/crossrank/cmd_model.go
+QUANTIZE_SRCS := $(filter-out %_test.go,$(wildcard models/quantize/*.go models/onnx/*.go)) cmd/crossrank/cmd_model.go
+MODELS_LOCK = $(if $(shell command -v flock),flock $(1).lock,)
+
+.PHONY: setup-twin setup-twin-int8
+
+SETUP_TARGETS += setup-twin setup-twin-int8
+
+## setup-twin: the default shape twin in .cache/models/twin (seed 42)
+setup-twin: $(TWIN_DIR)/config.json
+
+## setup-twin-int8: the twin dynamically quantised to int8, in .cache/models/twin-int8
+setup-twin-int8: $(TWIN_INT8_DIR)/quantize_config.json
+
+$(TWIN_DIR)/config.json: $(TWIN_SRCS)
+	@mkdir -p $(CACHE)/models
+	$(call MODELS_LOCK,$(TWIN_DIR)) bash -c 'rm -rf $(TWIN_DIR).tmp-make && \
+		$(GO) run ./cmd/crossrank model twin --out $(TWIN_DIR).tmp-make --seed 42 && \
+		rm -rf $(TWIN_DIR) && mv $(TWIN_DIR).tmp-make $(TWIN_DIR)'
+
+$(TWIN_INT8_DIR)/quantize_config.json: $(TWIN_DIR)/config.json $(QUANTIZE_SRCS)
+	$(call MODELS_LOCK,$(TWIN_INT8_DIR)) bash -c 'rm -rf $(TWIN_INT8_DIR).tmp-make && \
+		$(GO) run ./cmd/crossrank model quantize --in $(TWIN_DIR) --out $(TWIN_INT8_DIR).tmp-make && \
+		rm -rf $(TWIN_INT8_DIR) && mv $(TWIN_INT8_DIR).tmp-make $(TWIN_INT8_DIR)'

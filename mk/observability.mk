@@ -1,0 +1,34 @@
+# Observability and bench (issue 6): headless Chromium for the dashboard test,
+# peer benchmarks (`make bench-peers`, not part of `make test`).
+
+PEERS_VENV := $(CACHE)/venv-peers
+PEERS_OUT ?= $(ROOT)/out/peers
+
+.PHONY: setup-chromium bench-peers bench-report bench-soak
+
+SETUP_TARGETS += setup-chromium
+BENCH_TARGETS += bench-report
+
+## setup-chromium: Debian chromium for the dashboard's browser test (idempotent)
+setup-chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing chromium (apt)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null; }
+	@command -v chromium >/dev/null 2>&1 || { echo "chromium missing after install"; exit 1; }
+
+$(PEERS_VENV)/.crossrank-stamp: scripts/peers/requirements.txt
+	python3 -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/pip install -q --disable-pip-version-check -r scripts/peers/requirements.txt
+	@touch $@
+
+## bench-peers: crossrank vs transformers.js, sentence-transformers (PyTorch CPU, ONNX) on the twin (not part of make test)
+bench-peers: setup build $(PEERS_VENV)/.crossrank-stamp
+	BIN=$(BIN) TWIN=$(CACHE)/models/twin PEERS_OUT=$(PEERS_OUT) ./scripts/peers/run_peers.sh
+
+## bench-report: a short batch x concurrency sweep of the default model, report in out/bench
+bench-report: setup build
+	$(BIN) bench --model $(CACHE)/models/twin --sweep "batch=16,32,64;concurrency=1,2,4" --duration 20s --report $(ROOT)/out/bench
+
+## bench-soak: a 10-minute soak of the default model, report in out/soak
+bench-soak: setup build
+	$(BIN) bench --model $(CACHE)/models/twin --batch 32 --concurrency 2 --soak 10m --report $(ROOT)/out/soak

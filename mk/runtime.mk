@@ -1,0 +1,21 @@
+# runtime.mk — the ONNX Runtime backend (models/ort): benchmarks.
+# The backend's tests (including the transformers.js parity test) run in
+# `make test` through `go test ./...`; they need setup-ort, setup-node and
+# the twin (generated on first use by internal/testenv).
+
+.PHONY: bench-runtime bench-runtime-quick
+
+RUNTIME_BENCH_OUT ?= $(ROOT)/reports/runtime-bench.txt
+RUNTIME_BENCH_COUNT ?= 1
+
+## bench-runtime: session throughput grid (fp32/int8 × threads 1,2 × batch 1/8/32/96 × seq 64/128/256) and the sgemm peak
+bench-runtime: setup-ort
+	@mkdir -p $(dir $(RUNTIME_BENCH_OUT))
+	set -o pipefail; $(GO) test ./models/ort/ -run '^$$' -bench 'SgemmPeak|Session' -benchtime 3x -count $(RUNTIME_BENCH_COUNT) -timeout 60m | tee $(RUNTIME_BENCH_OUT)
+	@echo "bench-runtime: results in $(RUNTIME_BENCH_OUT)"
+
+## bench-runtime-quick: the reference point only (fp32, 2 threads, batch 32, seq 128) and the sgemm peak
+bench-runtime-quick: setup-ort
+	$(GO) test ./models/ort/ -run '^$$' -bench 'SgemmPeak/t=2|Session/fp32/t=2/b=32/L=128$$' -benchtime 5x -count 3
+
+BENCH_TARGETS += bench-runtime

@@ -1,0 +1,192 @@
+package ort_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	onnxruntime "github.com/yalue/onnxruntime_go"
+
+	"github.com/crossrank/crossrank/internal/testenv"
+	"github.com/crossrank/crossrank/models/onnx"
+	"github.com/crossrank/crossrank/models/ort"
+)
+
+// Benchmark grid. The names let a run pick a subset, e.g.
+//
+//	go test ./models/ort -run '^$' -bench 'Session/fp32/t=2/b=32/L=128$'
+//
+// (make bench-runtime runs the whole grid.)
+var (
+	benchDtypes  = []string{"fp32", "int8"}
+	benchThreads = []int{1, 2}
+	benchBatches = []int{1, 8, 32, 96}
+	benchLengths = []int{64, 128, 256}
+)
+
+// modelFLOPs counts the multiply-adds (×2) of one BERT cross-encoder pair
+// of length l, analytically from config.json: per layer the Q, K, V and
+// output projections (4·2·l·h²), the feed-forward pair (2·2·l·h·i), and the
+// attention products QKᵀ and AV (2·2·l²·h); then the pooler (2h²) and the
+// classifier (2h·labels). Embeddings, softmax, GELU and LayerNorm are left
+// out (a few percent).
+func modelFLOPs(tb testing.TB, dir string, l int) float64 {
+	tb.Helper()
+	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	var c struct {
+		Hidden int `json:"hidden_size"`
+		Inter  int `json:"intermediate_size"`
+		Layers int `json:"num_hidden_layers"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil || c.Hidden == 0 || c.Inter == 0 || c.Layers == 0 {
+		tb.Fatalf("config.json: hidden %d intermediate %d layers %d (%v)", c.Hidden, c.Inter, c.Layers, err)
+	}
+	L, h, i := float64(l), float64(c.Hidden), float64(c.Inter)
+	perLayer := 8*L*h*h + 4*L*h*i + 4*L*L*h
+	return float64(c.Layers)*perLayer + 2*h*h + 2*h
+}
+
+func TestModelFLOPs(t *testing.T) {
+	// MiniLM-L6-H384 at 128 tokens, worked by hand:
+	// per layer 8·128·384² + 4·128·384·1536 + 4·128²·384
+	//         = 150,994,944 + 301,989,888 + 25,165,824 = 478,150,656;
+	// ×6 = 2,868,903,936; + pooler 294,912 + classifier 768 = 2,869,199,616.
+	got := modelFLOPs(t, testenv.TwinDir(t), 128)
+	if got != 2_869_199_616 {
+		t.Fatalf("modelFLOPs(twin, 128) = %.0f, want 2869199616", got)
+	}
+}
+
+// sgemmPeak measures ONNX Runtime's fp32 MatMul (MLAS, the kernels the
+// model runs on) on a 2048×2048 by 2048×2048 product with a constant
+// right-hand side (pre-packed, like model weights), with the given intra-op
+// threads, and returns the best of reps runs in GFLOP/s.
+func sgemmPeak(tb testing.TB, threads, reps int) float64 {
+	tb.Helper()
+	const n = 2048
+	r := rand.New(rand.NewPCG(1, 2))
+	w := make([]float32, n*n)
+	for i := range w {
+		w[i] = r.Float32() - 0.5
+	}
+	m := &onnx.Model{IRVersion: 8, ProducerName: "crossrank-bench", Opsets: []onnx.OpsetID{{Version: 13}}, Graph: &onnx.Graph{
+		Name:         "sgemm",
+		Nodes:        []*onnx.Node{{OpType: "MatMul", Inputs: []string{"A", "B"}, Outputs: []string{"C"}}},
+		Initializers: []*onnx.Tensor{onnx.FloatTensor("B", []int64{n, n}, w)},
+		Inputs:       []*onnx.ValueInfo{onnx.Input("A", onnx.Float, n, n)},
+		Outputs:      []*onnx.ValueInfo{onnx.Input("C", onnx.Float, n, n)},
+	}}
+	path := filepath.Join(tb.TempDir(), "sgemm.onnx")
+	if err := onnx.WriteFile(path, m); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := ort.Version(testenv.ORTLib(tb)); err != nil {
+		tb.Fatal(err)
+	}
+	so, err := onnxruntime.NewSessionOptions()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer so.Destroy()
+	if err := so.SetIntraOpNumThreads(threads); err != nil {
+		tb.Fatal(err)
+	}
+	a, err := onnxruntime.NewTensor(onnxruntime.NewShape(n, n), w)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer a.Destroy()
+	c, err := onnxruntime.NewEmptyTensor[float32](onnxruntime.NewShape(n, n))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer c.Destroy()
+	s, err := onnxruntime.NewAdvancedSession(path, []string{"A"}, []string{"C"}, []onnxruntime.Value{a}, []onnxruntime.Value{c}, so)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer s.Destroy()
+	best := time.Duration(1<<63 - 1)
+	for range reps + 1 { // the first run warms up
+		start := time.Now()
+		if err := s.Run(); err != nil {
+			tb.Fatal(err)
+		}
+		best = min(best, time.Since(start))
+	}
+	return 2 * n * n * n / best.Seconds() / 1e9
+}
+
+// BenchmarkSgemmPeak reports this machine's fp32 matrix-multiply peak as
+// ONNX Runtime reaches it (best of 10 runs per iteration).
+func BenchmarkSgemmPeak(b *testing.B) {
+	for _, t := range benchThreads {
+		b.Run(fmt.Sprintf("t=%d", t), func(b *testing.B) {
+			var peak float64
+			for range b.N {
+				peak = max(peak, sgemmPeak(b, t, 10))
+			}
+			b.ReportMetric(peak, "GFLOP/s")
+		})
+	}
+}
+
+// BenchmarkSession measures Session.Score throughput over the grid
+// dtype × threads × batch × length, on full rows (no padding): pairs/s,
+// achieved GFLOP/s (modelFLOPs; for int8 the same count, i.e. fp32-
+// equivalent work) and that as a percentage of the sgemm peak measured
+// at the start of the run with the same thread count.
+func BenchmarkSession(b *testing.B) {
+	ctx := context.Background()
+	peaks := map[int]float64{}
+	for _, dtype := range benchDtypes {
+		b.Run(dtype, func(b *testing.B) {
+			dir := testenv.TwinDir(b)
+			if dtype == "int8" {
+				dir = testenv.TwinInt8Dir(b)
+			}
+			for _, threads := range benchThreads {
+				b.Run(fmt.Sprintf("t=%d", threads), func(b *testing.B) {
+					s, err := ort.Load(ctx, dir, ort.WithLibrary(testenv.ORTLib(b)), ort.WithThreads(threads, 1))
+					if err != nil {
+						b.Fatal(err)
+					}
+					defer s.Close()
+					for _, n := range benchBatches {
+						for _, l := range benchLengths {
+							b.Run(fmt.Sprintf("b=%d/L=%d", n, l), func(b *testing.B) {
+								if _, ok := peaks[threads]; !ok {
+									peaks[threads] = sgemmPeak(b, threads, 5)
+								}
+								batch := randomBatch(uint64(n*1000+l), n, l, true)
+								if _, err := s.Score(ctx, batch); err != nil { // warm this shape
+									b.Fatal(err)
+								}
+								b.ResetTimer()
+								for range b.N {
+									if _, err := s.Score(ctx, batch); err != nil {
+										b.Fatal(err)
+									}
+								}
+								sec := b.Elapsed().Seconds()
+								pairs := float64(n*b.N) / sec
+								gflops := pairs * modelFLOPs(b, dir, l) / 1e9
+								b.ReportMetric(pairs, "pairs/s")
+								b.ReportMetric(gflops, "GFLOP/s")
+								b.ReportMetric(100*gflops/peaks[threads], "%peak")
+							})
+						}
+					}
+				})
+			}
+		})
+	}
+}

@@ -1,0 +1,413 @@
+// Package ort is crossrank's ONNX Runtime backend: it loads a cross-encoder
+// model folder (see models/modeldir) into one ONNX Runtime session and
+// implements models.Scorer over it, through github.com/yalue/onnxruntime_go.
+//
+// The ONNX Runtime shared library is found with FindLibrary (--ort-lib flag,
+// $CROSSRANK_ORT_LIB, the project's .cache/ort, ~/.cache/crossrank/ort) and
+// loaded once per process; see Load.
+package ort
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+
+	onnxruntime "github.com/yalue/onnxruntime_go"
+
+	"github.com/crossrank/crossrank/models"
+	"github.com/crossrank/crossrank/models/modeldir"
+)
+
+// Providers are the execution providers Load accepts.
+func Providers() []string { return []string{"cpu", "cuda", "tensorrt", "coreml"} }
+
+// Option configures Load.
+type Option func(*config)
+
+type config struct {
+	lib          string
+	intra, inter int
+	provider     string
+	label        int
+	file         string
+	quantized    bool
+	name         string
+	noWarmup     bool
+}
+
+// WithLibrary sets the ONNX Runtime library path (default: FindLibrary("")).
+func WithLibrary(path string) Option { return func(c *config) { c.lib = path } }
+
+// WithThreads sets the intra-op and inter-op thread counts; 0 keeps ONNX
+// Runtime's default (intra: one per physical core).
+func WithThreads(intra, inter int) Option {
+	return func(c *config) { c.intra, c.inter = intra, inter }
+}
+
+// WithProvider picks the execution provider: "cpu" (default), "cuda",
+// "tensorrt" or "coreml". A provider the loaded library lacks makes Load fail.
+func WithProvider(name string) Option { return func(c *config) { c.provider = name } }
+
+// WithLabel picks which column of an [N,C] logits output Score returns (default 0).
+func WithLabel(i int) Option { return func(c *config) { c.label = i } }
+
+// WithFile names the ONNX file inside the folder, e.g. "onnx/model_quantized.onnx".
+func WithFile(rel string) Option { return func(c *config) { c.file = rel } }
+
+// WithQuantized prefers the folder's onnx/model_quantized.onnx.
+func WithQuantized() Option { return func(c *config) { c.quantized = true } }
+
+// WithName sets Info().Name (default: the folder's base name).
+func WithName(name string) Option { return func(c *config) { c.name = name } }
+
+// WithoutWarmup skips the warm-up run Load does by default.
+func WithoutWarmup() Option { return func(c *config) { c.noWarmup = true } }
+
+// input roles, in the order the session's inputs are passed.
+const (
+	roleIDs = iota
+	roleMask
+	roleTypes
+)
+
+// Session is one ONNX Runtime session over a cross-encoder. It implements
+// models.Scorer and is safe for concurrent use: ONNX Runtime's Run is
+// thread-safe, and each call builds its own input and output tensors over
+// the caller's Batch and a fresh result slice.
+type Session struct {
+	sess    *onnxruntime.DynamicAdvancedSession
+	roles   []int // role of each session input, in order
+	classes int   // C of the [N,C] output (1 for [N] or [N,1])
+	outRank int
+	label   int
+	info    models.Info
+	lib     string
+	mu      sync.RWMutex // Score holds it shared; Close exclusive
+	closed  bool
+}
+
+var _ models.Scorer = (*Session)(nil)
+
+// Load opens the model folder dir (config.json plus an ONNX file), creates
+// an ONNX Runtime session with full graph optimisation, checks its inputs
+// (input_ids and attention_mask, optional token_type_ids, all int64) and its
+// logits output ([N], [N,1] or [N,C]), and runs one warm-up batch.
+//
+// The first Load in a process initialises the ONNX Runtime environment from
+// the library it is given; later Loads reuse it (one library per process).
+func Load(ctx context.Context, dir string, opts ...Option) (*Session, error) {
+	cfg := config{provider: "cpu"}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("ort: load %s: %w", dir, err)
+	}
+	var dopts []modeldir.Option
+	if cfg.file != "" {
+		dopts = append(dopts, modeldir.WithFile(cfg.file))
+	} else if cfg.quantized {
+		dopts = append(dopts, modeldir.WithQuantized())
+	}
+	md, err := modeldir.Open(dir, dopts...)
+	if err != nil {
+		return nil, fmt.Errorf("ort: load: %w", err)
+	}
+	if cfg.intra < 0 || cfg.inter < 0 {
+		return nil, fmt.Errorf("ort: load %s: thread counts must be >= 0, got intra %d inter %d", dir, cfg.intra, cfg.inter)
+	}
+	lib, err := FindLibrary(cfg.lib)
+	if err != nil {
+		return nil, err
+	}
+	if err := initEnvironment(lib); err != nil {
+		return nil, err
+	}
+
+	ins, outs, err := onnxruntime.GetInputOutputInfo(md.ONNX)
+	if err != nil {
+		return nil, fmt.Errorf("ort: load %s: read graph inputs/outputs: %w", md.ONNX, err)
+	}
+	s := &Session{lib: lib, label: cfg.label}
+	names, err := s.bindInputs(md.ONNX, ins)
+	if err != nil {
+		return nil, err
+	}
+	outName, err := s.bindOutput(md, outs)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.label < 0 || cfg.label >= s.classes {
+		return nil, fmt.Errorf("ort: load %s: label %d out of range: the model has %d output class(es)", dir, cfg.label, s.classes)
+	}
+
+	so, err := onnxruntime.NewSessionOptions()
+	if err != nil {
+		return nil, fmt.Errorf("ort: session options: %w", err)
+	}
+	defer so.Destroy()
+	if err := configure(so, cfg, lib); err != nil {
+		return nil, err
+	}
+	s.sess, err = onnxruntime.NewDynamicAdvancedSession(md.ONNX, names, []string{outName}, so)
+	if err != nil {
+		return nil, fmt.Errorf("ort: create session for %s (provider %s, library %s): %w", md.ONNX, cfg.provider, lib, err)
+	}
+	name := cfg.name
+	if name == "" {
+		name = filepath.Base(md.Path)
+	}
+	s.info = models.Info{
+		Name:       name,
+		Dir:        md.Path,
+		File:       md.File,
+		Provider:   cfg.provider,
+		MaxLength:  md.MaxLength(),
+		NumLabels:  s.classes,
+		HasTypeIDs: len(s.roles) == 3,
+		Twin:       md.Config.CrossrankTwin,
+	}
+	if !cfg.noWarmup {
+		if err := s.warmup(ctx); err != nil {
+			s.Close()
+			return nil, fmt.Errorf("ort: warm-up %s: %w", md.ONNX, err)
+		}
+	}
+	return s, nil
+}
+
+func (s *Session) bindInputs(path string, ins []onnxruntime.InputOutputInfo) ([]string, error) {
+	var names []string
+	seen := map[int]bool{}
+	for _, in := range ins {
+		role := -1
+		switch in.Name {
+		case "input_ids":
+			role = roleIDs
+		case "attention_mask":
+			role = roleMask
+		case "token_type_ids":
+			role = roleTypes
+		default:
+			return nil, fmt.Errorf("ort: %s: unsupported model input %q (want input_ids, attention_mask, optional token_type_ids)", path, in.Name)
+		}
+		if in.DataType != onnxruntime.TensorElementDataTypeInt64 {
+			return nil, fmt.Errorf("ort: %s: input %s is %s, want int64", path, in.Name, in.DataType)
+		}
+		if len(in.Dimensions) != 2 {
+			return nil, fmt.Errorf("ort: %s: input %s has shape %s, want [batch, sequence]", path, in.Name, in.Dimensions)
+		}
+		seen[role] = true
+		s.roles = append(s.roles, role)
+		names = append(names, in.Name)
+	}
+	if !seen[roleIDs] || !seen[roleMask] {
+		return nil, fmt.Errorf("ort: %s: model lacks input_ids or attention_mask (inputs %v)", path, names)
+	}
+	return names, nil
+}
+
+func (s *Session) bindOutput(md *modeldir.Dir, outs []onnxruntime.InputOutputInfo) (string, error) {
+	if len(outs) == 0 {
+		return "", fmt.Errorf("ort: %s: model has no outputs", md.ONNX)
+	}
+	out := outs[0]
+	for _, o := range outs {
+		if o.Name == "logits" {
+			out = o
+		}
+	}
+	if out.DataType != onnxruntime.TensorElementDataTypeFloat {
+		return "", fmt.Errorf("ort: %s: output %s is %s, want float32", md.ONNX, out.Name, out.DataType)
+	}
+	s.outRank = len(out.Dimensions)
+	switch s.outRank {
+	case 1:
+		s.classes = 1
+	case 2:
+		s.classes = int(out.Dimensions[1])
+		if s.classes <= 0 { // dynamic: trust config.json
+			s.classes = max(md.Config.NumLabels, 1)
+		}
+	default:
+		return "", fmt.Errorf("ort: %s: output %s has shape %s, want [N] or [N,C]", md.ONNX, out.Name, out.Dimensions)
+	}
+	return out.Name, nil
+}
+
+func configure(so *onnxruntime.SessionOptions, cfg config, lib string) error {
+	if err := so.SetGraphOptimizationLevel(onnxruntime.GraphOptimizationLevelEnableAll); err != nil {
+		return fmt.Errorf("ort: set graph optimisation: %w", err)
+	}
+	if cfg.intra > 0 {
+		if err := so.SetIntraOpNumThreads(cfg.intra); err != nil {
+			return fmt.Errorf("ort: set intra-op threads %d: %w", cfg.intra, err)
+		}
+	}
+	if cfg.inter > 0 {
+		if err := so.SetInterOpNumThreads(cfg.inter); err != nil {
+			return fmt.Errorf("ort: set inter-op threads %d: %w", cfg.inter, err)
+		}
+	}
+	var mode onnxruntime.ExecutionMode = onnxruntime.ExecutionModeSequential
+	if cfg.inter > 1 {
+		mode = onnxruntime.ExecutionModeParallel
+	}
+	if err := so.SetExecutionMode(mode); err != nil {
+		return fmt.Errorf("ort: set execution mode: %w", err)
+	}
+	missing := func(err error) error {
+		return fmt.Errorf("ort: execution provider %q is not available in the ONNX Runtime library %s: %w "+
+			"(use --provider cpu, or point --ort-lib/%s at a library built with %s)", cfg.provider, lib, err, EnvLibrary, cfg.provider)
+	}
+	switch cfg.provider {
+	case "cpu", "":
+	case "cuda":
+		po, err := onnxruntime.NewCUDAProviderOptions()
+		if err != nil {
+			return missing(err)
+		}
+		defer po.Destroy()
+		if err := so.AppendExecutionProviderCUDA(po); err != nil {
+			return missing(err)
+		}
+	case "tensorrt":
+		po, err := onnxruntime.NewTensorRTProviderOptions()
+		if err != nil {
+			return missing(err)
+		}
+		defer po.Destroy()
+		if err := so.AppendExecutionProviderTensorRT(po); err != nil {
+			return missing(err)
+		}
+	case "coreml":
+		if err := so.AppendExecutionProvider("CoreML", nil); err != nil {
+			return missing(err)
+		}
+	default:
+		return fmt.Errorf("ort: unknown execution provider %q (want one of %v)", cfg.provider, Providers())
+	}
+	return nil
+}
+
+func (s *Session) warmup(ctx context.Context) error {
+	var b models.Batch
+	l := min(16, s.info.MaxLength)
+	b.Reset(2, l)
+	for i := range b.AttentionMask {
+		b.AttentionMask[i] = 1
+	}
+	_, err := s.Score(ctx, &b)
+	return err
+}
+
+// Info describes the loaded model.
+func (s *Session) Info() models.Info { return s.info }
+
+// Library is the ONNX Runtime library the session was loaded from.
+func (s *Session) Library() string { return s.lib }
+
+// ErrClosed is returned by Score after Close.
+var ErrClosed = errors.New("ort: session closed")
+
+// Score runs the model on b and returns one logit per row (the configured
+// label's column). b must hold N*L values in each slice, with 0 < L <=
+// Info().MaxLength. Cancelling ctx terminates a run in progress.
+func (s *Session) Score(ctx context.Context, b *models.Batch) ([]float32, error) {
+	if b == nil || b.N <= 0 || b.L <= 0 {
+		return nil, fmt.Errorf("ort: score: empty batch")
+	}
+	n, l := b.N, b.L
+	if l > s.info.MaxLength {
+		return nil, fmt.Errorf("ort: score: sequence length %d exceeds the model maximum %d (truncate first)", l, s.info.MaxLength)
+	}
+	size := n * l
+	if len(b.InputIDs) < size || len(b.AttentionMask) < size || (s.info.HasTypeIDs && len(b.TokenTypeIDs) < size) {
+		return nil, fmt.Errorf("ort: score: batch %dx%d needs %d values per input, have ids %d mask %d types %d",
+			n, l, size, len(b.InputIDs), len(b.AttentionMask), len(b.TokenTypeIDs))
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("ort: score: %w", err)
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	if s.closed {
+		return nil, ErrClosed
+	}
+
+	shape := onnxruntime.NewShape(int64(n), int64(l))
+	inputs := make([]onnxruntime.Value, len(s.roles))
+	defer func() {
+		for _, v := range inputs {
+			if v != nil {
+				v.Destroy()
+			}
+		}
+	}()
+	for i, role := range s.roles {
+		data := b.InputIDs
+		switch role {
+		case roleMask:
+			data = b.AttentionMask
+		case roleTypes:
+			data = b.TokenTypeIDs
+		}
+		t, err := onnxruntime.NewTensor(shape, data[:size])
+		if err != nil {
+			return nil, fmt.Errorf("ort: score: input tensor: %w", err)
+		}
+		inputs[i] = t
+	}
+	logits := make([]float32, n*s.classes)
+	outShape := onnxruntime.NewShape(int64(n), int64(s.classes))
+	if s.outRank == 1 {
+		outShape = onnxruntime.NewShape(int64(n))
+	}
+	out, err := onnxruntime.NewTensor(outShape, logits)
+	if err != nil {
+		return nil, fmt.Errorf("ort: score: output tensor: %w", err)
+	}
+	defer out.Destroy()
+
+	var ro *onnxruntime.RunOptions
+	if ctx.Done() != nil {
+		ro, err = onnxruntime.NewRunOptions()
+		if err != nil {
+			return nil, fmt.Errorf("ort: score: run options: %w", err)
+		}
+		defer ro.Destroy()
+		stop := context.AfterFunc(ctx, func() { ro.Terminate() })
+		defer stop()
+	}
+	if err := s.sess.RunWithOptions(inputs, []onnxruntime.Value{out}, ro); err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("ort: score %dx%d: %w", n, l, ctx.Err())
+		}
+		return nil, fmt.Errorf("ort: score %dx%d: %w", n, l, err)
+	}
+	if s.classes == 1 {
+		return logits, nil
+	}
+	res := make([]float32, n)
+	for i := range res {
+		res[i] = logits[i*s.classes+s.label]
+	}
+	return res, nil
+}
+
+// Close releases the session; it waits for Score calls in progress.
+// The process-wide ONNX Runtime environment stays up.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	if err := s.sess.Destroy(); err != nil {
+		return fmt.Errorf("ort: close %s: %w", s.info.Dir, err)
+	}
+	return nil
+}

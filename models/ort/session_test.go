@@ -1,0 +1,342 @@
+package ort_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/crossrank/crossrank/internal/testenv"
+	"github.com/crossrank/crossrank/models"
+	"github.com/crossrank/crossrank/models/onnx"
+	"github.com/crossrank/crossrank/models/ort"
+)
+
+func loadTwin(t testing.TB, opts ...ort.Option) *ort.Session {
+	t.Helper()
+	dir := testenv.TwinDir(t)
+	opts = append([]ort.Option{ort.WithLibrary(testenv.ORTLib(t)), ort.WithThreads(1, 1)}, opts...)
+	s, err := ort.Load(context.Background(), dir, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+// randomBatch fills n rows of length l: [CLS] query [SEP] passage [SEP] with
+// random word-piece ids, rows of random real length (the rest padding).
+func randomBatch(seed uint64, n, l int, full bool) *models.Batch {
+	r := rand.New(rand.NewPCG(seed, 7))
+	var b models.Batch
+	b.Reset(n, l)
+	for i := range n {
+		k := l
+		if !full {
+			k = 4 + r.IntN(l-3)
+		}
+		q := 1 + r.IntN(k-3)
+		ids := make([]int64, k)
+		types := make([]int64, k)
+		for j := range ids {
+			ids[j] = int64(1000 + r.IntN(29000))
+			if j > q {
+				types[j] = 1
+			}
+		}
+		ids[0], ids[q], ids[k-1] = 101, 102, 102
+		b.SetRow(i, ids, types)
+	}
+	return &b
+}
+
+func TestLoadTwin(t *testing.T) {
+	s := loadTwin(t)
+	info := s.Info()
+	want := models.Info{Name: "twin", Dir: testenv.TwinDir(t), File: "onnx/model.onnx", Provider: "cpu",
+		MaxLength: 512, NumLabels: 1, HasTypeIDs: true, Twin: true}
+	if info != want {
+		t.Fatalf("Info = %+v\nwant %+v", info, want)
+	}
+	logits, err := s.Score(context.Background(), randomBatch(1, 16, 64, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(logits) != 16 {
+		t.Fatalf("%d logits for 16 rows", len(logits))
+	}
+	var mean, sd float64
+	for _, x := range logits {
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			t.Fatalf("logit %v", x)
+		}
+		mean += float64(x) / 16
+	}
+	for _, x := range logits {
+		sd += (float64(x) - mean) * (float64(x) - mean) / 16
+	}
+	if math.Sqrt(sd) < 1e-3 {
+		t.Fatalf("all 16 random rows score the same (%v): the output does not depend on the input", logits)
+	}
+}
+
+// TestScoreConcurrent scores different batches from 8 goroutines on one
+// session and checks each result equals the same batch scored alone.
+func TestScoreConcurrent(t *testing.T) {
+	s := loadTwin(t, ort.WithThreads(2, 1))
+	ctx := context.Background()
+	const workers = 8
+	batches := make([]*models.Batch, workers)
+	want := make([][]float32, workers)
+	for i := range batches {
+		batches[i] = randomBatch(uint64(100+i), 1+i, 24+8*i, false)
+		var err error
+		if want[i], err = s.Score(ctx, batches[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*4)
+	for i := range workers {
+		wg.Go(func() {
+			for range 4 {
+				got, err := s.Score(ctx, batches[i])
+				if err != nil {
+					errs <- err
+					return
+				}
+				for j := range got {
+					if d := math.Abs(float64(got[j] - want[i][j])); d > 1e-6 {
+						errs <- errors.New("concurrent result differs from the sequential one")
+						return
+					}
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
+
+func TestScoreErrors(t *testing.T) {
+	s := loadTwin(t)
+	short := randomBatch(1, 2, 8, true)
+	short.TokenTypeIDs = short.TokenTypeIDs[:10]
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	tests := []struct {
+		name string
+		ctx  context.Context
+		b    *models.Batch
+		want string
+	}{
+		{"nil batch", context.Background(), nil, "empty batch"},
+		{"zero rows", context.Background(), &models.Batch{}, "empty batch"},
+		{"too long", context.Background(), randomBatch(1, 1, 513, true), "exceeds the model maximum 512"},
+		{"short slices", context.Background(), short, "needs 16 values"},
+		{"cancelled", cancelled, randomBatch(1, 1, 8, true), "context canceled"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := s.Score(tc.ctx, tc.b)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Score error = %v, want %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestScoreCancelInFlight cancels a long run (16 rows of 512 tokens, about
+// 240 GFLOP: seconds of work on one thread) 20 ms after it starts.
+func TestScoreCancelInFlight(t *testing.T) {
+	s := loadTwin(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	b := randomBatch(3, 16, 512, true)
+	time.AfterFunc(20*time.Millisecond, cancel)
+	start := time.Now()
+	_, err := s.Score(ctx, b)
+	t.Logf("cancelled run returned after %v", time.Since(start))
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("Score error = %v, want context.Canceled", err)
+	}
+	// The session still works afterwards.
+	if _, err := s.Score(context.Background(), randomBatch(3, 1, 8, true)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestClose(t *testing.T) {
+	s := loadTwin(t)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	if _, err := s.Score(context.Background(), randomBatch(1, 1, 8, true)); !errors.Is(err, ort.ErrClosed) {
+		t.Fatalf("Score after Close: %v", err)
+	}
+}
+
+// TestProviderUnavailable: the npm CPU build of ONNX Runtime has none of the
+// accelerator providers; asking for one must fail at load, naming the
+// provider and the library.
+func TestProviderUnavailable(t *testing.T) {
+	dir := testenv.TwinDir(t)
+	lib := testenv.ORTLib(t)
+	for _, p := range []string{"cuda", "tensorrt", "coreml", "tpu"} {
+		t.Run(p, func(t *testing.T) {
+			s, err := ort.Load(context.Background(), dir, ort.WithLibrary(lib), ort.WithProvider(p))
+			if err == nil {
+				s.Close()
+				t.Skipf("this ONNX Runtime library has %s", p) // an accelerator build: nothing to check
+			}
+			t.Log(err)
+			if !strings.Contains(err.Error(), p) {
+				t.Fatalf("error %q does not name provider %s", err, p)
+			}
+			if p != "tpu" && !strings.Contains(err.Error(), lib) {
+				t.Fatalf("error %q does not name the library %s", err, lib)
+			}
+		})
+	}
+}
+
+// tinyModel writes a model folder whose graph computes, for each row,
+// s = sum(input_ids * attention_mask), and outputs logits = s * [1, 2, ...,
+// classes] ([N,classes]), or s alone as [N] when rank1. It has no
+// token_type_ids input. Expected outputs follow from the ids by hand.
+func tinyModel(t *testing.T, classes int, rank1 bool, inputName string, inputType onnx.DataType) string {
+	t.Helper()
+	dir := t.TempDir()
+	scale := make([]float32, classes)
+	for i := range scale {
+		scale[i] = float32(i + 1)
+	}
+	g := &onnx.Graph{
+		Name: "tiny",
+		Nodes: []*onnx.Node{
+			{OpType: "Mul", Inputs: []string{inputName, "attention_mask"}, Outputs: []string{"masked"}},
+			{OpType: "Cast", Inputs: []string{"masked"}, Outputs: []string{"maskedf"}, Attrs: []*onnx.Attribute{onnx.Int("to", int64(onnx.Float))}},
+		},
+		Initializers: []*onnx.Tensor{onnx.Int64Tensor("axes", []int64{1}, []int64{1})},
+		Inputs: []*onnx.ValueInfo{
+			onnx.Input(inputName, inputType, "batch", "seq"),
+			onnx.Input("attention_mask", inputType, "batch", "seq"),
+		},
+	}
+	if rank1 {
+		g.Nodes = append(g.Nodes, &onnx.Node{OpType: "ReduceSum", Inputs: []string{"maskedf", "axes"}, Outputs: []string{"logits"},
+			Attrs: []*onnx.Attribute{onnx.Int("keepdims", 0)}})
+		g.Outputs = []*onnx.ValueInfo{onnx.Input("logits", onnx.Float, "batch")}
+	} else {
+		g.Initializers = append(g.Initializers, onnx.FloatTensor("scale", []int64{1, int64(classes)}, scale))
+		g.Nodes = append(g.Nodes,
+			&onnx.Node{OpType: "ReduceSum", Inputs: []string{"maskedf", "axes"}, Outputs: []string{"sum"}, Attrs: []*onnx.Attribute{onnx.Int("keepdims", 1)}},
+			&onnx.Node{OpType: "Mul", Inputs: []string{"sum", "scale"}, Outputs: []string{"logits"}})
+		g.Outputs = []*onnx.ValueInfo{onnx.Input("logits", onnx.Float, "batch", classes)}
+	}
+	m := &onnx.Model{IRVersion: 8, ProducerName: "crossrank-test", Opsets: []onnx.OpsetID{{Version: 13}}, Graph: g}
+	if err := onnx.WriteFile(filepath.Join(dir, "model.onnx"), m); err != nil {
+		t.Fatal(err)
+	}
+	cfg := `{"model_type":"bert","max_position_embeddings":64,"num_labels":` + string(rune('0'+classes)) + `}`
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), []byte(cfg), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestOutputsAndLabels(t *testing.T) {
+	lib := testenv.ORTLib(t)
+	var b models.Batch
+	b.Reset(3, 4)
+	b.SetRow(0, []int64{1, 2, 3, 4}, nil)
+	b.SetRow(1, []int64{10, 20}, nil) // padded: the mask zeroes the rest
+	b.SetRow(2, []int64{7}, nil)
+	sums := []float32{10, 30, 7}
+	tests := []struct {
+		name    string
+		classes int
+		rank1   bool
+		label   int
+		input   string
+		dtype   onnx.DataType
+		wantErr string
+	}{
+		{name: "[N,1]", classes: 1},
+		{name: "[N] rank 1", classes: 1, rank1: true},
+		{name: "[N,3] label 0", classes: 3, label: 0},
+		{name: "[N,3] label 2", classes: 3, label: 2},
+		{name: "label out of range", classes: 3, label: 3, wantErr: "label 3 out of range"},
+		{name: "unknown input", classes: 1, input: "pixel_values", wantErr: `unsupported model input "pixel_values"`},
+		{name: "int32 inputs", classes: 1, dtype: onnx.Int32, wantErr: "want int64"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.input == "" {
+				tc.input = "input_ids"
+			}
+			if tc.dtype == 0 {
+				tc.dtype = onnx.Int64
+			}
+			dir := tinyModel(t, tc.classes, tc.rank1, tc.input, tc.dtype)
+			s, err := ort.Load(context.Background(), dir, ort.WithLibrary(lib), ort.WithLabel(tc.label))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("Load error = %v, want %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer s.Close()
+			if info := s.Info(); info.HasTypeIDs || info.NumLabels != tc.classes || info.MaxLength != 64 || info.Twin {
+				t.Fatalf("Info = %+v", info)
+			}
+			got, err := s.Score(context.Background(), &b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, sum := range sums {
+				if want := sum * float32(tc.label+1); got[i] != want {
+					t.Fatalf("row %d: logit %v, want %v (all %v)", i, got[i], want, got)
+				}
+			}
+		})
+	}
+}
+
+func ExampleLoad() {
+	lib, err := ort.FindLibrary("")
+	if err != nil {
+		panic(err)
+	}
+	s, err := ort.Load(context.Background(), "../../.cache/models/twin", ort.WithLibrary(lib), ort.WithThreads(1, 1))
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	var b models.Batch
+	b.Reset(2, 6)
+	b.SetRow(0, []int64{101, 2054, 2003, 102, 2009, 102}, []int64{0, 0, 0, 0, 1, 1})
+	b.SetRow(1, []int64{101, 2054, 102, 2009, 102}, []int64{0, 0, 0, 1, 1})
+	logits, err := s.Score(context.Background(), &b)
+	if err != nil {
+		panic(err)
+	}
+	info := s.Info()
+	fmt.Println(len(logits), info.MaxLength, info.HasTypeIDs, info.Twin)
+	// Output: 2 512 true true
+}

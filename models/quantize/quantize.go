@@ -1,0 +1,290 @@
+// Package quantize writes dynamically quantised int8 copies of ONNX models,
+// in the form ONNX Runtime's quantize_dynamic emits (QOperator format):
+// every MatMul whose second input is a 2-D float initializer becomes
+//
+//	x ─ DynamicQuantizeLinear ─ x_q (uint8), x_scale, x_zero_point
+//	MatMulInteger(x_q, W_q (int8), x_zero_point, W_zero_point = 0) ─ Cast(float)
+//	  ─ Mul(x_scale · W_scale)
+//
+// with W quantised per tensor, symmetric (zero point 0, scale max|W|/127).
+// Activations are quantised at run time, so no calibration data is needed.
+// ONNX Runtime fuses the pattern into DynamicQuantizeMatMul /
+// MatMulIntegerToFloat. Every Gather from a 2-D float initializer (the
+// embedding tables) gathers int8 rows and dequantises them
+// (DequantizeLinear), like quantize_dynamic's Gather quantisation. Bias Adds,
+// attention score MatMuls (both inputs are activations), LayerNorm and Gemm
+// stay float.
+package quantize
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+
+	"github.com/crossrank/crossrank/models/onnx"
+)
+
+// Version changes when the output of Dynamic changes; quantize_config.json
+// records it.
+const Version = 2
+
+// ConfigFile is written beside the quantised model and describes it.
+const ConfigFile = "quantize_config.json"
+
+// copiedFiles are the model-folder files carried over unchanged when present.
+func copiedFiles() []string {
+	return []string{"config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"}
+}
+
+// Config is the content of quantize_config.json.
+type Config struct {
+	Format         string   `json:"format"`
+	Mode           string   `json:"mode"`
+	WeightType     string   `json:"weight_type"`
+	ActivationType string   `json:"activation_type"`
+	PerChannel     bool     `json:"per_channel"`
+	Symmetric      bool     `json:"weight_symmetric"`
+	OpTypes        []string `json:"op_types_to_quantize"`
+	Quantized      int      `json:"quantized_nodes"`
+	Source         string   `json:"source_file"`
+	Version        int      `json:"crossrank_quantize_version"`
+}
+
+// Dynamic reads the model folder in (onnx/model.onnx, or model.onnx) and
+// writes a quantised copy to the folder out: onnx/model_quantized.onnx, the
+// same graph as onnx/model.onnx (so loaders that take the default file get
+// the int8 model), quantize_config.json, and config.json/tokenizer.json and
+// the other tokenizer files copied unchanged.
+func Dynamic(in, out string) error {
+	src, err := sourceModel(in)
+	if err != nil {
+		return err
+	}
+	m, err := onnx.ReadFile(src)
+	if err != nil {
+		return fmt.Errorf("quantize: %w", err)
+	}
+	n, err := Graph(m.Graph)
+	if err != nil {
+		return fmt.Errorf("quantize %s: %w", src, err)
+	}
+	if n == 0 {
+		return fmt.Errorf("quantize %s: no MatMul or Gather with a float weight initializer to quantise", src)
+	}
+	// MatMulInteger and DynamicQuantizeLinear need opset ≥ 10 and 11.
+	for i, o := range m.Opsets {
+		if o.Domain == "" && o.Version < 11 {
+			m.Opsets[i].Version = 11
+		}
+	}
+	m.ProducerName, m.ProducerVersion = "crossrank-quantize", fmt.Sprint(Version)
+	b, err := m.Marshal()
+	if err != nil {
+		return fmt.Errorf("quantize: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Join(out, "onnx"), 0o755); err != nil {
+		return fmt.Errorf("quantize: %w", err)
+	}
+	for _, name := range []string{"model_quantized.onnx", "model.onnx"} {
+		p := filepath.Join(out, "onnx", name)
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return fmt.Errorf("quantize: write %s: %w", p, err)
+		}
+	}
+	for _, name := range copiedFiles() {
+		data, err := os.ReadFile(filepath.Join(in, name))
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("quantize: %w", err)
+		}
+		if err := os.WriteFile(filepath.Join(out, name), data, 0o644); err != nil {
+			return fmt.Errorf("quantize: %w", err)
+		}
+	}
+	rel, _ := filepath.Rel(in, src)
+	cfg := Config{Format: "QOperator", Mode: "dynamic", WeightType: "QInt8", ActivationType: "QUInt8",
+		Symmetric: true, OpTypes: []string{"MatMul", "Gather"}, Quantized: n, Source: rel, Version: Version}
+	cb, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return fmt.Errorf("quantize: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(out, ConfigFile), append(cb, '\n'), 0o644); err != nil {
+		return fmt.Errorf("quantize: %w", err)
+	}
+	return nil
+}
+
+// Fresh reports whether dir holds a complete output of this package's
+// current Version.
+func Fresh(dir string) bool {
+	b, err := os.ReadFile(filepath.Join(dir, ConfigFile))
+	if err != nil {
+		return false
+	}
+	var c Config
+	if json.Unmarshal(b, &c) != nil || c.Version != Version {
+		return false
+	}
+	_, err = os.Stat(filepath.Join(dir, "onnx", "model_quantized.onnx"))
+	return err == nil
+}
+
+func sourceModel(dir string) (string, error) {
+	st, err := os.Stat(dir)
+	if err != nil {
+		return "", fmt.Errorf("quantize: input %w", err)
+	}
+	if !st.IsDir() {
+		return "", fmt.Errorf("quantize: input %s is not a model folder", dir)
+	}
+	for _, rel := range []string{"onnx/model.onnx", "model.onnx"} {
+		p := filepath.Join(dir, rel)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("quantize: %s has neither onnx/model.onnx nor model.onnx", dir)
+}
+
+// Graph quantises g in place and returns the number of MatMul and Gather
+// nodes replaced.
+func Graph(g *onnx.Graph) (int, error) {
+	inits := map[string]*onnx.Tensor{}
+	for _, t := range g.Initializers {
+		inits[t.Name] = t
+	}
+	for _, n := range g.Nodes {
+		if n.OpType == "DynamicQuantizeLinear" || n.OpType == "MatMulInteger" {
+			return 0, errors.New("graph is already quantised")
+		}
+	}
+	type qin struct{ q, scale, zp string }
+	quantised := map[string]qin{} // activation -> its DynamicQuantizeLinear outputs
+	weights := map[string]qin{}   // weight -> its int8 initializers
+	count := 0
+	var nodes []*onnx.Node
+	weight := func(w *onnx.Tensor) (qin, error) {
+		if b, ok := weights[w.Name]; ok {
+			return b, nil
+		}
+		vals, err := w.Floats()
+		if err != nil {
+			return qin{}, err
+		}
+		q, scale := symmetricInt8(vals)
+		b := qin{w.Name + "_quantized", w.Name + "_scale", w.Name + "_zero_point"}
+		g.Initializers = append(g.Initializers,
+			onnx.Int8Tensor(b.q, w.Dims, q),
+			onnx.FloatTensor(b.scale, nil, []float32{scale}),
+			onnx.Int8Tensor(b.zp, nil, []int8{0}))
+		weights[w.Name] = b
+		return b, nil
+	}
+	floatInit := func(name string) *onnx.Tensor {
+		w, ok := inits[name]
+		if !ok || w.DataType != onnx.Float || len(w.Dims) != 2 {
+			return nil
+		}
+		return w
+	}
+	for _, n := range g.Nodes {
+		switch {
+		case n.OpType == "MatMul" && n.Domain == "" && len(n.Inputs) == 2 && floatInit(n.Inputs[1]) != nil:
+			x := n.Inputs[0]
+			a, ok := quantised[x]
+			if !ok {
+				a = qin{x + "_quantized", x + "_scale", x + "_zero_point"}
+				nodes = append(nodes, &onnx.Node{Name: x + "_QuantizeLinear", OpType: "DynamicQuantizeLinear",
+					Inputs: []string{x}, Outputs: []string{a.q, a.scale, a.zp}})
+				quantised[x] = a
+			}
+			b, err := weight(floatInit(n.Inputs[1]))
+			if err != nil {
+				return 0, err
+			}
+			out := n.Outputs[0]
+			mmi := out + "_output_quantized"
+			cast := mmi + "_cast_output"
+			sc := n.Name + "_scales_mul_output"
+			nodes = append(nodes,
+				&onnx.Node{Name: n.Name + "_quant", OpType: "MatMulInteger",
+					Inputs: []string{a.q, b.q, a.zp, b.zp}, Outputs: []string{mmi}},
+				&onnx.Node{Name: n.Name + "_quant_output_cast", OpType: "Cast",
+					Inputs: []string{mmi}, Outputs: []string{cast}, Attrs: []*onnx.Attribute{onnx.Int("to", int64(onnx.Float))}},
+				&onnx.Node{Name: n.Name + "_quant_scales_mul", OpType: "Mul",
+					Inputs: []string{a.scale, b.scale}, Outputs: []string{sc}},
+				&onnx.Node{Name: n.Name + "_quant_output_scale_mul", OpType: "Mul",
+					Inputs: []string{cast, sc}, Outputs: []string{out}},
+			)
+			count++
+		case n.OpType == "Gather" && n.Domain == "" && len(n.Inputs) == 2 && floatInit(n.Inputs[0]) != nil &&
+			(n.Attr("axis") == nil || n.Attr("axis").I == 0):
+			// Embedding lookups: gather int8 rows, then dequantise them.
+			b, err := weight(floatInit(n.Inputs[0]))
+			if err != nil {
+				return 0, err
+			}
+			out := n.Outputs[0]
+			nodes = append(nodes,
+				&onnx.Node{Name: n.Name + "_quant", OpType: "Gather",
+					Inputs: []string{b.q, n.Inputs[1]}, Outputs: []string{out + "_gathered_int8"}, Attrs: n.Attrs},
+				&onnx.Node{Name: n.Name + "_quant_dequantize", OpType: "DequantizeLinear",
+					Inputs: []string{out + "_gathered_int8", b.scale, b.zp}, Outputs: []string{out}},
+			)
+			count++
+		default:
+			nodes = append(nodes, n)
+		}
+	}
+	g.Nodes = nodes
+	// Drop float weights no node reads any more.
+	used := map[string]bool{}
+	for _, n := range g.Nodes {
+		for _, in := range n.Inputs {
+			used[in] = true
+		}
+	}
+	for _, o := range g.Outputs {
+		used[o.Name] = true
+	}
+	kept := g.Initializers[:0]
+	for _, t := range g.Initializers {
+		if used[t.Name] {
+			kept = append(kept, t)
+		}
+	}
+	g.Initializers = kept
+	return count, nil
+}
+
+// symmetricInt8 quantises w per tensor: scale = max|w| / 127, q = round(w / scale).
+func symmetricInt8(w []float32) ([]int8, float32) {
+	var m float64
+	for _, v := range w {
+		m = math.Max(m, math.Abs(float64(v)))
+	}
+	q := make([]int8, len(w))
+	if m == 0 {
+		return q, 1
+	}
+	scale := float32(m / 127)
+	for i, v := range w {
+		r := math.RoundToEven(float64(v) / float64(scale))
+		q[i] = int8(max(-127, min(127, r)))
+	}
+	return q, scale
+}
+
+// Dequantize returns q·scale (used by tests to measure the weight error).
+func Dequantize(q []int8, scale float32) []float32 {
+	out := make([]float32, len(q))
+	for i, v := range q {
+		out[i] = float32(v) * scale
+	}
+	return out
+}

@@ -1,0 +1,325 @@
+package quantize_test
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	ort "github.com/yalue/onnxruntime_go"
+
+	"github.com/crossrank/crossrank/internal/testenv"
+	"github.com/crossrank/crossrank/models/onnx"
+	"github.com/crossrank/crossrank/models/quantize"
+)
+
+// tinyModel is ids[N] → Gather(E[10,8]) → MatMul(W[8,4]) → y[N,4], plus
+// y·yᵀ (an activation-by-activation MatMul, which must stay float).
+func tinyModel(e, w []float32) *onnx.Model {
+	g := &onnx.Graph{
+		Name: "tiny",
+		Nodes: []*onnx.Node{
+			{Name: "gather", OpType: "Gather", Inputs: []string{"E", "ids"}, Outputs: []string{"x"}},
+			{Name: "mm", OpType: "MatMul", Inputs: []string{"x", "W"}, Outputs: []string{"y"}},
+			{Name: "t", OpType: "Transpose", Inputs: []string{"y"}, Outputs: []string{"yt"}, Attrs: []*onnx.Attribute{onnx.Ints("perm", 1, 0)}},
+			{Name: "gram", OpType: "MatMul", Inputs: []string{"y", "yt"}, Outputs: []string{"gram"}},
+		},
+		Initializers: []*onnx.Tensor{onnx.FloatTensor("E", []int64{10, 8}, e), onnx.FloatTensor("W", []int64{8, 4}, w)},
+		Inputs:       []*onnx.ValueInfo{onnx.Input("ids", onnx.Int64, "n")},
+		Outputs:      []*onnx.ValueInfo{onnx.Input("y", onnx.Float, "n", 4), onnx.Input("gram", onnx.Float, "n", "n")},
+	}
+	return &onnx.Model{IRVersion: 7, ProducerName: "test", Opsets: []onnx.OpsetID{{Version: 13}}, Graph: g}
+}
+
+func runTiny(t *testing.T, path string, ids []int64) []float32 {
+	t.Helper()
+	testenv.InitORT(t)
+	s, err := ort.NewDynamicAdvancedSession(path, []string{"ids"}, []string{"y", "gram"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Destroy()
+	in, err := ort.NewTensor(ort.NewShape(int64(len(ids))), ids)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer in.Destroy()
+	outs := []ort.Value{nil, nil}
+	if err := s.Run([]ort.Value{in}, outs); err != nil {
+		t.Fatal(err)
+	}
+	defer outs[0].Destroy()
+	defer outs[1].Destroy()
+	return append([]float32(nil), outs[0].(*ort.Tensor[float32]).GetData()...)
+}
+
+// TestGraphOnORT quantises a tiny graph, checks its structure, runs it in
+// ONNX Runtime and compares with y = E[ids]·W computed here in float64,
+// within the error bound that int8 weights and uint8 activations allow.
+func TestGraphOnORT(t *testing.T) {
+	e := make([]float32, 80)
+	w := make([]float32, 32)
+	for i := range e {
+		e[i] = float32(math.Sin(float64(i)*0.7)) * 0.5
+	}
+	for i := range w {
+		w[i] = float32(math.Cos(float64(i)*1.3)) * 0.2
+	}
+	dir := t.TempDir()
+	m := tinyModel(e, w)
+	if err := onnx.WriteFile(filepath.Join(dir, "fp32.onnx"), m); err != nil {
+		t.Fatal(err)
+	}
+	n, err := quantize.Graph(m.Graph)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != 2 {
+		t.Fatalf("quantised %d nodes, want 2 (the Gather and the weight MatMul, not y·yᵀ)", n)
+	}
+	var ops []string
+	for _, nd := range m.Graph.Nodes {
+		ops = append(ops, nd.OpType)
+	}
+	if got, want := strings.Join(ops, " "), "Gather DequantizeLinear DynamicQuantizeLinear MatMulInteger Cast Mul Mul Transpose MatMul"; got != want {
+		t.Errorf("ops %s\nwant %s", got, want)
+	}
+	scales := map[string]float32{}
+	for _, x := range m.Graph.Initializers {
+		if x.DataType == onnx.Float && strings.HasSuffix(x.Name, "_scale") {
+			v, _ := x.Floats()
+			scales[strings.TrimSuffix(x.Name, "_scale")] = v[0]
+		}
+		if x.Name == "E" || x.Name == "W" {
+			t.Errorf("float initializer %s kept after quantisation", x.Name)
+		}
+	}
+	if _, err := quantize.Graph(m.Graph); err == nil {
+		t.Error("quantising twice succeeded")
+	}
+	if err := onnx.WriteFile(filepath.Join(dir, "int8.onnx"), m); err != nil {
+		t.Fatal(err)
+	}
+
+	ids := []int64{0, 3, 9, 4, 4, 7}
+	ref := make([]float64, len(ids)*4)
+	for r, id := range ids {
+		for j := 0; j < 4; j++ {
+			for k := 0; k < 8; k++ {
+				ref[r*4+j] += float64(e[int(id)*8+k]) * float64(w[k*4+j])
+			}
+		}
+	}
+	fp := runTiny(t, filepath.Join(dir, "fp32.onnx"), ids)
+	q := runTiny(t, filepath.Join(dir, "int8.onnx"), ids)
+	// Bound: E rows carry ±sE/2, W ±sW/2, activations ±sX/2 where sX ≤
+	// (max x − min x)/255 with x ∈ [−(0.5+sE/2), 0.5+sE/2].
+	sE, sW := float64(scales["E"]), float64(scales["W"])
+	sX := (1 + sE) / 255
+	bound := 8 * ((0.5+sE)*sW/2 + 0.2*(sE/2+sX/2) + (sE/2+sX/2)*sW/2)
+	for i := range ref {
+		if d := math.Abs(float64(fp[i]) - ref[i]); d > 1e-5 {
+			t.Errorf("fp32 y[%d] = %v, float64 reference %v", i, fp[i], ref[i])
+		}
+		if d := math.Abs(float64(q[i]) - ref[i]); d > bound {
+			t.Errorf("int8 y[%d] = %v, reference %v: |Δ| %.3g > bound %.3g", i, q[i], ref[i], d, bound)
+		}
+	}
+}
+
+func TestDynamicErrors(t *testing.T) {
+	empty := t.TempDir()
+	for _, tc := range []struct {
+		name, in, want string
+	}{
+		{"missing folder", filepath.Join(empty, "nope"), "no such file"},
+		{"no model", empty, "neither onnx/model.onnx nor model.onnx"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			err := quantize.Dynamic(tc.in, t.TempDir())
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("Dynamic(%s) = %v, want an error containing %q", tc.in, err, tc.want)
+			}
+		})
+	}
+	garbage := t.TempDir()
+	if err := os.WriteFile(filepath.Join(garbage, "model.onnx"), []byte("not a model"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := quantize.Dynamic(garbage, t.TempDir()); err == nil {
+		t.Error("Dynamic on a garbage model.onnx succeeded")
+	}
+}
+
+// groups builds g groups of k pairs sharing one query (like one rerank
+// request), random word pieces, padded to l.
+func groups(g, k, l int, seed uint64) *testenv.Pairs {
+	p := testenv.SyntheticPairs(g*k, l, seed)
+	for gi := 0; gi < g; gi++ {
+		ids0, _, types0 := p.Row(gi * k)
+		qlen := 1
+		for types0[qlen] == 0 {
+			qlen++
+		}
+		for j := 1; j < k; j++ {
+			ids, mask, types := p.Row(gi*k + j)
+			n := p.Lens[gi*k+j]
+			// keep this row's passage, put the group's query in front of it
+			var passage []int64
+			for i := 0; i < n; i++ {
+				if types[i] == 1 {
+					passage = append(passage, ids[i])
+				}
+			}
+			if qlen+len(passage) > l {
+				passage = passage[:l-qlen]
+				passage[len(passage)-1] = 102
+			}
+			clear(ids)
+			clear(mask)
+			clear(types)
+			copy(ids, ids0[:qlen])
+			copy(ids[qlen:], passage)
+			for i := 0; i < qlen+len(passage); i++ {
+				mask[i] = 1
+				if i >= qlen {
+					types[i] = 1
+				}
+			}
+			p.Lens[gi*k+j] = qlen + len(passage)
+		}
+	}
+	return p
+}
+
+func ranks(xs []float32) []float64 {
+	idx := make([]int, len(xs))
+	for i := range idx {
+		idx[i] = i
+	}
+	sort.Slice(idx, func(a, b int) bool { return xs[idx[a]] > xs[idx[b]] })
+	r := make([]float64, len(xs))
+	for pos, i := range idx {
+		r[i] = float64(pos)
+	}
+	return r
+}
+
+func spearman(a, b []float32) float64 {
+	ra, rb := ranks(a), ranks(b)
+	n := float64(len(a))
+	var d2 float64
+	for i := range ra {
+		d2 += (ra[i] - rb[i]) * (ra[i] - rb[i])
+	}
+	return 1 - 6*d2/(n*(n*n-1))
+}
+
+// TestTwinRankAgreement scores 1,000 pairs (50 groups of 20 passages for one
+// query) with the fp32 twin and its int8 copy in ONNX Runtime and reports how
+// well int8 keeps the fp32 order.
+func TestTwinRankAgreement(t *testing.T) {
+	fp32 := testenv.NewORTSession(t, filepath.Join(testenv.TwinDir(t), "onnx", "model.onnx"), testenv.ORTOptions{Threads: 2})
+	int8 := testenv.NewORTSession(t, filepath.Join(testenv.TwinInt8Dir(t), "onnx", "model_quantized.onnx"), testenv.ORTOptions{Threads: 2})
+	const g, k, l = 50, 20, 48
+	p := groups(g, k, l, 2024)
+	var a, b []float32
+	for start := 0; start < p.N; start += 100 {
+		ids, mask, types := p.IDs[start*l:(start+100)*l], p.Mask[start*l:(start+100)*l], p.Types[start*l:(start+100)*l]
+		x, err := fp32.Score(100, l, ids, mask, types)
+		if err != nil {
+			t.Fatal(err)
+		}
+		y, err := int8.Score(100, l, ids, mask, types)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, b = append(a, x...), append(b, y...)
+	}
+	var sum, worst, absErr float64 = 0, 1, 0
+	top1 := 0
+	for gi := 0; gi < g; gi++ {
+		x, y := a[gi*k:(gi+1)*k], b[gi*k:(gi+1)*k]
+		rho := spearman(x, y)
+		sum += rho
+		worst = math.Min(worst, rho)
+		rx, ry := ranks(x), ranks(y)
+		for i := range rx {
+			if rx[i] == 0 && ry[i] == 0 {
+				top1++
+			}
+		}
+	}
+	for i := range a {
+		absErr += math.Abs(float64(a[i] - b[i]))
+	}
+	mean := sum / g
+	all := spearman(a, b)
+	t.Logf("int8 vs fp32 on %d pairs (%d groups of %d): Spearman per group mean %.4f min %.4f, over all pairs %.4f; top-1 agreement %d/%d; mean |Δlogit| %.3f",
+		len(a), g, k, mean, worst, all, top1, g, absErr/float64(len(a)))
+	if mean < 0.9 || top1 < g*7/10 {
+		t.Errorf("int8 does not keep the fp32 ranking: mean Spearman %.3f (want ≥ 0.9), top-1 %d/%d (want ≥ 70%%)", mean, top1, g)
+	}
+}
+
+// BenchmarkTwin compares fp32 and int8 throughput side by side: batch 32,
+// sequence 128, 2 intra-op threads (go test -bench Twin -run ^$ ./models/quantize).
+func BenchmarkTwin(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		path func(testing.TB) string
+	}{
+		{"fp32", func(t testing.TB) string { return filepath.Join(testenv.TwinDir(t), "onnx", "model.onnx") }},
+		{"int8", func(t testing.TB) string {
+			return filepath.Join(testenv.TwinInt8Dir(t), "onnx", "model_quantized.onnx")
+		}},
+	} {
+		b.Run(fmt.Sprintf("%s/batch=32/seq=128/threads=2", tc.name), func(b *testing.B) {
+			s := testenv.NewORTSession(b, tc.path(b), testenv.ORTOptions{Threads: 2})
+			p := testenv.SyntheticPairs(32, 128, 5)
+			for i := range p.Mask { // every row full length: the benchmark's shape is exact
+				p.Mask[i] = 1
+				if p.IDs[i] == 0 {
+					p.IDs[i] = 2000
+					p.Types[i] = 1
+				}
+			}
+			if _, err := s.Score(p.N, p.L, p.IDs, p.Mask, p.Types); err != nil { // warm-up
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := s.Score(p.N, p.L, p.IDs, p.Mask, p.Types); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*p.N)/b.Elapsed().Seconds(), "pairs/s")
+		})
+	}
+}
+
+// TestTwinInt8Fusion has ONNX Runtime optimise the int8 twin and checks the
+// quantise-matmul-rescale chains were fused into its integer kernels.
+func TestTwinInt8Fusion(t *testing.T) {
+	optimised := filepath.Join(t.TempDir(), "optimised.onnx")
+	testenv.NewORTSession(t, filepath.Join(testenv.TwinInt8Dir(t), "onnx", "model_quantized.onnx"),
+		testenv.ORTOptions{Threads: 1, OptimizedModel: optimised})
+	m, err := onnx.ReadFile(optimised)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := map[string]int{}
+	for _, n := range m.Graph.Nodes {
+		ops[n.OpType]++
+	}
+	t.Logf("optimised int8 graph: %d nodes: %v", len(m.Graph.Nodes), ops)
+	if got := ops["DynamicQuantizeMatMul"] + ops["MatMulIntegerToFloat"]; got != 36 {
+		t.Errorf("%d MatMuls fused into DynamicQuantizeMatMul/MatMulIntegerToFloat, want 36 (6 layers × 6)", got)
+	}
+	if ops["MatMulInteger"] != 0 {
+		t.Errorf("%d MatMulInteger nodes left unfused", ops["MatMulInteger"])
+	}
+}

@@ -1,0 +1,131 @@
+package tokenizer
+
+import (
+	"unicode"
+	"unicode/utf8"
+)
+
+// addedToken is one entry of tokenizer.json's added_tokens.
+type addedToken struct {
+	content                    string
+	id                         int32
+	singleWord, lstrip, rstrip bool
+}
+
+// matcher finds added tokens in a text, leftmost-longest and without
+// overlaps (the reference uses an Aho-Corasick automaton with the same
+// semantics; the handful of added tokens makes a first-byte index enough).
+type matcher struct {
+	byFirst [256][]addedToken
+	any     bool
+}
+
+func (m *matcher) add(t addedToken) {
+	m.byFirst[t.content[0]] = append(m.byFirst[t.content[0]], t)
+	m.any = true
+}
+
+func (m *matcher) finish() {
+	for i := range m.byFirst {
+		sortPatterns(m.byFirst[i])
+	}
+}
+
+// addedMatch is one added token found at bytes [s, e) of the text.
+type addedMatch struct {
+	s, e int32
+	id   int32
+}
+
+func hasPrefixAt[T string | []byte](t T, i int, p string) bool {
+	if len(t)-i < len(p) {
+		return false
+	}
+	for k := 0; k < len(p); k++ {
+		if t[i+k] != p[k] {
+			return false
+		}
+	}
+	return true
+}
+
+func isAlnum(r rune) bool {
+	if r < 0x80 {
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+	}
+	return unicode.IsLetter(r) || unicode.Is(unicode.Other_Alphabetic, r) || unicode.Is(unicode.Nl, r) || isNumeric(r)
+}
+
+func lastRune[T string | []byte](t T) rune {
+	r, _ := utf8.DecodeLastRuneInString(string(t))
+	return r
+}
+
+func firstRune[T string | []byte](t T) rune {
+	r, _ := utf8.DecodeRuneInString(string(t))
+	return r
+}
+
+// find appends the matches in t to out.
+func (m *matcher) find(t string, out []addedMatch) []addedMatch {
+	if !m.any {
+		return out
+	}
+	startOffset := 0
+	for i := 0; i < len(t); {
+		cands := m.byFirst[t[i]]
+		if len(cands) == 0 {
+			i++
+			continue
+		}
+		var best *addedToken
+		for k := range cands {
+			if hasPrefixAt(t, i, cands[k].content) {
+				best = &cands[k]
+				break
+			}
+		}
+		if best == nil {
+			i++
+			continue
+		}
+		s, e := i, i+len(best.content)
+		i = e
+		if best.singleWord {
+			startSpace := s == 0 || !(isAlnum(lastRune(t[:s])) || t[s-1] == '_')
+			stopSpace := e == len(t) || !(isAlnum(firstRune(t[e:])) || t[e] == '_')
+			if !startSpace || !stopSpace {
+				continue
+			}
+		}
+		if best.lstrip {
+			ns := s
+			for ns > 0 {
+				r, n := utf8.DecodeLastRuneInString(t[:ns])
+				if !isSpace(r) {
+					break
+				}
+				ns -= n
+			}
+			s = max(ns, startOffset)
+		}
+		if best.rstrip {
+			for e < len(t) {
+				r, n := utf8.DecodeRuneInString(t[e:])
+				if !isSpace(r) {
+					break
+				}
+				e += n
+			}
+		}
+		out = append(out, addedMatch{int32(s), int32(e), best.id})
+		startOffset = e
+	}
+	return out
+}
+
+// addedVocab holds the added tokens matched in the raw text and those
+// matched in the normalized text.
+type addedVocab struct {
+	raw, normalized matcher
+}

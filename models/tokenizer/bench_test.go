@@ -1,0 +1,119 @@
+package tokenizer
+
+import (
+	"bufio"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/crossrank/crossrank/models/assets"
+)
+
+type benchPair struct{ Query, Passage string }
+
+// benchCorpus reads testdata/bench_pairs.jsonl (written by gen/bench.mjs:
+// ~8-word queries, ~60-word passages), the corpus the Rust library is timed
+// on too.
+func benchCorpus(tb testing.TB) []benchPair {
+	tb.Helper()
+	f, err := os.Open(filepath.Join("testdata", "bench_pairs.jsonl"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer f.Close()
+	var out []benchPair
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		var p benchPair
+		if err := json.Unmarshal(sc.Bytes(), &p); err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, p)
+	}
+	if len(out) == 0 {
+		tb.Fatal("empty benchmark corpus")
+	}
+	return out
+}
+
+func benchTokenizer(tb testing.TB) *Tokenizer {
+	tb.Helper()
+	tok, err := FromBytes(assets.BertBaseUncasedTokenizer())
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return tok.WithTruncation(Truncation{MaxLength: 512})
+}
+
+// BenchmarkEncodePairs: one op is one (query, passage) pair on one
+// goroutine; reports µs/pair and tokens/s.
+func BenchmarkEncodePairs(b *testing.B) {
+	pairs := benchCorpus(b)
+	tok := benchTokenizer(b)
+	be := tok.NewBatchEncoder()
+	one := make([]string, 1)
+	tokens := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p := pairs[i%len(pairs)]
+		one[0] = p.Passage
+		encs, err := be.EncodePairs(p.Query, one)
+		if err != nil {
+			b.Fatal(err)
+		}
+		tokens += len(encs[0].IDs)
+	}
+	sec := b.Elapsed().Seconds()
+	b.ReportMetric(sec*1e6/float64(b.N), "µs/pair")
+	b.ReportMetric(float64(tokens)/sec, "tokens/s")
+}
+
+// BenchmarkEncodePairsSharedQuery: one query with 64 passages per call, as
+// the sidecar calls it; one op is one pair.
+func BenchmarkEncodePairsSharedQuery(b *testing.B) {
+	pairs := benchCorpus(b)
+	tok := benchTokenizer(b)
+	be := tok.NewBatchEncoder()
+	passages := make([]string, 64)
+	for i := range passages {
+		passages[i] = pairs[i].Passage
+	}
+	tokens := 0
+	b.ReportAllocs()
+	b.ResetTimer()
+	for n := 0; n < b.N; n += len(passages) {
+		encs, err := be.EncodePairs(pairs[n%len(pairs)].Query, passages)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, e := range encs {
+			tokens += len(e.IDs)
+		}
+	}
+	sec := b.Elapsed().Seconds()
+	b.ReportMetric(sec*1e6/float64(b.N), "µs/pair")
+	b.ReportMetric(float64(tokens)/sec, "tokens/s")
+}
+
+// BenchmarkEncodeTexts encodes each pair's query and passage as two single
+// texts: the same work the Node binding's encodeBatch (single texts only)
+// is timed on. One op is one pair.
+func BenchmarkEncodeTexts(b *testing.B) {
+	pairs := benchCorpus(b)
+	tok := benchTokenizer(b)
+	be := tok.NewBatchEncoder()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		p := pairs[i%len(pairs)]
+		if _, err := be.Encode(p.Query); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := be.Encode(p.Passage); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()*1e6/float64(b.N), "µs/pair")
+}

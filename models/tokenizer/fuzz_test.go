@@ -1,0 +1,73 @@
+package tokenizer
+
+import (
+	"slices"
+	"testing"
+)
+
+// FuzzEncodePair: any input encodes without panicking; with BERT's template
+// the result starts with [CLS], has [SEP] closing each part, respects the
+// maximum length, and its type IDs are 0s then 1s. The batch encoder
+// agrees with EncodePair.
+func FuzzEncodePair(f *testing.F) {
+	for _, s := range [][2]string{
+		{"what is the capital of france?", "Paris is the capital and largest city of France."},
+		{"", ""},
+		{"[CLS] [SEP]", "[SEP][PAD]"},
+		{"naïve café 東京 👨‍👩‍👧‍👦", "e\u0301\u200b\u00a0x"},
+		{"\xff\xfe", "abc\xc3"},
+	} {
+		f.Add(s[0], s[1], uint8(16), false)
+		f.Add(s[0], s[1], uint8(5), true)
+	}
+	tok := bert(f)
+	f.Fuzz(func(t *testing.T, q, p string, maxLen uint8, left bool) {
+		tr := Truncation{MaxLength: 3 + int(maxLen%125), Strategy: LongestFirst}
+		if left {
+			tr.Direction = Left
+		}
+		tk := tok.WithTruncation(tr)
+		e, err := tk.EncodePair(q, p)
+		if err != nil {
+			t.Fatalf("EncodePair(%q, %q) with %+v: %v", q, p, tr, err)
+		}
+		n := len(e.IDs)
+		if n > tr.MaxLength || n < 3 || len(e.TypeIDs) != n || len(e.AttentionMask) != n || len(e.Offsets) != n {
+			t.Fatalf("lengths ids %d types %d mask %d offsets %d, max %d", n, len(e.TypeIDs), len(e.AttentionMask), len(e.Offsets), tr.MaxLength)
+		}
+		if e.IDs[0] != 101 || e.IDs[n-1] != 102 {
+			t.Fatalf("ids %v: want [CLS] first and [SEP] last", e.IDs)
+		}
+		first := slices.Index(e.TypeIDs, 1)
+		if first < 2 || e.IDs[first-1] != 102 {
+			t.Fatalf("type ids %v ids %v: want [SEP] just before the first type-1 token", e.TypeIDs, e.IDs)
+		}
+		for i, ty := range e.TypeIDs {
+			if want := int64(0); i >= first {
+				want = 1
+				if ty != want {
+					t.Fatalf("type ids %v are not 0s then 1s", e.TypeIDs)
+				}
+			} else if ty != want {
+				t.Fatalf("type ids %v are not 0s then 1s", e.TypeIDs)
+			}
+			if e.AttentionMask[i] != 1 {
+				t.Fatalf("mask %v", e.AttentionMask)
+			}
+			text := q
+			if i >= first {
+				text = p
+			}
+			if o := e.Offsets[i]; o[0] < 0 || o[0] > o[1] || o[1] > len(text) {
+				t.Fatalf("offset %v of token %d outside its text (%d bytes)", o, i, len(text))
+			}
+		}
+		encs, err := tk.NewBatchEncoder().EncodePairs(q, []string{p})
+		if err != nil || !slices.Equal(encs[0].IDs, e.IDs) || !slices.Equal(encs[0].TypeIDs, e.TypeIDs) {
+			t.Fatalf("batch encoder: %v, %v; EncodePair: %v", encs, err, e.IDs)
+		}
+		if c := tok.CountTokens(q); c < 0 {
+			t.Fatalf("CountTokens = %d", c)
+		}
+	})
+}

@@ -1,0 +1,279 @@
+package tokenizer
+
+import (
+	"bufio"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"unicode/utf8"
+
+	"github.com/crossrank/crossrank/models/assets"
+)
+
+// golden is one record written by testdata/gen/gen.mjs.
+type golden struct {
+	Cfg     string          `json:"cfg"`
+	Trunc   json.RawMessage `json:"trunc"`
+	Text    string          `json:"text"`
+	Pair    *string         `json:"pair"`
+	IDs     []int64         `json:"ids"`
+	TypeIDs []int64         `json:"type_ids"`
+	Offsets []int           `json:"offsets"` // character offsets, flattened
+	Error   string          `json:"error"`
+}
+
+// configJSON builds the tokenizer.json of a testdata/configs entry, as the
+// generator does: the base file with top-level blocks replaced.
+func configJSON(t testing.TB, name string) []byte {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join("testdata", "configs", name+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		Base       string                     `json:"base"`
+		Override   map[string]json.RawMessage `json:"override"`
+		ModelPatch map[string]json.RawMessage `json:"model_patch"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		t.Fatalf("config %s: %v", name, err)
+	}
+	var base []byte
+	if c.Base == "labse" {
+		if base, err = os.ReadFile(filepath.Join("testdata", "labse.json")); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		base = assets.BertBaseUncasedTokenizer()
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(base, &m); err != nil {
+		t.Fatal(err)
+	}
+	for k, v := range c.Override {
+		m[k] = v
+	}
+	if len(c.ModelPatch) > 0 {
+		var model map[string]json.RawMessage
+		if err := json.Unmarshal(m["model"], &model); err != nil {
+			t.Fatal(err)
+		}
+		for k, v := range c.ModelPatch {
+			model[k] = v
+		}
+		if m["model"], err = json.Marshal(model); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func readGoldens(t testing.TB, path string) []golden {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	var out []golden
+	sc := bufio.NewScanner(zr)
+	sc.Buffer(make([]byte, 1<<20), 1<<26)
+	for sc.Scan() {
+		var g golden
+		if err := json.Unmarshal(sc.Bytes(), &g); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, g)
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatalf("%s: %v", path, err)
+	}
+	return out
+}
+
+func goldenTruncation(t testing.TB, tok *Tokenizer, raw json.RawMessage) *Tokenizer {
+	t.Helper()
+	s := strings.TrimSpace(string(raw))
+	switch s {
+	case `"file"`:
+		return tok
+	case "null", "":
+		return tok.WithTruncation(Truncation{})
+	}
+	var v [3]json.RawMessage
+	if err := json.Unmarshal(raw, &v); err != nil {
+		t.Fatalf("truncation %s: %v", s, err)
+	}
+	var tr Truncation
+	var strategy, direction string
+	if err := json.Unmarshal(v[0], &tr.MaxLength); err != nil {
+		t.Fatal(err)
+	}
+	json.Unmarshal(v[1], &strategy)
+	json.Unmarshal(v[2], &direction)
+	var err error
+	if tr.Strategy, err = ParseStrategy(strategy); err != nil {
+		t.Fatal(err)
+	}
+	if tr.Direction, err = ParseDirection(direction); err != nil {
+		t.Fatal(err)
+	}
+	return tok.WithTruncation(tr)
+}
+
+// charOffsets converts byte offsets into text to character offsets.
+func charOffsets(text string, b [2]int) [2]int {
+	return [2]int{utf8.RuneCountInString(text[:b[0]]), utf8.RuneCountInString(text[:b[1]])}
+}
+
+type parityStats struct {
+	singles, pairs, errs, offsets int
+}
+
+// checkGoldens encodes every record with the Go tokenizer and compares.
+func checkGoldens(t *testing.T, recs []golden) parityStats {
+	t.Helper()
+	toks := map[string]*Tokenizer{}
+	var st parityStats
+	fails := 0
+	fail := func(g golden, format string, args ...any) {
+		fails++
+		if fails <= 15 {
+			pair := "<none>"
+			if g.Pair != nil {
+				pair = fmt.Sprintf("%q", *g.Pair)
+			}
+			t.Errorf("cfg %s trunc %s text %q pair %s: %s", g.Cfg, g.Trunc, g.Text, pair, fmt.Sprintf(format, args...))
+		}
+	}
+	for _, g := range recs {
+		tok, ok := toks[g.Cfg]
+		if !ok {
+			var err error
+			if tok, err = FromBytes(configJSON(t, g.Cfg)); err != nil {
+				t.Fatalf("config %s: %v", g.Cfg, err)
+			}
+			toks[g.Cfg] = tok
+		}
+		tok = goldenTruncation(t, tok, g.Trunc)
+		var enc Encoding
+		var err error
+		if g.Pair != nil {
+			enc, err = tok.EncodePair(g.Text, *g.Pair)
+		} else {
+			enc, err = tok.Encode(g.Text)
+		}
+		if g.Error != "" {
+			if err == nil {
+				fail(g, "reference failed with %q, Go encoded %v", g.Error, enc.IDs)
+			}
+			st.errs++
+			continue
+		}
+		if err != nil {
+			fail(g, "Go failed: %v; reference ids %v", err, g.IDs)
+			continue
+		}
+		if fmt.Sprint(enc.IDs) != fmt.Sprint(g.IDs) {
+			fail(g, "ids\n go  %v\n ref %v", enc.IDs, g.IDs)
+			continue
+		}
+		if fmt.Sprint(enc.TypeIDs) != fmt.Sprint(g.TypeIDs) {
+			fail(g, "type ids\n go  %v\n ref %v", enc.TypeIDs, g.TypeIDs)
+			continue
+		}
+		if g.Offsets != nil {
+			// the reference counts each sequence's offsets in its own text
+			seqOf := func(i int) string {
+				if g.Pair != nil && enc.TypeIDs[i] == 1 {
+					return *g.Pair
+				}
+				return g.Text
+			}
+			for i, o := range enc.Offsets {
+				got := charOffsets(seqOf(i), o)
+				want := [2]int{g.Offsets[2*i], g.Offsets[2*i+1]}
+				if got != want {
+					fail(g, "offsets of token %d (id %d): go %v, ref %v", i, enc.IDs[i], got, want)
+					break
+				}
+			}
+			st.offsets++
+		}
+		if g.Pair != nil {
+			st.pairs++
+		} else {
+			st.singles++
+		}
+	}
+	if fails > 15 {
+		t.Errorf("... %d mismatches in all", fails)
+	}
+	return st
+}
+
+// TestParityGoldens compares with the committed goldens (always).
+func TestParityGoldens(t *testing.T) {
+	recs := readGoldens(t, filepath.Join("testdata", "goldens.jsonl.gz"))
+	st := checkGoldens(t, recs)
+	t.Logf("%d singles, %d pairs equal (%d with offsets); %d reference errors reproduced", st.singles, st.pairs, st.offsets, st.errs)
+	if st.singles < 3000 || st.pairs < 1500 {
+		t.Errorf("goldens too small: %d singles, %d pairs encoded (want ≥3000, ≥1500)", st.singles, st.pairs)
+	}
+}
+
+// nodeOracle returns the node binary when the oracle package is installed.
+func nodeOracle(t *testing.T) string {
+	node, err := exec.LookPath("node")
+	if err != nil {
+		return ""
+	}
+	if _, err := os.Stat(filepath.Join("..", "..", "tools", "node", "node_modules", "@anush008", "tokenizers", "package.json")); err != nil {
+		return ""
+	}
+	return node
+}
+
+// TestParityLive reruns the reference library: the committed corpus (the
+// goldens must be current) and a second corpus from another seed.
+func TestParityLive(t *testing.T) {
+	node := nodeOracle(t)
+	if node == "" {
+		if os.Getenv("CROSSRANK_REQUIRE_ORACLE") != "" {
+			t.Fatal("node or tools/node/node_modules/@anush008/tokenizers missing: run make setup-node")
+		}
+		t.Skip("node oracle not installed (make setup-node); the committed goldens were checked instead")
+	}
+	if testing.Short() {
+		t.Skip("short mode")
+	}
+	for _, c := range []struct{ seed, scale string }{{"1", "1"}, {"7", "0.5"}} {
+		out := filepath.Join(t.TempDir(), "live.jsonl.gz")
+		cmd := exec.Command(node, filepath.Join("testdata", "gen", "gen.mjs"), "--out", out, "--seed", c.seed, "--scale", c.scale)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("oracle: %v\n%s", err, b)
+		}
+		recs := readGoldens(t, out)
+		if c.seed == "1" {
+			committed := readGoldens(t, filepath.Join("testdata", "goldens.jsonl.gz"))
+			if len(committed) != len(recs) {
+				t.Errorf("committed goldens have %d records, the oracle now writes %d: run make tokenizer-goldens", len(committed), len(recs))
+			}
+		}
+		st := checkGoldens(t, recs)
+		t.Logf("seed %s: %d singles, %d pairs equal; %d reference errors reproduced", c.seed, st.singles, st.pairs, st.errs)
+	}
+}

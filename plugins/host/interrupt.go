@@ -1,0 +1,520 @@
+package host
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+)
+
+// Per-call time limits without wazero's close-on-context-done.
+//
+// wazero's WithCloseOnContextDone makes compiled code call a trampoline at
+// every loop header to ask whether the module was closed. A Go guest enters
+// a loop on every function call (Go's wasm back end wraps each function in
+// one), so that check cost 3–7x on our plugins (see BenchmarkPipeline).
+//
+// Instead the host rewrites each module once, before compiling it: it adds
+// an exported mutable i32 global, InterruptGlobal, and at the top of every
+// loop body inserts
+//
+//	global.get $interrupt  if  unreachable  end
+//
+// a load and a branch. A call's deadline (or its caller's cancellation) sets
+// the global from a timer goroutine; the guest traps at its next loop
+// iteration, which no code path can avoid, since any endless execution
+// must loop (or recurse, which ends in a stack overflow trap). The
+// instance is then discarded.
+
+// InterruptGlobal is the name of the global the host adds and exports.
+const InterruptGlobal = "crossrank_interrupt"
+
+// Section IDs and the order the spec requires for them.
+const (
+	secCustom = 0
+	secGlobal = 6
+	secExport = 7
+	secCode   = 10
+	secImport = 2
+)
+
+var sectionOrder = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
+
+var errInstrument = errors.New("instrument")
+
+type reader struct {
+	b []byte
+	i int
+}
+
+func (r *reader) byte() (byte, error) {
+	if r.i >= len(r.b) {
+		return 0, fmt.Errorf("%w: unexpected end at byte %d", errInstrument, r.i)
+	}
+	c := r.b[r.i]
+	r.i++
+	return c, nil
+}
+
+func (r *reader) uleb() (uint64, error) {
+	var v uint64
+	for shift := uint(0); shift < 70; shift += 7 {
+		c, err := r.byte()
+		if err != nil {
+			return 0, err
+		}
+		v |= uint64(c&0x7f) << shift
+		if c&0x80 == 0 {
+			return v, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: LEB128 too long at byte %d", errInstrument, r.i)
+}
+
+// sleb skips a signed LEB128 (the value is not needed).
+func (r *reader) sleb() error {
+	_, err := r.uleb()
+	return err
+}
+
+func (r *reader) skip(n int) error {
+	if n < 0 || r.i+n > len(r.b) {
+		return fmt.Errorf("%w: unexpected end at byte %d", errInstrument, r.i)
+	}
+	r.i += n
+	return nil
+}
+
+func appendULEB(b []byte, v uint64) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if v != 0 {
+			b = append(b, c|0x80)
+			continue
+		}
+		return append(b, c)
+	}
+}
+
+// instrument returns the module with the interrupt global and loop checks.
+func instrument(wasm []byte) ([]byte, error) {
+	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" || binary.LittleEndian.Uint32(wasm[4:8]) != 1 {
+		return nil, fmt.Errorf("%w: not a version 1 WASM binary", errInstrument)
+	}
+	type section struct {
+		id   byte
+		body []byte
+	}
+	var secs []section
+	r := &reader{b: wasm, i: 8}
+	for r.i < len(wasm) {
+		id, err := r.byte()
+		if err != nil {
+			return nil, err
+		}
+		n, err := r.uleb()
+		if err != nil {
+			return nil, err
+		}
+		start := r.i
+		if err := r.skip(int(n)); err != nil {
+			return nil, err
+		}
+		secs = append(secs, section{id, wasm[start:r.i]})
+	}
+	// Count imported globals: the new global's index follows them and the
+	// module's own globals.
+	importedGlobals, definedGlobals := uint64(0), uint64(0)
+	for _, s := range secs {
+		switch s.id {
+		case secImport:
+			n, err := countImportedGlobals(s.body)
+			if err != nil {
+				return nil, err
+			}
+			importedGlobals = n
+		case secGlobal:
+			n, err := (&reader{b: s.body}).uleb()
+			if err != nil {
+				return nil, err
+			}
+			definedGlobals = n
+		}
+	}
+	gidx := importedGlobals + definedGlobals
+	check := appendULEB([]byte{0x23}, gidx)
+	check = append(check, 0x04, 0x40, 0x00, 0x0b)
+
+	newGlobal := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // (mut i32) (i32.const 0)
+	newExport := appendULEB(nil, uint64(len(InterruptGlobal)))
+	newExport = append(newExport, InterruptGlobal...)
+	newExport = append(newExport, 0x03)
+	newExport = appendULEB(newExport, gidx)
+
+	var out []section
+	haveGlobal, haveExport := false, false
+	insert := func(id byte, body []byte) {
+		// Place a new section before the first later section.
+		for i, s := range out {
+			if s.id != secCustom && sectionOrder[s.id] > sectionOrder[id] {
+				out = append(out[:i], append([]section{{id, body}}, out[i:]...)...)
+				return
+			}
+		}
+		out = append(out, section{id, body})
+	}
+	for _, s := range secs {
+		switch s.id {
+		case secCustom:
+			nr := &reader{b: s.body}
+			n, err := nr.uleb()
+			if err == nil && nr.i+int(n) <= len(s.body) && len(s.body[nr.i:nr.i+int(n)]) >= 6 && string(s.body[nr.i:nr.i+6]) == ".debug" {
+				continue // code offsets change: drop DWARF
+			}
+			out = append(out, s)
+		case secGlobal:
+			body, err := appendToVec(s.body, newGlobal)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, section{s.id, body})
+			haveGlobal = true
+		case secExport:
+			body, err := appendToVec(s.body, newExport)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, section{s.id, body})
+			haveExport = true
+		case secCode:
+			body, err := instrumentCode(s.body, check)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, section{s.id, body})
+		default:
+			out = append(out, s)
+		}
+	}
+	if !haveGlobal {
+		insert(secGlobal, append([]byte{1}, newGlobal...))
+	}
+	if !haveExport {
+		insert(secExport, append([]byte{1}, newExport...))
+	}
+	res := append([]byte(nil), wasm[:8]...)
+	for _, s := range out {
+		res = append(res, s.id)
+		res = appendULEB(res, uint64(len(s.body)))
+		res = append(res, s.body...)
+	}
+	return res, nil
+}
+
+// appendToVec adds one encoded entry to a section that is a vector.
+func appendToVec(body, entry []byte) ([]byte, error) {
+	r := &reader{b: body}
+	n, err := r.uleb()
+	if err != nil {
+		return nil, err
+	}
+	out := appendULEB(nil, n+1)
+	out = append(out, body[r.i:]...)
+	return append(out, entry...), nil
+}
+
+func countImportedGlobals(body []byte) (uint64, error) {
+	r := &reader{b: body}
+	n, err := r.uleb()
+	if err != nil {
+		return 0, err
+	}
+	var globals uint64
+	for k := uint64(0); k < n; k++ {
+		for j := 0; j < 2; j++ { // module and field names
+			l, err := r.uleb()
+			if err != nil {
+				return 0, err
+			}
+			if err := r.skip(int(l)); err != nil {
+				return 0, err
+			}
+		}
+		kind, err := r.byte()
+		if err != nil {
+			return 0, err
+		}
+		switch kind {
+		case 0x00: // func
+			_, err = r.uleb()
+		case 0x01: // table: reftype, limits
+			if _, err = r.byte(); err == nil {
+				err = skipLimits(r)
+			}
+		case 0x02: // memory
+			err = skipLimits(r)
+		case 0x03: // global: valtype, mut
+			globals++
+			var vt byte
+			if vt, err = r.byte(); err == nil {
+				if vt == 0x63 || vt == 0x64 {
+					err = r.sleb()
+				}
+				if err == nil {
+					_, err = r.byte()
+				}
+			}
+		case 0x04: // tag
+			if _, err = r.byte(); err == nil {
+				_, err = r.uleb()
+			}
+		default:
+			return 0, fmt.Errorf("%w: unknown import kind %#x", errInstrument, kind)
+		}
+		if err != nil {
+			return 0, err
+		}
+	}
+	return globals, nil
+}
+
+func skipLimits(r *reader) error {
+	flags, err := r.byte()
+	if err != nil {
+		return err
+	}
+	if _, err := r.uleb(); err != nil {
+		return err
+	}
+	if flags&1 != 0 {
+		_, err = r.uleb()
+	}
+	return err
+}
+
+// instrumentCode rewrites every function body of a code section.
+func instrumentCode(body, check []byte) ([]byte, error) {
+	r := &reader{b: body}
+	n, err := r.uleb()
+	if err != nil {
+		return nil, err
+	}
+	out := appendULEB(make([]byte, 0, len(body)+len(body)/16), n)
+	var fn []byte
+	for k := uint64(0); k < n; k++ {
+		size, err := r.uleb()
+		if err != nil {
+			return nil, err
+		}
+		start := r.i
+		if err := r.skip(int(size)); err != nil {
+			return nil, err
+		}
+		fn, err = instrumentFunc(fn[:0], body[start:r.i], check)
+		if err != nil {
+			return nil, fmt.Errorf("function %d: %w", k, err)
+		}
+		out = appendULEB(out, uint64(len(fn)))
+		out = append(out, fn...)
+	}
+	return out, nil
+}
+
+func instrumentFunc(dst, body, check []byte) ([]byte, error) {
+	r := &reader{b: body}
+	groups, err := r.uleb()
+	if err != nil {
+		return nil, err
+	}
+	for g := uint64(0); g < groups; g++ {
+		if _, err := r.uleb(); err != nil {
+			return nil, err
+		}
+		vt, err := r.byte()
+		if err != nil {
+			return nil, err
+		}
+		if vt == 0x63 || vt == 0x64 {
+			if err := r.sleb(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	dst = append(dst, body[:r.i]...)
+	for r.i < len(body) {
+		at := r.i
+		op, _ := r.byte()
+		if err := skipImmediates(r, op); err != nil {
+			return nil, fmt.Errorf("opcode %#x at byte %d: %w", op, at, err)
+		}
+		dst = append(dst, body[at:r.i]...)
+		if op == 0x03 { // loop
+			dst = append(dst, check...)
+		}
+	}
+	return dst, nil
+}
+
+func skipBlockType(r *reader) error {
+	if r.i >= len(r.b) {
+		return fmt.Errorf("%w: unexpected end", errInstrument)
+	}
+	c := r.b[r.i]
+	if c == 0x40 || (c >= 0x6f && c <= 0x7f) {
+		r.i++
+		return nil
+	}
+	if c == 0x63 || c == 0x64 { // (ref null? ht)
+		r.i++
+		return r.sleb()
+	}
+	return r.sleb() // a type index (s33)
+}
+
+func skipMemArg(r *reader) error {
+	align, err := r.uleb()
+	if err != nil {
+		return err
+	}
+	if align&0x40 != 0 { // multi-memory: a memory index follows
+		if _, err := r.uleb(); err != nil {
+			return err
+		}
+	}
+	_, err = r.uleb()
+	return err
+}
+
+func ulebs(r *reader, n int) error {
+	for i := 0; i < n; i++ {
+		if _, err := r.uleb(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// skipImmediates advances r past the immediates of op.
+func skipImmediates(r *reader, op byte) error {
+	switch {
+	case op == 0x02 || op == 0x03 || op == 0x04 || op == 0x06: // block loop if try
+		return skipBlockType(r)
+	case op == 0x07 || op == 0x08 || op == 0x09 || op == 0x18: // catch throw rethrow delegate
+		return ulebs(r, 1)
+	case op == 0x0c || op == 0x0d || op == 0x10 || op == 0x12 || op == 0x14 || op == 0x15 ||
+		op == 0xd2 || op == 0xd5 || op == 0xd6 || (op >= 0x20 && op <= 0x26):
+		return ulebs(r, 1)
+	case op == 0x0e: // br_table
+		n, err := r.uleb()
+		if err != nil {
+			return err
+		}
+		return ulebs(r, int(n)+1)
+	case op == 0x11 || op == 0x13: // call_indirect type table
+		return ulebs(r, 2)
+	case op == 0x1c: // select t*
+		n, err := r.uleb()
+		if err != nil {
+			return err
+		}
+		for i := uint64(0); i < n; i++ {
+			vt, err := r.byte()
+			if err != nil {
+				return err
+			}
+			if vt == 0x63 || vt == 0x64 {
+				if err := r.sleb(); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	case op == 0x1f: // try_table bt vec(catch)
+		if err := skipBlockType(r); err != nil {
+			return err
+		}
+		n, err := r.uleb()
+		if err != nil {
+			return err
+		}
+		for i := uint64(0); i < n; i++ {
+			kind, err := r.byte()
+			if err != nil {
+				return err
+			}
+			if kind <= 1 {
+				if err := ulebs(r, 1); err != nil {
+					return err
+				}
+			}
+			if err := ulebs(r, 1); err != nil {
+				return err
+			}
+		}
+		return nil
+	case op >= 0x28 && op <= 0x3e:
+		return skipMemArg(r)
+	case op == 0x3f || op == 0x40:
+		return ulebs(r, 1)
+	case op == 0x41 || op == 0x42:
+		return r.sleb()
+	case op == 0x43:
+		return r.skip(4)
+	case op == 0x44:
+		return r.skip(8)
+	case op == 0xd0: // ref.null ht
+		if r.i < len(r.b) && (r.b[r.i] == 0x70 || r.b[r.i] == 0x6f) {
+			r.i++
+			return nil
+		}
+		return r.sleb()
+	case op == 0xfc:
+		sub, err := r.uleb()
+		if err != nil {
+			return err
+		}
+		switch {
+		case sub <= 7:
+			return nil
+		case sub == 8 || sub == 10 || sub == 12 || sub == 14:
+			return ulebs(r, 2)
+		case sub == 9 || sub == 11 || sub == 13 || (sub >= 15 && sub <= 17):
+			return ulebs(r, 1)
+		}
+		return fmt.Errorf("%w: unknown 0xfc %d", errInstrument, sub)
+	case op == 0xfd:
+		sub, err := r.uleb()
+		if err != nil {
+			return err
+		}
+		switch {
+		case sub <= 11 || sub == 92 || sub == 93:
+			return skipMemArg(r)
+		case sub == 12 || sub == 13:
+			return r.skip(16)
+		case sub >= 21 && sub <= 34:
+			return r.skip(1)
+		case sub >= 84 && sub <= 91:
+			if err := skipMemArg(r); err != nil {
+				return err
+			}
+			return r.skip(1)
+		}
+		return nil
+	case op == 0xfe:
+		sub, err := r.uleb()
+		if err != nil {
+			return err
+		}
+		if sub == 3 {
+			return r.skip(1)
+		}
+		return skipMemArg(r)
+	case op == 0xfb:
+		return fmt.Errorf("%w: GC instructions are not supported", errInstrument)
+	case op <= 0x01 || op == 0x05 || op == 0x0a || op == 0x0b || op == 0x0f || op == 0x19 ||
+		op == 0x1a || op == 0x1b || (op >= 0x45 && op <= 0xc4) || op == 0xd1 || op == 0xd3 || op == 0xd4:
+		return nil
+	}
+	return fmt.Errorf("%w: unknown opcode", errInstrument)
+}

@@ -1,0 +1,109 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/crossrank/crossrank/plugins"
+	"github.com/crossrank/crossrank/plugins/abi"
+)
+
+// items turns a request's documents into ABI items: a JSON string becomes
+// text, anything else stays JSON.
+func items(docs []json.RawMessage) ([]abi.Item, error) {
+	out := make([]abi.Item, len(docs))
+	for i, d := range docs {
+		d = bytes.TrimSpace(d)
+		if len(d) == 0 {
+			return nil, fmt.Errorf("plugins: document %d is empty", i)
+		}
+		if d[0] == '"' {
+			var s string
+			if err := json.Unmarshal(d, &s); err != nil {
+				return nil, fmt.Errorf("plugins: document %d: %w", i, err)
+			}
+			out[i] = abi.Item{Kind: abi.KindText, Data: []byte(s)}
+			continue
+		}
+		if !json.Valid(d) {
+			return nil, fmt.Errorf("plugins: document %d is not valid JSON", i)
+		}
+		out[i] = abi.Item{Kind: abi.KindJSON, Data: d}
+	}
+	return out, nil
+}
+
+// flatten turns JSON items into their default text (plugins.DocumentText).
+func flatten(items []abi.Item) error {
+	for i, it := range items {
+		if it.Kind != abi.KindJSON {
+			continue
+		}
+		s, err := plugins.DocumentText(it.Data)
+		if err != nil {
+			return fmt.Errorf("document %d: %w", i, err)
+		}
+		items[i] = abi.Item{Kind: abi.KindText, Data: []byte(s)}
+	}
+	return nil
+}
+
+// prepare runs every step: per step, each stage its plugin implements, in
+// the order query, passage, truncate, each stage one guest call for the
+// whole request. JSON documents left after the passage stages (and before a
+// truncate stage) become their default text.
+func (pl *pipeline) prepare(ctx context.Context, tok plugins.Tokenizer, in plugins.Input) (plugins.Output, error) {
+	its, err := items(in.Documents)
+	if err != nil {
+		return plugins.Output{}, err
+	}
+	query := in.Query
+	var buf []byte
+	for _, st := range pl.steps {
+		for _, stage := range abi.Stages {
+			if st.pool.stages&stage == 0 {
+				continue
+			}
+			if stage == abi.StageTruncate {
+				if tok == nil {
+					return plugins.Output{}, fmt.Errorf("plugins: pipeline %q: plugin %q: the truncate stage needs the serving model's tokenizer", pl.name, st.pool.plugin)
+				}
+				if err := flatten(its); err != nil {
+					return plugins.Output{}, err
+				}
+			}
+			if stage != abi.StageQuery && len(its) == 0 {
+				continue
+			}
+			var sendItems []abi.Item
+			if stage != abi.StageQuery {
+				sendItems = its
+			}
+			q, out, err := st.pool.runStage(ctx, tok, stage, in.MaxTokensPerDoc, query, sendItems, &buf)
+			if err != nil {
+				if _, ok := err.(*PluginError); ok && st.skip {
+					continue // on_error: skip — the input passes through
+				}
+				if ctx.Err() != nil {
+					return plugins.Output{}, fmt.Errorf("plugins: pipeline %q: %w", pl.name, err)
+				}
+				return plugins.Output{}, err
+			}
+			if stage == abi.StageQuery {
+				query = q
+			} else {
+				its = out
+			}
+		}
+	}
+	if err := flatten(its); err != nil {
+		return plugins.Output{}, err
+	}
+	out := plugins.Output{Query: query, Passages: make([]string, len(its))}
+	for i, it := range its {
+		out.Passages[i] = string(it.Data)
+	}
+	return out, nil
+}

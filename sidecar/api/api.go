@@ -1,0 +1,337 @@
+// Package api holds the sidecar's HTTP request and response formats and
+// their decoders and encoders: Cohere/Jina POST /v1/rerank,
+// text-embeddings-inference POST /rerank, and POST /v1/rerank/hits. Decoders
+// validate strictly and return *rerank.Error values with the status each
+// kind of bad input maps to (400 malformed JSON or UTF-8, 422 wrong type or
+// missing field); encoders write scores as JSON floats (1.0, never 1).
+package api
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	"github.com/crossrank/crossrank/sidecar/api/jsonw"
+	"github.com/crossrank/crossrank/sidecar/rerank"
+)
+
+// RerankRequest is a Cohere/Jina-compatible POST /v1/rerank body.
+type RerankRequest struct {
+	Model           string            `json:"model"`
+	Query           *string           `json:"query"`
+	Documents       []json.RawMessage `json:"documents"`
+	TopN            *int              `json:"top_n"`
+	ReturnDocuments bool              `json:"return_documents"`
+	RankFields      []string          `json:"rank_fields"`
+	MaxTokensPerDoc int               `json:"max_tokens_per_doc"`
+	Pipeline        string            `json:"pipeline"`
+	TimeoutMS       int               `json:"timeout_ms"`
+}
+
+// TEIRequest is a text-embeddings-inference POST /rerank body.
+type TEIRequest struct {
+	Query               *string           `json:"query"`
+	Texts               []json.RawMessage `json:"texts"`
+	Truncate            *bool             `json:"truncate"`
+	TruncationDirection string            `json:"truncation_direction"`
+	RawScores           bool              `json:"raw_scores"`
+	ReturnText          bool              `json:"return_text"`
+	Model               string            `json:"model"`
+	Pipeline            string            `json:"pipeline"`
+	TimeoutMS           int               `json:"timeout_ms"`
+}
+
+// HitsRequest is a POST /v1/rerank/hits body.
+type HitsRequest struct {
+	Query     *string         `json:"query"`
+	Response  json.RawMessage `json:"response"`
+	Fields    []string        `json:"fields"`
+	Window    int             `json:"window"`
+	Pipeline  string          `json:"pipeline"`
+	Model     string          `json:"model"`
+	TimeoutMS int             `json:"timeout_ms"`
+}
+
+func badRequest(format string, args ...any) error {
+	return rerank.Errorf(http.StatusBadRequest, rerank.TypeBadRequest, format, args...)
+}
+
+func invalid(format string, args ...any) error {
+	return rerank.Errorf(http.StatusUnprocessableEntity, rerank.TypeInvalid, format, args...)
+}
+
+// decode unmarshals body into v, mapping malformed input to 400 and type
+// errors to 422 naming the field.
+func decode(body []byte, v any) error {
+	if !utf8.Valid(body) {
+		return badRequest("request body is not valid UTF-8")
+	}
+	body = bytes.TrimSpace(body)
+	if len(body) == 0 {
+		return badRequest("request body is empty")
+	}
+	if body[0] != '{' {
+		if json.Valid(body) {
+			return invalid("request body must be a JSON object")
+		}
+		return badRequest("request body is not valid JSON")
+	}
+	err := json.Unmarshal(body, v)
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &syn):
+		return badRequest("malformed JSON at byte %d: %v", syn.Offset, syn)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "request"
+		}
+		return invalid("%s: must be %s, not %s", field, typeName(typ.Type.String()), typ.Value)
+	default:
+		if !json.Valid(body) {
+			return badRequest("malformed JSON: %v", err)
+		}
+		return invalid("%v", err)
+	}
+}
+
+func typeName(t string) string {
+	switch t {
+	case "string", "*string":
+		return "a string"
+	case "int", "*int":
+		return "an integer"
+	case "bool", "*bool":
+		return "a boolean"
+	case "[]string":
+		return "an array of strings"
+	case "[]json.RawMessage":
+		return "an array"
+	default:
+		return t
+	}
+}
+
+func checkDocs(field string, docs []json.RawMessage, stringsOnly bool) error {
+	for i, d := range docs {
+		d = bytes.TrimSpace(d)
+		switch {
+		case len(d) > 0 && d[0] == '"':
+		case len(d) > 0 && d[0] == '{' && !stringsOnly:
+		case stringsOnly:
+			return invalid("%s[%d]: must be a string", field, i)
+		default:
+			return invalid("%s[%d]: must be a string or an object", field, i)
+		}
+	}
+	return nil
+}
+
+func checkTimeout(ms int) error {
+	if ms < 0 {
+		return invalid("timeout_ms: %d is negative", ms)
+	}
+	return nil
+}
+
+// DecodeRerank decodes and validates a /v1/rerank body.
+func DecodeRerank(body []byte) (*RerankRequest, error) {
+	var r RerankRequest
+	if err := decode(body, &r); err != nil {
+		return nil, err
+	}
+	switch {
+	case r.Query == nil:
+		return nil, invalid("query: required")
+	case r.Documents == nil:
+		return nil, invalid("documents: required (an array of strings or objects)")
+	case r.TopN != nil && *r.TopN < 0:
+		return nil, invalid("top_n: %d is negative", *r.TopN)
+	case r.MaxTokensPerDoc < 0:
+		return nil, invalid("max_tokens_per_doc: %d is negative", r.MaxTokensPerDoc)
+	}
+	if err := checkTimeout(r.TimeoutMS); err != nil {
+		return nil, err
+	}
+	return &r, checkDocs("documents", r.Documents, false)
+}
+
+// DecodeTEI decodes and validates a TEI /rerank body.
+func DecodeTEI(body []byte) (*TEIRequest, error) {
+	var r TEIRequest
+	if err := decode(body, &r); err != nil {
+		return nil, err
+	}
+	switch {
+	case r.Query == nil:
+		return nil, invalid("query: required")
+	case r.Texts == nil:
+		return nil, invalid("texts: required (an array of strings)")
+	}
+	switch r.TruncationDirection {
+	case "", "Right", "Left", "right", "left":
+	default:
+		return nil, invalid("truncation_direction: %q is not Right or Left", r.TruncationDirection)
+	}
+	if err := checkTimeout(r.TimeoutMS); err != nil {
+		return nil, err
+	}
+	return &r, checkDocs("texts", r.Texts, true)
+}
+
+// DecodeHits decodes and validates a /v1/rerank/hits body.
+func DecodeHits(body []byte) (*HitsRequest, error) {
+	var r HitsRequest
+	if err := decode(body, &r); err != nil {
+		return nil, err
+	}
+	resp := bytes.TrimSpace(r.Response)
+	switch {
+	case r.Query == nil:
+		return nil, invalid("query: required")
+	case len(resp) == 0 || string(resp) == "null":
+		return nil, invalid("response: required (an Elasticsearch/OpenSearch _search response)")
+	case resp[0] != '{':
+		return nil, invalid("response: must be an object")
+	case r.Window < 0:
+		return nil, invalid("window: %d is negative", r.Window)
+	}
+	return &r, checkTimeout(r.TimeoutMS)
+}
+
+// Timeout returns the request's timeout_ms as a duration (0: none).
+func Timeout(ms int) time.Duration { return time.Duration(ms) * time.Millisecond }
+
+// NewID returns a random request id in UUID form.
+func NewID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+
+// AppendRerankResponse writes the /v1/rerank response: results sorted by
+// score (ties by index), cut to topN when topN >= 0.
+func AppendRerankResponse(dst []byte, id string, res *rerank.Result, topN int, returnDocs bool) []byte {
+	order := rerank.Order(res.Scores)
+	if topN >= 0 && topN < len(order) {
+		order = order[:topN]
+	}
+	dst = append(dst, `{"id":`...)
+	dst = jsonw.AppendString(dst, id)
+	dst = append(dst, `,"results":[`...)
+	for n, i := range order {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"index":`...)
+		dst = strconv.AppendInt(dst, int64(i), 10)
+		dst = append(dst, `,"relevance_score":`...)
+		dst = jsonw.AppendScore(dst, res.Scores[i]) // OpenSearch reads it: see jsonw.MaxScoreLen
+		if returnDocs {
+			dst = append(dst, `,"document":{"text":`...)
+			dst = jsonw.AppendString(dst, res.Texts[i])
+			dst = append(dst, '}')
+		}
+		dst = append(dst, '}')
+	}
+	dst = append(dst, `],"model":`...)
+	dst = jsonw.AppendString(dst, res.Model)
+	dst = append(dst, `,"usage":{"total_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(res.Meta.Tokens), 10)
+	dst = append(dst, `},"meta":`...)
+	dst = AppendMeta(dst, res.Meta)
+	return append(dst, '}')
+}
+
+// AppendMeta writes the meta object: tokens, cache hits, pairs, padding and
+// stage timings in milliseconds.
+func AppendMeta(dst []byte, m rerank.Meta) []byte {
+	dst = append(dst, `{"tokens":`...)
+	dst = strconv.AppendInt(dst, int64(m.Tokens), 10)
+	dst = append(dst, `,"cache_hits":`...)
+	dst = strconv.AppendInt(dst, int64(m.CacheHits), 10)
+	dst = append(dst, `,"pairs":`...)
+	dst = strconv.AppendInt(dst, int64(m.Pairs), 10)
+	dst = append(dst, `,"padded_tokens":`...)
+	dst = strconv.AppendInt(dst, int64(m.PaddedTokens), 10)
+	dst = append(dst, `,"batches":`...)
+	dst = strconv.AppendInt(dst, int64(m.Batches), 10)
+	dst = append(dst, `,"timings":{"plugins_ms":`...)
+	dst = jsonw.AppendFloat(dst, ms(m.Timings.Plugins))
+	dst = append(dst, `,"tokenize_ms":`...)
+	dst = jsonw.AppendFloat(dst, ms(m.Timings.Tokenize))
+	dst = append(dst, `,"queue_ms":`...)
+	dst = jsonw.AppendFloat(dst, ms(m.Timings.Queue))
+	dst = append(dst, `,"inference_ms":`...)
+	dst = jsonw.AppendFloat(dst, ms(m.Timings.Inference))
+	dst = append(dst, `,"total_ms":`...)
+	dst = jsonw.AppendFloat(dst, ms(m.Timings.Total))
+	return append(dst, `}}`...)
+}
+
+// AppendTEIResponse writes the TEI /rerank response: [{"index","score","text"?}]
+// sorted by score; raw gives logits instead of sigmoid scores.
+func AppendTEIResponse(dst []byte, res *rerank.Result, raw, returnText bool) []byte {
+	scores := res.Scores
+	if raw {
+		scores = make([]float64, len(res.Logits))
+		for i, l := range res.Logits {
+			scores[i] = float64(l)
+		}
+	}
+	dst = append(dst, '[')
+	for n, i := range rerank.Order(scores) {
+		if n > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"index":`...)
+		dst = strconv.AppendInt(dst, int64(i), 10)
+		dst = append(dst, `,"score":`...)
+		if raw {
+			dst = jsonw.AppendFloat32(dst, res.Logits[i])
+		} else {
+			dst = jsonw.AppendFloat(dst, scores[i])
+		}
+		if returnText {
+			dst = append(dst, `,"text":`...)
+			dst = jsonw.AppendString(dst, res.Texts[i])
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, ']')
+}
+
+// AppendError writes {"error":{"type","message"}}.
+func AppendError(dst []byte, e *rerank.Error) []byte {
+	dst = append(dst, `{"error":{"type":`...)
+	dst = jsonw.AppendString(dst, e.Type)
+	dst = append(dst, `,"message":`...)
+	dst = jsonw.AppendString(dst, e.Message)
+	return append(dst, `}}`...)
+}
+
+// Direction maps TEI's truncation_direction to the engine's.
+func Direction(s string) string {
+	switch s {
+	case "Left", "left":
+		return "left"
+	case "":
+		return ""
+	default:
+		return "right"
+	}
+}

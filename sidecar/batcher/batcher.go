@@ -1,0 +1,556 @@
+// Package batcher is the sidecar's dynamic batcher. Pairs from every in-flight
+// request to one model wait in one queue, owned by one goroutine; worker
+// goroutines ask it for the next batch (as text-embeddings-inference does),
+// build the padded tensor and run the model.
+//
+// A batch closes when it holds MaxBatchPairs pairs, when its padded size
+// (pairs × longest) would pass MaxBatchTokens, or when its oldest pair has
+// waited MaxWait. Within what is waiting, pairs are grouped by token length:
+// the queue is sorted by length and the batch is the contiguous run around
+// the most urgent pair that wastes least compute on padding. Urgency follows
+// start-time fair queueing: a request's k-th pair has virtual round
+// start+k/Quantum, so a large request is served Quantum pairs per round and
+// cannot starve a small one that arrives after it. Pairs of a request whose
+// context is done are dropped before inference. See sidecar/RATIONALE.md.
+package batcher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/crossrank/crossrank/models"
+	"github.com/crossrank/crossrank/sidecar/metrics"
+)
+
+// Errors returned by Submit.
+var (
+	// ErrQueueFull means accepting the request would pass MaxQueuePairs.
+	ErrQueueFull = errors.New("batcher: queue full")
+	// ErrClosed means the batcher is shutting down.
+	ErrClosed = errors.New("batcher: closed")
+)
+
+// Config sets the batching policy. Zero fields take the defaults of
+// DefaultConfig.
+type Config struct {
+	MaxBatchPairs  int           // pairs per batch
+	MaxBatchTokens int           // padded tokens per batch (pairs × longest)
+	MaxWait        time.Duration // longest a pair waits for a batch to fill
+	MaxQueuePairs  int           // pairs waiting before Submit answers ErrQueueFull
+	Workers        int           // batches run at once
+	// OverheadTokens is the fixed cost of one batch, in token equivalents,
+	// used to weigh a larger batch against its padding when grouping.
+	OverheadTokens int
+	// Quantum is how many of one request's pairs count as one round of fair
+	// queueing.
+	Quantum int
+	// FIFO turns length grouping off: batches take pairs in arrival order
+	// (kept for comparison in benchmarks).
+	FIFO bool
+}
+
+// DefaultConfig returns the defaults measured on a 2-core machine with the
+// MiniLM-L6 twin (see sidecar/RATIONALE.md).
+func DefaultConfig() Config {
+	return Config{
+		MaxBatchPairs:  16,
+		MaxBatchTokens: 16 * 512,
+		MaxWait:        2 * time.Millisecond,
+		MaxQueuePairs:  8192,
+		Workers:        2,
+		OverheadTokens: 128,
+		Quantum:        8,
+	}
+}
+
+func (c Config) withDefaults() Config {
+	d := DefaultConfig()
+	if c.MaxBatchPairs <= 0 {
+		c.MaxBatchPairs = d.MaxBatchPairs
+	}
+	if c.MaxBatchTokens <= 0 {
+		c.MaxBatchTokens = max(d.MaxBatchTokens, c.MaxBatchPairs*64)
+	}
+	if c.MaxWait <= 0 {
+		c.MaxWait = d.MaxWait
+	}
+	if c.MaxQueuePairs <= 0 {
+		c.MaxQueuePairs = d.MaxQueuePairs
+	}
+	if c.Workers <= 0 {
+		c.Workers = d.Workers
+	}
+	if c.OverheadTokens < 0 {
+		c.OverheadTokens = 0
+	} else if c.OverheadTokens == 0 {
+		c.OverheadTokens = d.OverheadTokens
+	}
+	if c.Quantum <= 0 {
+		c.Quantum = d.Quantum
+	}
+	return c
+}
+
+// Seq is one encoded (query, passage) pair.
+type Seq struct {
+	IDs, TypeIDs []int64
+}
+
+// BatchInfo describes one batch after it ran; observers get one per batch.
+type BatchInfo struct {
+	Model                    string
+	Pairs                    int
+	RealTokens, PaddedTokens int
+	// Requests holds the distinct request numbers (Result.Request) whose
+	// pairs were in the batch.
+	Requests  []uint64
+	Inference time.Duration
+	Err       error
+}
+
+// Result is the outcome of one Submit.
+type Result struct {
+	Request      uint64    // this request's number, as in BatchInfo.Requests
+	Logits       []float32 // one per submitted Seq, same order
+	PaddedTokens int       // sum over the pairs of their batch's row length
+	Batches      int       // batches the pairs were spread over
+	Queue        time.Duration
+	Inference    time.Duration
+}
+
+// Option configures a Batcher.
+type Option func(*Batcher)
+
+// WithRecorder sends batch, queue and inference events to r.
+func WithRecorder(r metrics.Recorder) Option {
+	return func(b *Batcher) {
+		if r != nil {
+			b.rec = r
+		}
+	}
+}
+
+// WithObserver calls f after every batch, from the worker that ran it.
+func WithObserver(f func(BatchInfo)) Option { return func(b *Batcher) { b.observe = f } }
+
+// Batcher queues pairs for one model and runs them in shared batches.
+type Batcher struct {
+	name    string
+	scorer  models.Scorer
+	cfg     Config
+	rec     metrics.Recorder
+	observe func(BatchInfo)
+
+	in      chan *request
+	want    chan chan *batch
+	quit    chan struct{}
+	drained chan struct{}
+	closed  atomic.Bool
+	queued  atomic.Int64
+	reqSeq  atomic.Uint64
+	ctx     context.Context
+	cancel  context.CancelFunc
+	workers sync.WaitGroup
+	once    sync.Once
+}
+
+type request struct {
+	id   uint64
+	ctx  context.Context
+	seqs []Seq
+	enq  time.Time
+	// served counts the request's pairs put into batches so far; only the
+	// loop goroutine touches it.
+	served int
+
+	mu        sync.Mutex
+	res       Result
+	remaining int
+	lastStart time.Time
+	err       error
+	done      chan struct{}
+}
+
+type pair struct {
+	req    *request
+	idx    int
+	length int
+	round  int64
+	seq    uint64
+}
+
+type batch struct {
+	pairs []*pair
+}
+
+// New starts a batcher for the model served as name; Close stops it.
+func New(name string, scorer models.Scorer, cfg Config, opts ...Option) *Batcher {
+	ctx, cancel := context.WithCancel(context.Background())
+	b := &Batcher{
+		name:    name,
+		scorer:  scorer,
+		cfg:     cfg.withDefaults(),
+		rec:     metrics.Nop{},
+		in:      make(chan *request),
+		want:    make(chan chan *batch),
+		quit:    make(chan struct{}),
+		drained: make(chan struct{}),
+		ctx:     ctx,
+		cancel:  cancel,
+	}
+	for _, o := range opts {
+		o(b)
+	}
+	go b.loop()
+	for range b.cfg.Workers {
+		b.workers.Add(1)
+		go b.worker()
+	}
+	return b
+}
+
+// Config returns the effective configuration.
+func (b *Batcher) Config() Config { return b.cfg }
+
+// Closing reports whether Close has been called.
+func (b *Batcher) Closing() bool { return b.closed.Load() }
+
+// Queued returns the number of pairs waiting.
+func (b *Batcher) Queued() int { return int(b.queued.Load()) }
+
+// Submit queues seqs and waits for their logits. It returns ErrQueueFull when
+// the queue cannot take them, ErrClosed after Close, ctx.Err() when ctx ends
+// first (its pairs still waiting are then dropped), or the backend's error.
+func (b *Batcher) Submit(ctx context.Context, seqs []Seq) (*Result, error) {
+	r := &request{id: b.reqSeq.Add(1), ctx: ctx, seqs: seqs, enq: time.Now(), done: make(chan struct{})}
+	r.res.Request = r.id
+	r.res.Logits = make([]float32, len(seqs))
+	r.remaining = len(seqs)
+	if len(seqs) == 0 {
+		return &r.res, nil
+	}
+	for i, s := range seqs {
+		if len(s.IDs) == 0 || len(s.TypeIDs) != len(s.IDs) {
+			return nil, fmt.Errorf("batcher: pair %d: %d ids, %d type ids", i, len(s.IDs), len(s.TypeIDs))
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if b.closed.Load() {
+		return nil, ErrClosed
+	}
+	n := int64(len(seqs))
+	if b.queued.Add(n) > int64(b.cfg.MaxQueuePairs) {
+		b.queued.Add(-n)
+		return nil, ErrQueueFull
+	}
+	b.rec.QueuePairs(len(seqs))
+	select {
+	case b.in <- r:
+	case <-b.drained:
+		b.queued.Add(-n)
+		b.rec.QueuePairs(-len(seqs))
+		return nil, ErrClosed
+	case <-ctx.Done():
+		b.queued.Add(-n)
+		b.rec.QueuePairs(-len(seqs))
+		return nil, ctx.Err()
+	}
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return &r.res, nil
+}
+
+// Close stops accepting pairs, lets the queued ones finish, and waits for the
+// workers until ctx ends (then in-flight inference is cancelled).
+func (b *Batcher) Close(ctx context.Context) error {
+	b.once.Do(func() {
+		b.closed.Store(true)
+		close(b.quit)
+	})
+	done := make(chan struct{})
+	go func() { b.workers.Wait(); close(done) }()
+	select {
+	case <-done:
+		b.cancel()
+		return nil
+	case <-ctx.Done():
+		b.cancel()
+		<-done
+		return fmt.Errorf("batcher %s: close: %w", b.name, ctx.Err())
+	}
+}
+
+func (b *Batcher) loop() {
+	var (
+		pending []*pair
+		waiters []chan *batch
+		seq     uint64
+		vtime   int64
+		closing bool
+		timer   = time.NewTimer(time.Hour)
+	)
+	timer.Stop()
+	defer close(b.drained)
+	for {
+		if len(waiters) > 0 && len(pending) > 0 {
+			pending = b.dropDead(pending)
+		}
+		for len(waiters) > 0 && len(pending) > 0 {
+			if !closing && len(pending) < b.cfg.MaxBatchPairs && time.Since(oldest(pending)) < b.cfg.MaxWait {
+				break
+			}
+			var chosen []*pair
+			var anchor int64
+			chosen, pending, anchor = b.form(pending)
+			vtime = max(vtime, anchor)
+			b.queued.Add(-int64(len(chosen)))
+			b.rec.QueuePairs(-len(chosen))
+			waiters[0] <- &batch{pairs: chosen}
+			waiters = waiters[1:]
+		}
+		if closing && len(pending) == 0 {
+			for _, w := range waiters {
+				w <- nil
+			}
+			return
+		}
+		if len(waiters) > 0 && len(pending) > 0 {
+			timer.Reset(max(time.Until(oldest(pending).Add(b.cfg.MaxWait)), 0))
+		}
+		select {
+		case r := <-b.in:
+			quantum := int64(b.cfg.Quantum)
+			for i, s := range r.seqs {
+				seq++
+				pending = append(pending, &pair{req: r, idx: i, length: len(s.IDs), round: vtime + int64(i)/quantum, seq: seq})
+			}
+		case w := <-b.want:
+			waiters = append(waiters, w)
+		case <-timer.C:
+		case <-b.quit:
+			closing = true
+			b.quit = nil // a nil channel never fires again
+		}
+		timer.Stop()
+	}
+}
+
+func oldest(p []*pair) time.Time {
+	t := p[0].req.enq
+	for _, x := range p[1:] {
+		if x.req.enq.Before(t) {
+			t = x.req.enq
+		}
+	}
+	return t
+}
+
+// dropDead removes the pairs of requests whose context is done.
+func (b *Batcher) dropDead(p []*pair) []*pair {
+	out := p[:0]
+	dropped := 0
+	for _, x := range p {
+		if x.req.ctx.Err() != nil {
+			dropped++
+			continue
+		}
+		out = append(out, x)
+	}
+	clear(p[len(out):])
+	if dropped > 0 {
+		b.queued.Add(-int64(dropped))
+		b.rec.QueuePairs(-dropped)
+	}
+	return out
+}
+
+// form picks the next batch from pending and returns it, the pairs left, and
+// the anchor's virtual round.
+func (b *Batcher) form(pending []*pair) (chosen, rest []*pair, round int64) {
+	if b.cfg.FIFO {
+		sort.Slice(pending, func(i, j int) bool { return pending[i].seq < pending[j].seq })
+		n, longest := 0, 0
+		for n < len(pending) && n < b.cfg.MaxBatchPairs {
+			l := max(longest, pending[n].length)
+			if n > 0 && (n+1)*l > b.cfg.MaxBatchTokens {
+				break
+			}
+			longest = l
+			n++
+		}
+		chosen = append([]*pair(nil), pending[:n]...)
+		for _, p := range chosen {
+			p.req.served++
+		}
+		return chosen, append(pending[:0], pending[n:]...), pending[0].round
+	}
+	sort.Slice(pending, func(i, j int) bool {
+		a, c := pending[i], pending[j]
+		if a.length != c.length {
+			return a.length < c.length
+		}
+		if a.round != c.round {
+			return a.round < c.round
+		}
+		return a.seq < c.seq
+	})
+	lengths := make([]int, len(pending))
+	for i, p := range pending {
+		lengths[i] = p.length
+	}
+	// The anchor is the most urgent pair: lowest virtual round, then the
+	// request with the fewest pairs served so far, then arrival order.
+	anchor := 0
+	for i, p := range pending {
+		a := pending[anchor]
+		if p.round != a.round {
+			if p.round < a.round {
+				anchor = i
+			}
+			continue
+		}
+		if p.req.served != a.req.served {
+			if p.req.served < a.req.served {
+				anchor = i
+			}
+			continue
+		}
+		if p.seq < a.seq {
+			anchor = i
+		}
+	}
+	lo, hi := Group(lengths, anchor, b.cfg.MaxBatchPairs, b.cfg.MaxBatchTokens, b.cfg.OverheadTokens)
+	chosen = append([]*pair(nil), pending[lo:hi]...)
+	for _, p := range chosen {
+		p.req.served++
+	}
+	round = pending[anchor].round
+	rest = append(pending[:lo], pending[hi:]...)
+	clear(pending[len(rest):])
+	return chosen, rest, round
+}
+
+// Group chooses a batch from lengths, sorted ascending: the half-open run
+// [lo, hi) that contains anchor, has at most maxPairs entries and at most
+// maxTokens padded tokens (entries × longest), and maximises real tokens per
+// unit of compute, real / (padded + overhead). Ties go to the larger run.
+func Group(lengths []int, anchor, maxPairs, maxTokens, overhead int) (lo, hi int) {
+	prefix := make([]int, len(lengths)+1)
+	for i, l := range lengths {
+		prefix[i+1] = prefix[i] + l
+	}
+	lo, hi = anchor, anchor+1
+	best := -1.0
+	for i := max(0, anchor-maxPairs+1); i <= anchor; i++ {
+		for j := anchor; j < len(lengths) && j-i+1 <= maxPairs; j++ {
+			n := j - i + 1
+			padded := n * lengths[j]
+			if padded > maxTokens && n > 1 {
+				break
+			}
+			eff := float64(prefix[j+1]-prefix[i]) / float64(padded+overhead)
+			if eff > best+1e-12 || (eff > best-1e-12 && n > hi-lo) {
+				best, lo, hi = eff, i, j+1
+			}
+		}
+	}
+	return lo, hi
+}
+
+func (b *Batcher) worker() {
+	defer b.workers.Done()
+	w := make(chan *batch, 1)
+	var mb models.Batch
+	for {
+		select {
+		case b.want <- w:
+		case <-b.drained:
+			return
+		}
+		bt := <-w
+		if bt == nil {
+			return
+		}
+		b.run(bt, &mb)
+	}
+}
+
+func (b *Batcher) run(bt *batch, mb *models.Batch) {
+	start := time.Now()
+	longest, real := 0, 0
+	for _, p := range bt.pairs {
+		longest = max(longest, p.length)
+		real += p.length
+	}
+	mb.Reset(len(bt.pairs), longest)
+	for i, p := range bt.pairs {
+		s := p.req.seqs[p.idx]
+		mb.SetRow(i, s.IDs, s.TypeIDs)
+	}
+	logits, err := b.scorer.Score(b.ctx, mb)
+	if err == nil && len(logits) != len(bt.pairs) {
+		err = fmt.Errorf("backend returned %d logits for %d pairs", len(logits), len(bt.pairs))
+	}
+	if err != nil {
+		err = fmt.Errorf("batcher %s: score batch of %d: %w", b.name, len(bt.pairs), err)
+	}
+	d := time.Since(start)
+	b.rec.Batch(b.name, len(bt.pairs), real, len(bt.pairs)*longest)
+	b.rec.Stage(metrics.StageInference, d)
+
+	// Group this batch's pairs by request, keeping first-seen order.
+	groups := make(map[*request][]int, 4)
+	var order []*request
+	var ids []uint64
+	for i, p := range bt.pairs {
+		if _, ok := groups[p.req]; !ok {
+			order = append(order, p.req)
+			ids = append(ids, p.req.id)
+		}
+		groups[p.req] = append(groups[p.req], i)
+	}
+	// Observers see the batch before its requests are answered, so a test
+	// that checks the log after its requests returned sees every batch.
+	if b.observe != nil {
+		b.observe(BatchInfo{Model: b.name, Pairs: len(bt.pairs), RealTokens: real, PaddedTokens: len(bt.pairs) * longest, Requests: ids, Inference: d, Err: err})
+	}
+	for _, r := range order {
+		b.rec.Stage(metrics.StageQueue, start.Sub(r.enq))
+		r.mu.Lock()
+		for _, i := range groups[r] {
+			p := bt.pairs[i]
+			if err == nil {
+				r.res.Logits[p.idx] = logits[i]
+			}
+			r.res.PaddedTokens += longest
+		}
+		r.res.Batches++
+		if start.After(r.lastStart) {
+			r.lastStart = start
+		}
+		if err != nil && r.err == nil {
+			r.err = err
+		}
+		r.remaining -= len(groups[r])
+		if r.remaining == 0 {
+			now := time.Now()
+			r.res.Queue = r.lastStart.Sub(r.enq)
+			r.res.Inference = now.Sub(r.lastStart)
+			close(r.done)
+		}
+		r.mu.Unlock()
+	}
+}

@@ -1,0 +1,347 @@
+// Package config is the sidecar's configuration: one struct, settable from a
+// YAML file (--config), CROSSRANK_* environment variables and command-line
+// flags, in that order of precedence (flags win). Every scalar setting has a
+// flag (its YAML key with "-" for "_") and an environment variable
+// (CROSSRANK_ and the key in upper case); pipelines and per-index defaults
+// are set in the file only.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/pflag"
+	"gopkg.in/yaml.v3"
+)
+
+// Duration is a time.Duration written as "5ms" in YAML and flags.
+type Duration time.Duration
+
+// D returns the time.Duration.
+func (d Duration) D() time.Duration { return time.Duration(d) }
+
+// MarshalYAML writes the duration as a string such as "2ms".
+func (d Duration) MarshalYAML() (any, error) { return time.Duration(d).String(), nil }
+
+// UnmarshalYAML reads a Go duration string such as "2ms" or "30s".
+func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
+	v, err := time.ParseDuration(n.Value)
+	if err != nil {
+		return fmt.Errorf("line %d: %q is not a duration such as 5ms or 30s", n.Line, n.Value)
+	}
+	*d = Duration(v)
+	return nil
+}
+
+// PipelineStep is one plugin of a named pipeline.
+type PipelineStep struct {
+	Plugin string         `yaml:"plugin"`
+	Config map[string]any `yaml:"config,omitempty"`
+}
+
+// IndexDefaults are proxy-mode rerank defaults for one index.
+type IndexDefaults struct {
+	Fields    []string `yaml:"fields,omitempty"`
+	Window    int      `yaml:"window,omitempty"`
+	Pipeline  string   `yaml:"pipeline,omitempty"`
+	QueryPath string   `yaml:"query_path,omitempty"` // JSON path into the query DSL
+}
+
+// Config is the effective configuration of `crossrank serve`.
+type Config struct {
+	Addr           string   `yaml:"addr" help:"listen address"`
+	Models         []string `yaml:"models" flag:"model" help:"model folder, or name=DIR; repeatable (env: comma-separated)"`
+	ModelPull      string   `yaml:"model_pull" help:"Hugging Face hub id to pull into .cache/models/<id> and serve"`
+	DefaultModel   string   `yaml:"default_model" help:"model used when a request names none (default: the first)"`
+	ORTLib         string   `yaml:"ort_lib" help:"ONNX Runtime shared library (default: found automatically)"`
+	Provider       string   `yaml:"provider" help:"execution provider: cpu, cuda, tensorrt, coreml"`
+	Workers        int      `yaml:"workers" help:"batches run at once per model"`
+	Threads        int      `yaml:"threads" help:"intra-op threads per batch"`
+	MaxBatchPairs  int      `yaml:"max_batch_pairs" help:"pairs per batch"`
+	MaxBatchTokens int      `yaml:"max_batch_tokens" help:"padded tokens per batch (pairs x longest)"`
+	MaxWait        Duration `yaml:"max_wait" help:"longest a pair waits for its batch to fill"`
+	MaxQueuePairs  int      `yaml:"max_queue_pairs" help:"pairs waiting per model before requests get 429"`
+	FIFOBatching   bool     `yaml:"fifo_batching" help:"batch in arrival order instead of grouping by length"`
+	CacheSize      int      `yaml:"cache_size" help:"score cache entries (0: off)"`
+	MaxDocuments   int      `yaml:"max_documents" help:"documents per request"`
+	MaxBodyBytes   int      `yaml:"max_body_bytes" help:"request body limit in bytes"`
+	RequestTimeout Duration `yaml:"request_timeout" help:"deadline of a request without timeout_ms"`
+	ShutdownGrace  Duration `yaml:"shutdown_grace" help:"time in-flight requests get to finish on SIGTERM"`
+	PluginDir      string   `yaml:"plugin_dir" help:"folder of .wasm plugins"`
+	PipelinesFile  string   `yaml:"pipelines_file" flag:"pipelines" help:"YAML file with a pipelines: map"`
+	DefaultPipe    string   `yaml:"default_pipeline" help:"pipeline used when a request names none"`
+	Upstream       string   `yaml:"upstream" help:"Elasticsearch/OpenSearch URL for _search proxy mode"`
+	LogLevel       string   `yaml:"log_level" help:"debug, info, warn or error"`
+
+	Pipelines map[string][]PipelineStep `yaml:"pipelines,omitempty" flag:"-"`
+	Indices   map[string]IndexDefaults  `yaml:"indices,omitempty" flag:"-"`
+}
+
+// Default returns the built-in defaults (see sidecar/RATIONALE.md for the
+// batching numbers).
+func Default() Config {
+	return Config{
+		Addr:           "127.0.0.1:8080",
+		Provider:       "cpu",
+		Workers:        2,
+		Threads:        1,
+		MaxBatchPairs:  16,
+		MaxBatchTokens: 16 * 512,
+		MaxWait:        Duration(2 * time.Millisecond),
+		MaxQueuePairs:  8192,
+		CacheSize:      100_000,
+		MaxDocuments:   1000,
+		MaxBodyBytes:   16 << 20,
+		RequestTimeout: Duration(30 * time.Second),
+		ShutdownGrace:  Duration(30 * time.Second),
+		LogLevel:       "info",
+	}
+}
+
+// Flags binds the configuration to a flag set.
+type Flags struct {
+	fs         *pflag.FlagSet
+	vals       *Config
+	durs       map[string]*time.Duration
+	ConfigFile string
+	Print      bool
+}
+
+type setting struct {
+	field     reflect.StructField
+	index     int
+	flag, env string
+}
+
+func settings() []setting {
+	t := reflect.TypeFor[Config]()
+	var out []setting
+	for i := range t.NumField() {
+		f := t.Field(i)
+		name := f.Tag.Get("flag")
+		if name == "-" {
+			continue
+		}
+		if name == "" {
+			name = strings.ReplaceAll(strings.Split(f.Tag.Get("yaml"), ",")[0], "_", "-")
+		}
+		out = append(out, setting{field: f, index: i, flag: name, env: "CROSSRANK_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))})
+	}
+	return out
+}
+
+// Register adds a flag for every scalar setting, plus --config and
+// --print-config, to fs.
+func Register(fs *pflag.FlagSet) *Flags {
+	def := Default()
+	f := &Flags{fs: fs, vals: &def, durs: map[string]*time.Duration{}}
+	v := reflect.ValueOf(f.vals).Elem()
+	for _, s := range settings() {
+		fv := v.Field(s.index)
+		help := s.field.Tag.Get("help") + " (env " + s.env + ")"
+		switch p := fv.Addr().Interface().(type) {
+		case *string:
+			fs.StringVar(p, s.flag, *p, help)
+		case *int:
+			fs.IntVar(p, s.flag, *p, help)
+		case *bool:
+			fs.BoolVar(p, s.flag, *p, help)
+		case *[]string:
+			fs.StringArrayVar(p, s.flag, *p, help)
+		case *Duration:
+			d := new(time.Duration)
+			f.durs[s.flag] = d
+			fs.DurationVar(d, s.flag, p.D(), help)
+		default:
+			panic(fmt.Sprintf("config: field %s has an unsupported type", s.field.Name))
+		}
+	}
+	fs.StringVar(&f.ConfigFile, "config", "", "YAML configuration file (env CROSSRANK_CONFIG)")
+	fs.BoolVar(&f.Print, "print-config", false, "print the effective configuration as YAML and exit")
+	return f
+}
+
+// Load returns the effective configuration: defaults, then the YAML file
+// (--config or CROSSRANK_CONFIG), then CROSSRANK_* variables from getenv,
+// then the flags that were set on the command line. It validates the result.
+func (f *Flags) Load(getenv func(string) string) (Config, error) {
+	cfg := Default()
+	path := f.ConfigFile
+	if path == "" {
+		path = getenv("CROSSRANK_CONFIG")
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		if err := Parse(b, &cfg); err != nil {
+			return cfg, fmt.Errorf("config: %s: %w", path, err)
+		}
+	}
+	v := reflect.ValueOf(&cfg).Elem()
+	for _, s := range settings() {
+		raw, ok := lookupEnv(getenv, s.env)
+		if !ok {
+			continue
+		}
+		if err := setFromString(v.Field(s.index), raw); err != nil {
+			return cfg, fmt.Errorf("config: %s=%q: %w", s.env, raw, err)
+		}
+	}
+	fv := reflect.ValueOf(f.vals).Elem()
+	for _, s := range settings() {
+		if !f.fs.Changed(s.flag) {
+			continue
+		}
+		if d, ok := f.durs[s.flag]; ok {
+			v.Field(s.index).Set(reflect.ValueOf(Duration(*d)))
+			continue
+		}
+		v.Field(s.index).Set(fv.Field(s.index))
+	}
+	return cfg, cfg.Validate()
+}
+
+func lookupEnv(getenv func(string) string, name string) (string, bool) {
+	v := getenv(name)
+	return v, v != ""
+}
+
+func setFromString(v reflect.Value, raw string) error {
+	switch p := v.Addr().Interface().(type) {
+	case *string:
+		*p = raw
+	case *int:
+		n, err := strconv.Atoi(raw)
+		if err != nil {
+			return fmt.Errorf("not an integer")
+		}
+		*p = n
+	case *bool:
+		b, err := strconv.ParseBool(raw)
+		if err != nil {
+			return fmt.Errorf("not a boolean")
+		}
+		*p = b
+	case *[]string:
+		*p = nil
+		for _, s := range strings.Split(raw, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				*p = append(*p, s)
+			}
+		}
+	case *Duration:
+		d, err := time.ParseDuration(raw)
+		if err != nil {
+			return fmt.Errorf("not a duration such as 5ms")
+		}
+		*p = Duration(d)
+	}
+	return nil
+}
+
+// Parse reads YAML into cfg (keeping what the YAML does not set); unknown
+// keys are an error.
+func Parse(b []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+		return err
+	}
+	return nil
+}
+
+// Marshal returns cfg as YAML.
+func Marshal(cfg Config) ([]byte, error) { return yaml.Marshal(cfg) }
+
+// ModelSpec is one --model value.
+type ModelSpec struct{ Name, Dir string }
+
+// ModelSpecs parses the models list: "DIR" is named after the folder's base
+// name, "name=DIR" is named name.
+func (c Config) ModelSpecs() ([]ModelSpec, error) {
+	var out []ModelSpec
+	seen := map[string]bool{}
+	for _, m := range c.Models {
+		name, dir, ok := strings.Cut(m, "=")
+		if !ok {
+			dir = m
+			name = baseName(dir)
+		}
+		if name == "" || dir == "" {
+			return nil, fmt.Errorf("config: model %q: want DIR or name=DIR", m)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("config: model name %q given twice", name)
+		}
+		seen[name] = true
+		out = append(out, ModelSpec{Name: name, Dir: dir})
+	}
+	return out, nil
+}
+
+func baseName(dir string) string {
+	dir = strings.TrimRight(dir, "/")
+	if i := strings.LastIndexByte(dir, '/'); i >= 0 {
+		return dir[i+1:]
+	}
+	return dir
+}
+
+// Validate checks the settings against each other.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Addr == "" {
+		bad("addr is empty")
+	}
+	if len(c.Models) == 0 && c.ModelPull == "" {
+		bad("no model: set --model DIR (or --model-pull HUBID)")
+	}
+	if _, err := c.ModelSpecs(); err != nil {
+		errs = append(errs, err)
+	}
+	for name, v := range map[string]int{"workers": c.Workers, "threads": c.Threads, "max_batch_pairs": c.MaxBatchPairs, "max_batch_tokens": c.MaxBatchTokens, "max_queue_pairs": c.MaxQueuePairs, "max_documents": c.MaxDocuments, "max_body_bytes": c.MaxBodyBytes} {
+		if v <= 0 {
+			bad("%s must be positive, not %d", name, v)
+		}
+	}
+	if c.CacheSize < 0 {
+		bad("cache_size must not be negative")
+	}
+	if c.MaxWait < 0 || c.RequestTimeout < 0 || c.ShutdownGrace < 0 {
+		bad("durations must not be negative")
+	}
+	if c.MaxDocuments > c.MaxQueuePairs {
+		bad("max_documents (%d) is more than max_queue_pairs (%d): such a request could never be queued", c.MaxDocuments, c.MaxQueuePairs)
+	}
+	if c.Upstream != "" {
+		u, err := url.Parse(c.Upstream)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			bad("upstream %q is not an http(s) URL", c.Upstream)
+		}
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level %q is not debug, info, warn or error", c.LogLevel)
+	}
+	if c.DefaultPipe != "" && c.DefaultPipe != "none" && c.Pipelines != nil {
+		if _, ok := c.Pipelines[c.DefaultPipe]; !ok && c.PipelinesFile == "" {
+			bad("default_pipeline %q is not among the pipelines", c.DefaultPipe)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("config: %w", err)
+	}
+	return nil
+}
