@@ -10,8 +10,15 @@ TWIN_INT8_DIR := $(CACHE)/models/twin-int8
 TWIN_SRCS := $(filter-out %_test.go,$(wildcard models/twin/*.go models/onnx/*.go models/assets/*)) cmd/crossrank/cmd_model.go
 QUANTIZE_SRCS := $(filter-out %_test.go,$(wildcard models/quantize/*.go models/onnx/*.go)) cmd/crossrank/cmd_model.go
 MODELS_LOCK = $(if $(shell command -v flock),flock $(1).lock,)
+# A folder written by another generator version (tests generate on demand,
+# possibly from older sources) is stale whatever its timestamp says.
+TWIN_VERSION := $(shell sed -n 's/^const Version = \([0-9]*\)$$/\1/p' models/twin/twin.go)
+QUANTIZE_VERSION := $(shell sed -n 's/^const Version = \([0-9]*\)$$/\1/p' models/quantize/quantize.go)
+TWIN_STALE := $(shell grep -qsE '"crossrank_twin_version": $(TWIN_VERSION)([^0-9]|$$)' $(TWIN_DIR)/config.json || echo models-force)
+TWIN_INT8_STALE := $(shell grep -qsE '"crossrank_quantize_version": $(QUANTIZE_VERSION)([^0-9]|$$)' $(TWIN_INT8_DIR)/quantize_config.json && \
+	grep -qsE '"crossrank_twin_version": $(TWIN_VERSION)([^0-9]|$$)' $(TWIN_INT8_DIR)/config.json || echo models-force)
 
-.PHONY: setup-twin setup-twin-int8
+.PHONY: setup-twin setup-twin-int8 models-force
 
 SETUP_TARGETS += setup-twin setup-twin-int8
 
@@ -21,13 +28,15 @@ setup-twin: $(TWIN_DIR)/config.json
 ## setup-twin-int8: the twin dynamically quantised to int8, in .cache/models/twin-int8
 setup-twin-int8: $(TWIN_INT8_DIR)/quantize_config.json
 
-$(TWIN_DIR)/config.json: $(TWIN_SRCS)
+$(TWIN_DIR)/config.json: $(TWIN_SRCS) $(TWIN_STALE)
 	@mkdir -p $(CACHE)/models
 	$(call MODELS_LOCK,$(TWIN_DIR)) bash -c 'rm -rf $(TWIN_DIR).tmp-make && \
 		$(GO) run ./cmd/crossrank model twin --out $(TWIN_DIR).tmp-make --seed 42 && \
 		rm -rf $(TWIN_DIR) && mv $(TWIN_DIR).tmp-make $(TWIN_DIR)'
 
-$(TWIN_INT8_DIR)/quantize_config.json: $(TWIN_DIR)/config.json $(QUANTIZE_SRCS)
+$(TWIN_INT8_DIR)/quantize_config.json: $(TWIN_DIR)/config.json $(QUANTIZE_SRCS) $(TWIN_INT8_STALE)
 	$(call MODELS_LOCK,$(TWIN_INT8_DIR)) bash -c 'rm -rf $(TWIN_INT8_DIR).tmp-make && \
 		$(GO) run ./cmd/crossrank model quantize --in $(TWIN_DIR) --out $(TWIN_INT8_DIR).tmp-make && \
 		rm -rf $(TWIN_INT8_DIR) && mv $(TWIN_INT8_DIR).tmp-make $(TWIN_INT8_DIR)'
+
+models-force:

@@ -9,7 +9,7 @@ PLUGINS_TEST_OUT := $(CACHE)/plugins
 PLUGINS_GO_DEPS := $(wildcard sdk/go/*.go plugins/abi/*.go) go.mod
 GO_WASM := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath
 WASI_CC ?= clang
-WASI_CFLAGS := --target=wasm32-wasi -O2 -mexec-model=reactor -Wall -Werror -I$(ROOT)/sdk/c
+WASI_CFLAGS := --target=wasm32-wasi -O2 -mbulk-memory -mexec-model=reactor -Wall -Werror -I$(ROOT)/sdk/c
 ASC := $(ROOT)/tools/node/node_modules/.bin/asc
 
 PLUGINS_STD_WASM := $(patsubst %,$(PLUGINS_OUT)/%.wasm,$(PLUGINS_STD))

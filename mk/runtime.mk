@@ -12,7 +12,8 @@ RUNTIME_BENCH_COUNT ?= 1
 bench-runtime: setup-ort
 	@mkdir -p $(dir $(RUNTIME_BENCH_OUT))
 	set -o pipefail; $(GO) test ./models/ort/ -run '^$$' -bench 'SgemmPeak|Session' -benchtime 3x -count $(RUNTIME_BENCH_COUNT) -timeout 60m | tee $(RUNTIME_BENCH_OUT)
-	@echo "bench-runtime: results in $(RUNTIME_BENCH_OUT)"
+	awk -f models/ort/testdata/benchtable.awk $(RUNTIME_BENCH_OUT) | tee $(RUNTIME_BENCH_OUT:.txt=.md)
+	@echo "bench-runtime: raw results in $(RUNTIME_BENCH_OUT), table in $(RUNTIME_BENCH_OUT:.txt=.md)"
 
 ## bench-runtime-quick: the reference point only (fp32, 2 threads, batch 32, seq 128) and the sgemm peak
 bench-runtime-quick: setup-ort

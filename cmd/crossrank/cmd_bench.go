@@ -11,6 +11,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/crossrank/crossrank/sidecar/bench"
+	"github.com/crossrank/crossrank/sidecar/config"
 )
 
 func init() { register(newBenchCmd) }
@@ -24,6 +25,9 @@ type benchFlags struct {
 	duration, soak, timeout                                            time.Duration
 	quiet                                                              bool
 	writeRequests                                                      string
+	// In-process sidecar (--model) tuning.
+	threads, workers, cacheSize, maxBatchPairs int
+	provider                                   string
 }
 
 func newBenchCmd() *cobra.Command {
@@ -62,6 +66,11 @@ report's sections and tables), DIR/report.json and PNG plots.
 	fl.StringVar(&f.description, "description", "", "report subtitle")
 	fl.StringVar(&f.modelName, "model-name", "", "\"model\" field sent with each request (multi-model sidecars)")
 	fl.BoolVarP(&f.quiet, "quiet", "q", false, "no progress bar")
+	fl.IntVar(&f.threads, "threads", 0, "--model: intra-op threads per batch (default: serve's)")
+	fl.IntVar(&f.workers, "workers", 0, "--model: batches run at once (default: serve's)")
+	fl.IntVar(&f.cacheSize, "cache-size", 0, "--model: score-cache entries (default 0: measure the model, not the cache)")
+	fl.IntVar(&f.maxBatchPairs, "max-batch-pairs", 0, "--model: pairs per batch (default: serve's)")
+	fl.StringVar(&f.provider, "provider", "", "--model: execution provider (default: serve's, cpu)")
 	fl.StringVar(&f.writeRequests, "write-requests", "", "write --requests requests of --batch documents from the corpus to this JSONL file and exit (for the peer benches)")
 	return cmd
 }
@@ -112,7 +121,21 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	}
 	target := f.target
 	if f.model != "" {
-		url, stop, err := startInProcess(ctx, f.model)
+		url, stop, err := startInProcess(ctx, f.model, func(c *config.Config) {
+			c.CacheSize = f.cacheSize
+			if f.threads > 0 {
+				c.Threads = f.threads
+			}
+			if f.workers > 0 {
+				c.Workers = f.workers
+			}
+			if f.maxBatchPairs > 0 {
+				c.MaxBatchPairs = f.maxBatchPairs
+			}
+			if f.provider != "" {
+				c.Provider = f.provider
+			}
+		})
 		if err != nil {
 			return err
 		}

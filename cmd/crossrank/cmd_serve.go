@@ -40,7 +40,7 @@ type serveEnv struct {
 	Engine *rerank.Engine
 
 	// Set by After hooks.
-	ServerOptions []server.Option        // e.g. server.WithHandler("GET", "/metrics", h)
+	ServerOptions []server.Option         // e.g. server.WithHandler("GET", "/metrics", h)
 	Fallback      fasthttp.RequestHandler // unmatched routes (the _search proxy)
 	Closers       []func() error          // run after the server stopped, in reverse order
 }
@@ -123,9 +123,10 @@ type sidecar struct {
 func newSidecar(ctx context.Context, cfg config.Config, log *slog.Logger) (sc *sidecar, err error) {
 	env := &serveEnv{Ctx: ctx, Config: cfg, Log: log, Recorder: metrics.Nop{}}
 	sc = &sidecar{env: env}
+	built := sc // the returns below set sc to nil before this runs
 	defer func() {
 		if err != nil {
-			sc.Close()
+			built.Close()
 			sc = nil
 		}
 	}()

@@ -127,9 +127,9 @@ func TestTokenizeJSONL(t *testing.T) {
 			t.Errorf("line %d: %q, want ids %v types %v", i+1, l, want.IDs, want.TypeIDs)
 		}
 	}
-	if !strings.HasPrefix(got[0], `{"ids":[101,3007,1997,2605,1029,102,3000,2003,102],"type_ids":[0,0,0,0,0,0,1,1,1]}`) &&
-		!strings.HasPrefix(got[0], `{"ids":[101,3007,1997,2605,1029,102,3000,2003,1996,102]`) {
-		t.Errorf("line 1 = %s", got[0])
+	// line 1 as the Hugging Face tokenizers library encodes it (node oracle)
+	if want := `{"ids":[101,3007,1997,102,3000,2003,1996,3007,1012,102],"type_ids":[0,0,0,0,1,1,1,1,1,1]}`; got[0] != want {
+		t.Errorf("line 1 = %s, want %s", got[0], want)
 	}
 }
 

@@ -140,13 +140,14 @@ func BenchmarkSgemmPeak(b *testing.B) {
 }
 
 // BenchmarkSession measures Session.Score throughput over the grid
-// dtype × threads × batch × length, on full rows (no padding): pairs/s,
+// dtype × threads × batch × length, on full rows (no padding): pairs/s and
 // achieved GFLOP/s (modelFLOPs; for int8 the same count, i.e. fp32-
-// equivalent work) and that as a percentage of the sgemm peak measured
-// at the start of the run with the same thread count.
+// equivalent work). testdata/benchtable.awk turns a run of this and
+// BenchmarkSgemmPeak into a table with the percentage of the peak (the
+// median peak of the same thread count), which is more robust on a shared
+// machine than a peak measured beside each point.
 func BenchmarkSession(b *testing.B) {
 	ctx := context.Background()
-	peaks := map[int]float64{}
 	for _, dtype := range benchDtypes {
 		b.Run(dtype, func(b *testing.B) {
 			dir := testenv.TwinDir(b)
@@ -163,9 +164,6 @@ func BenchmarkSession(b *testing.B) {
 					for _, n := range benchBatches {
 						for _, l := range benchLengths {
 							b.Run(fmt.Sprintf("b=%d/L=%d", n, l), func(b *testing.B) {
-								if _, ok := peaks[threads]; !ok {
-									peaks[threads] = sgemmPeak(b, threads, 5)
-								}
 								batch := randomBatch(uint64(n*1000+l), n, l, true)
 								if _, err := s.Score(ctx, batch); err != nil { // warm this shape
 									b.Fatal(err)
@@ -181,11 +179,34 @@ func BenchmarkSession(b *testing.B) {
 								gflops := pairs * modelFLOPs(b, dir, l) / 1e9
 								b.ReportMetric(pairs, "pairs/s")
 								b.ReportMetric(gflops, "GFLOP/s")
-								b.ReportMetric(100*gflops/peaks[threads], "%peak")
 							})
 						}
 					}
 				})
+			}
+		})
+	}
+}
+
+// BenchmarkScoreOverhead runs the smallest useful batch (one row of four
+// tokens) to show the per-call cost around the model: tensors over the
+// batch's slices, the run, the result slice (allocs/op), with and without a
+// cancellable context (which adds ORT run options and a context.AfterFunc).
+func BenchmarkScoreOverhead(b *testing.B) {
+	s := loadTwin(b)
+	batch := randomBatch(5, 1, 4, true)
+	cctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	for _, tc := range []struct {
+		name string
+		ctx  context.Context
+	}{{"background", context.Background()}, {"cancellable", cctx}} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for range b.N {
+				if _, err := s.Score(tc.ctx, batch); err != nil {
+					b.Fatal(err)
+				}
 			}
 		})
 	}

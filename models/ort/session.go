@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"sync"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
@@ -101,6 +102,12 @@ func Load(ctx context.Context, dir string, opts ...Option) (*Session, error) {
 	cfg := config{provider: "cpu"}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.provider == "" {
+		cfg.provider = "cpu"
+	}
+	if !slices.Contains(Providers(), cfg.provider) {
+		return nil, fmt.Errorf("ort: unknown execution provider %q (want one of %v)", cfg.provider, Providers())
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, fmt.Errorf("ort: load %s: %w", dir, err)
@@ -263,7 +270,7 @@ func configure(so *onnxruntime.SessionOptions, cfg config, lib string) error {
 			"(use --provider cpu, or point --ort-lib/%s at a library built with %s)", cfg.provider, lib, err, EnvLibrary, cfg.provider)
 	}
 	switch cfg.provider {
-	case "cpu", "":
+	case "cpu":
 	case "cuda":
 		po, err := onnxruntime.NewCUDAProviderOptions()
 		if err != nil {

@@ -340,3 +340,37 @@ func ExampleLoad() {
 	fmt.Println(len(logits), info.MaxLength, info.HasTypeIDs, info.Twin)
 	// Output: 2 512 true true
 }
+
+func ExampleFindLibrary() {
+	// --ort-lib flag value first, then $CROSSRANK_ORT_LIB, .cache/ort, ~/.cache/crossrank/ort.
+	lib, err := ort.FindLibrary("")
+	fmt.Println(err == nil, filepath.Base(lib) == ort.LibraryName())
+	// Output: true true
+}
+
+func ExampleScorePairs() {
+	s, err := ort.Load(context.Background(), "../../.cache/models/twin", ort.WithThreads(1, 1))
+	if err != nil {
+		panic(err)
+	}
+	defer s.Close()
+	// A toy encoder: [CLS] one id per query word [SEP] one per passage word [SEP].
+	// Real callers wrap models/tokenizer's EncodePair.
+	enc := func(q, p string) ([]int64, []int64, error) {
+		ids, types := []int64{101}, []int64{0}
+		for i, text := range []string{q, p} {
+			for _, w := range strings.Fields(text) {
+				ids, types = append(ids, 1000+int64(len(w))), append(types, int64(i))
+			}
+			ids, types = append(ids, 102), append(types, int64(i))
+		}
+		return ids, types, nil
+	}
+	pairs := []ort.Pair{{"what is ranking", "ranking orders results"}, {"what is ranking", "bananas"}}
+	logits, err := ort.ScorePairs(context.Background(), s, enc, pairs, 32)
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(len(logits), logits[0] != logits[1])
+	// Output: 2 true
+}

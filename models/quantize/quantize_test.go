@@ -323,3 +323,31 @@ func TestTwinInt8Fusion(t *testing.T) {
 		t.Errorf("%d MatMulInteger nodes left unfused", ops["MatMulInteger"])
 	}
 }
+
+// TestInt8BatchDependence documents what dynamic quantisation costs: the
+// activation scale is computed over the whole batch tensor, so an int8
+// logit depends slightly on its batch-mates and padding (fp32 does not, see
+// models/twin TestORTPaddingInvariance). The change must stay well inside
+// the int8-vs-fp32 error.
+func TestInt8BatchDependence(t *testing.T) {
+	s := testenv.NewORTSession(t, filepath.Join(testenv.TwinInt8Dir(t), "onnx", "model_quantized.onnx"), testenv.ORTOptions{Threads: 2})
+	p := testenv.SyntheticPairs(6, 128, 31)
+	batch, err := s.Score(p.N, p.L, p.IDs, p.Mask, p.Types)
+	if err != nil {
+		t.Fatal(err)
+	}
+	worst := 0.0
+	for i := 0; i < p.N; i++ {
+		ids, mask, types := p.Row(i)
+		n := p.Lens[i]
+		alone, err := s.Score(1, n, ids[:n], mask[:n], types[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		worst = math.Max(worst, math.Abs(float64(alone[0]-batch[i])))
+	}
+	t.Logf("int8: pair alone vs in a batch of 6 padded to 128: max |Δlogit| %.3g", worst)
+	if worst > 0.5 {
+		t.Errorf("int8 logits move by %.3g with batch composition (want < 0.5)", worst)
+	}
+}

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"strings"
 	"unicode"
 	"unicode/utf8"
 )
@@ -18,6 +19,10 @@ type addedToken struct {
 type matcher struct {
 	byFirst [256][]addedToken
 	any     bool
+	// first is the one byte every pattern starts with, or -1 when they
+	// start with different bytes; with one, candidates are found with
+	// strings.IndexByte (BERT's specials all start with '[').
+	first int
 }
 
 func (m *matcher) add(t addedToken) {
@@ -26,8 +31,17 @@ func (m *matcher) add(t addedToken) {
 }
 
 func (m *matcher) finish() {
+	m.first = -1
+	n := 0
 	for i := range m.byFirst {
 		sortPatterns(m.byFirst[i])
+		if len(m.byFirst[i]) > 0 {
+			m.first = i
+			n++
+		}
+	}
+	if n != 1 {
+		m.first = -1
 	}
 }
 
@@ -73,6 +87,13 @@ func (m *matcher) find(t string, out []addedMatch) []addedMatch {
 	}
 	startOffset := 0
 	for i := 0; i < len(t); {
+		if m.first >= 0 && int(t[i]) != m.first {
+			k := strings.IndexByte(t[i:], byte(m.first))
+			if k < 0 {
+				break
+			}
+			i += k
+		}
 		cands := m.byFirst[t[i]]
 		if len(cands) == 0 {
 			i++

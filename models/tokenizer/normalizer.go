@@ -17,9 +17,11 @@ type nchar struct {
 // flattened into a list of steps at load.
 // stepScratch holds buffers steps reuse between calls.
 type stepScratch struct {
-	buf []byte
-	pos []int32
-	it  norm.Iter
+	buf    []byte
+	pos    []int32
+	it     norm.Iter
+	tags   []tagged
+	hangul []byte
 }
 
 type normStep interface {
@@ -125,55 +127,154 @@ func (f formStep) apply(dst, src []nchar, sc *stepScratch) []nchar {
 	return f.run(dst, src[start:], sc)
 }
 
-// run normalizes one run of characters the reference's data all knows. An
-// output character takes the alignment of the input character at the same
-// place in its normalization segment (the last one when the segment shrank).
+// run normalizes one run of characters the reference's data all knows.
+// The text is Go's (golang.org/x/text/unicode/norm). Alignment follows the
+// reference: each input character is decomposed on its own, the pieces keep
+// its alignment and move with canonical reordering; a composed character
+// takes the alignment of its starter. Should that bookkeeping not
+// reproduce a segment, the segment's characters are aligned by position.
 func (f formStep) run(dst, run []nchar, sc *stepScratch) []nchar {
-	{
-		ascii := true
-		for _, c := range run {
-			if c.r >= 0x80 {
-				ascii = false
-				break
-			}
+	ascii := true
+	for _, c := range run {
+		if c.r >= 0x80 {
+			ascii = false
+			break
 		}
-		if ascii {
-			return append(dst, run...)
-		}
-		buf, pos := sc.buf[:0], sc.pos[:0] // pos: byte offset in buf → index in run
-		for i, c := range run {
-			n := len(buf)
-			buf = utf8.AppendRune(buf, c.r)
-			for ; n < len(buf); n++ {
-				pos = append(pos, int32(i))
-			}
-		}
-		pos = append(pos, int32(len(run)))
-		it := &sc.it
-		it.Init(f.form, buf)
-		for !it.Done() {
-			in0 := pos[it.Pos()]
-			seg := it.Next()
-			in1 := pos[it.Pos()]
-			k := int32(0)
-			for len(seg) > 0 {
-				r, n := utf8.DecodeRune(seg)
-				seg = seg[n:]
-				j := in0 + k
-				if j >= in1 {
-					j = in1 - 1
-				}
-				if j < in0 {
-					j = in0
-				}
-				a := run[j]
-				dst = append(dst, nchar{r, a.s, a.e})
-				k++
-			}
-		}
-		sc.buf, sc.pos = buf, pos
 	}
+	if ascii {
+		return append(dst, run...)
+	}
+	buf, pos := sc.buf[:0], sc.pos[:0] // pos: byte offset in buf → index in run
+	for i, c := range run {
+		n := len(buf)
+		buf = utf8.AppendRune(buf, c.r)
+		for ; n < len(buf); n++ {
+			pos = append(pos, int32(i))
+		}
+	}
+	pos = append(pos, int32(len(run)))
+	it := &sc.it
+	it.Init(f.form, buf)
+	for !it.Done() {
+		in0 := pos[it.Pos()]
+		seg := it.Next()
+		in1 := pos[it.Pos()]
+		start := len(dst)
+		for len(seg) > 0 {
+			r, n := utf8.DecodeRune(seg)
+			seg = seg[n:]
+			dst = append(dst, nchar{r, -1, -1})
+		}
+		if in1 <= in0 || !f.align(dst[start:], run[in0:in1], sc) {
+			for k := range dst[start:] {
+				a := run[max(0, min(in0+int32(k), in1-1, int32(len(run))-1))]
+				dst[start+k].s, dst[start+k].e = a.s, a.e
+			}
+		}
+	}
+	sc.buf, sc.pos = buf, pos
 	return dst
+}
+
+// tagged is one character of a segment's decomposition and the index of
+// the input character it came from.
+type tagged struct {
+	r    rune
+	from int32
+	ccc  uint8
+	used bool
+}
+
+func (f formStep) decomposition() norm.Form {
+	if f.form == norm.NFKC || f.form == norm.NFKD {
+		return norm.NFKD
+	}
+	return norm.NFD
+}
+
+// align sets out's alignments from in (one normalization segment); false
+// when the bookkeeping does not reproduce out.
+func (f formStep) align(out, in []nchar, sc *stepScratch) bool {
+	dec := f.decomposition()
+	tg := sc.tags[:0]
+	var b [utf8.UTFMax]byte
+	for j, c := range in {
+		n := utf8.EncodeRune(b[:], c.r)
+		d := dec.Properties(b[:n]).Decomposition()
+		if d == nil && c.r >= 0xAC00 && c.r <= 0xD7A3 {
+			sc.hangul = dec.Append(sc.hangul[:0], b[:n]...)
+			d = sc.hangul
+		}
+		if d == nil {
+			d = b[:n]
+		}
+		for len(d) > 0 {
+			r, m := utf8.DecodeRune(d)
+			tg = append(tg, tagged{r: r, from: int32(j), ccc: dec.Properties(d[:m]).CCC()})
+			d = d[m:]
+		}
+	}
+	sc.tags = tg
+	// canonical ordering: stable sort of each run of non-starters by ccc
+	for i := 1; i < len(tg); i++ {
+		for k := i; k > 0 && tg[k].ccc != 0 && tg[k-1].ccc > tg[k].ccc; k-- {
+			tg[k], tg[k-1] = tg[k-1], tg[k]
+		}
+	}
+	next := 0
+	for i := range out {
+		for next < len(tg) && tg[next].used {
+			next++
+		}
+		if next == len(tg) {
+			return false
+		}
+		first := &tg[next]
+		first.used = true
+		a := in[first.from]
+		out[i].s, out[i].e = a.s, a.e
+		if first.r == out[i].r {
+			continue
+		}
+		if f.form != norm.NFC && f.form != norm.NFKC {
+			return false
+		}
+		// a composite: its decomposition's other characters are used up
+		n := utf8.EncodeRune(b[:], out[i].r)
+		d := dec.Properties(b[:n]).Decomposition()
+		if d == nil && out[i].r >= 0xAC00 && out[i].r <= 0xD7A3 {
+			sc.hangul = dec.Append(sc.hangul[:0], b[:n]...)
+			d = sc.hangul
+		}
+		if d == nil {
+			return false
+		}
+		r0, m := utf8.DecodeRune(d)
+		if r0 != first.r {
+			return false
+		}
+		for d = d[m:]; len(d) > 0; {
+			r, m := utf8.DecodeRune(d)
+			d = d[m:]
+			found := false
+			for k := next + 1; k < len(tg); k++ {
+				if !tg[k].used && tg[k].r == r {
+					tg[k].used = true
+					found = true
+					break
+				}
+			}
+			if !found {
+				return false
+			}
+		}
+	}
+	for k := next; k < len(tg); k++ {
+		if !tg[k].used {
+			return false
+		}
+	}
+	return true
 }
 
 // replaceStep is the Replace normalizer with a literal pattern.
@@ -280,4 +381,14 @@ func newNormalizer(steps []normStep) *normalizer {
 		}
 	}
 	return n
+}
+
+// composes reports whether a step composes characters (NFC, NFKC).
+func (n *normalizer) composes() bool {
+	for _, s := range n.steps {
+		if f, ok := s.(formStep); ok && (f.form == norm.NFC || f.form == norm.NFKC) {
+			return true
+		}
+	}
+	return false
 }

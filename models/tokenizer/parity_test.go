@@ -260,9 +260,16 @@ func TestParityLive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("short mode")
 	}
-	for _, c := range []struct{ seed, scale string }{{"1", "1"}, {"7", "0.5"}} {
+	for _, c := range []struct {
+		seed, scale string
+		allOffsets  bool
+	}{{"1", "1", false}, {"7", "0.5", true}} {
 		out := filepath.Join(t.TempDir(), "live.jsonl.gz")
-		cmd := exec.Command(node, filepath.Join("testdata", "gen", "gen.mjs"), "--out", out, "--seed", c.seed, "--scale", c.scale)
+		args := []string{filepath.Join("testdata", "gen", "gen.mjs"), "--out", out, "--seed", c.seed, "--scale", c.scale}
+		if c.allOffsets {
+			args = append(args, "--all-offsets")
+		}
+		cmd := exec.Command(node, args...)
 		if b, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("oracle: %v\n%s", err, b)
 		}
@@ -271,6 +278,14 @@ func TestParityLive(t *testing.T) {
 			committed := readGoldens(t, filepath.Join("testdata", "goldens.jsonl.gz"))
 			if len(committed) != len(recs) {
 				t.Errorf("committed goldens have %d records, the oracle now writes %d: run make tokenizer-goldens", len(committed), len(recs))
+			} else {
+				for i := range recs {
+					a, b := committed[i], recs[i]
+					if a.Cfg != b.Cfg || a.Text != b.Text || fmt.Sprint(a.IDs, a.TypeIDs, a.Offsets, a.Error) != fmt.Sprint(b.IDs, b.TypeIDs, b.Offsets, b.Error) {
+						t.Errorf("record %d (%s %q) differs from the committed goldens: run make tokenizer-goldens", i, b.Cfg, b.Text)
+						break
+					}
+				}
 			}
 		}
 		st := checkGoldens(t, recs)

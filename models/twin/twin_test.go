@@ -348,3 +348,14 @@ func ExampleWrite() {
 	// model.safetensors true
 	// 15615745 parameters
 }
+
+// BenchmarkWrite measures generating the default twin (weights, graph,
+// safetensors, files): go test -bench Write -run ^$ ./models/twin.
+func BenchmarkWrite(b *testing.B) {
+	dir := b.TempDir()
+	for i := 0; i < b.N; i++ {
+		if err := twin.Write(dir, twin.Default()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -21,7 +21,7 @@ func TestFaults(t *testing.T) {
 	h := newHost(t, host.Config{
 		Recorder:         rec,
 		PoolSize:         2,
-		MemoryLimitPages: 512, // 32 MiB
+		MemoryLimitPages: 512,         // 32 MiB
 		CallTimeout:      time.Second, // well above what "grow" needs on a loaded machine
 		MaxOutputBytes:   1 << 20,
 	})

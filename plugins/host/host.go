@@ -30,7 +30,6 @@ import (
 	"time"
 
 	"github.com/crossrank/crossrank/plugins"
-	"github.com/crossrank/crossrank/plugins/abi"
 	"github.com/crossrank/crossrank/sidecar/metrics"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -516,5 +515,3 @@ func (p handle) Prepare(ctx context.Context, tok plugins.Tokenizer, in plugins.I
 		return out, err
 	}
 }
-
-var _ = abi.Version

@@ -99,7 +99,7 @@ func appendULEB(b []byte, v uint64) []byte {
 // instrument returns the module with the interrupt global and loop checks.
 func instrument(wasm []byte) ([]byte, error) {
 	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" || binary.LittleEndian.Uint32(wasm[4:8]) != 1 {
-		return nil, fmt.Errorf("%w: not a version 1 WASM binary", errInstrument)
+		return nil, fmt.Errorf("%w: not a valid WASM module (no version 1 header)", errInstrument)
 	}
 	type section struct {
 		id   byte

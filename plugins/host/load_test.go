@@ -105,7 +105,7 @@ func TestReloadUnderLoad(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := 0; i < 2000 && !done.Load(); i++ {
+			for i := 0; i < 1_000_000 && !done.Load(); i++ { // until the test is done
 				out, err := p.Prepare(context.Background(), wordTok{}, plugins.Input{Query: "q", Documents: docs("<b>fish &amp; chips</b>")})
 				requests.Add(1)
 				switch {

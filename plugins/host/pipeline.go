@@ -20,6 +20,10 @@ func items(docs []json.RawMessage) ([]abi.Item, error) {
 			return nil, fmt.Errorf("plugins: document %d is empty", i)
 		}
 		if d[0] == '"' {
+			if body, ok := plainString(d); ok {
+				out[i] = abi.Item{Kind: abi.KindText, Data: body} // no escapes: use it as is
+				continue
+			}
 			var s string
 			if err := json.Unmarshal(d, &s); err != nil {
 				return nil, fmt.Errorf("plugins: document %d: %w", i, err)
@@ -106,4 +110,19 @@ func (pl *pipeline) prepare(ctx context.Context, tok plugins.Tokenizer, in plugi
 		out.Passages[i] = string(it.Data)
 	}
 	return out, nil
+}
+
+// plainString returns the body of a JSON string literal that holds no
+// escapes or control characters (most documents), without copying.
+func plainString(d []byte) ([]byte, bool) {
+	if len(d) < 2 || d[len(d)-1] != '"' {
+		return nil, false
+	}
+	body := d[1 : len(d)-1]
+	for _, c := range body {
+		if c == '\\' || c == '"' || c < 0x20 {
+			return nil, false
+		}
+	}
+	return body, true
 }

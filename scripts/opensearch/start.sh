@@ -61,6 +61,8 @@ AS=()
 if [ "$(id -u)" = 0 ]; then
   chown -R nobody:nogroup "$RUN"
   AS=(setpriv --reuid=nobody --regid=nogroup --clear-groups --)
+  "${AS[@]}" test -w "$RUN/data" -a -r "$HOME_DIR/bin/opensearch" || {
+    echo "opensearch/start: user nobody cannot reach $RUN or $HOME_DIR (a parent folder is private?)" >&2; exit 1; }
 fi
 # Foreground process in the background: $! is the JVM (the launcher execs it),
 # so a node that dies during start-up is noticed at once.

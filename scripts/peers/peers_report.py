@@ -62,7 +62,7 @@ def main() -> int:
     cfg = rep["configs"][0]
     ok = [s for s in cfg["samples"] if s.get("status") == 200 and not s.get("error")]
     lat = [s["latency_ms"] for s in ok]
-    rows = [row(f"crossrank ({rep.get('backend', '?')})", lat, sum(s["pairs"] for s in ok), cfg["elapsed_s"])]
+    rows = [row(f"crossrank sidecar ({rep.get('backend', '?')}, {rep.get('device', '?')})", lat, sum(s["pairs"] for s in ok), cfg["elapsed_s"])]
     for p in a.peer:
         d = json.load(open(p))
         rows.append(row(d["peer"], d["latencies_ms"], d["pairs"], d["wall_s"]))

@@ -2,7 +2,7 @@
  * crossrank.h — single-header C SDK for crossrank plugins (ABI version 1,
  * see sdk/ABI.md). Build a plugin with
  *
- *   clang --target=wasm32-wasi -O2 -mexec-model=reactor -I sdk/c -o plugin.wasm plugin.c
+ *   clang --target=wasm32-wasi -O2 -mbulk-memory -mexec-model=reactor -I sdk/c -o plugin.wasm plugin.c
  *
  * (Debian: clang lld wasi-libc libclang-rt-14-dev-wasm32.)
  *
@@ -18,7 +18,7 @@
  *
  * Each returns NULL on success or an error message (a string that outlives
  * the call, e.g. a literal). A callback appends its result to out with
- * crossrank_buf_append. JSON documents reach crossrank_plugin_passage only
+ * crossrank_buf_append or crossrank_buf_push. JSON documents reach crossrank_plugin_passage only
  * if CROSSRANK_ACCEPT_JSON is defined as 1; otherwise they pass through.
  *
  * The header defines the ABI exports; the buffers it uses are kept and
@@ -108,6 +108,15 @@ static inline int crossrank_buf_append(crossrank_buf *b, const void *p, uint32_t
     memcpy(b->data + b->len, p, n);
     b->len += n;
     return 0;
+}
+
+/* Appends one byte to b; returns 0, or -1 when memory runs out. */
+static inline int crossrank_buf_push(crossrank_buf *b, uint8_t c) {
+    if (b->len < b->cap) {
+        b->data[b->len++] = c;
+        return 0;
+    }
+    return crossrank_buf_append(b, &c, 1);
 }
 
 static inline int crossrank__put_u32(crossrank_buf *b, uint32_t v) {

@@ -132,8 +132,24 @@ func (r *Report) describeTarget(ctx context.Context, c *Client) {
 			}
 		}
 	}
+	modelSet := r.Model != ""
 	pick(&r.Model, "id", "name", "model")
-	pick(&r.Backend, "backend", "runtime", "provider", "providers", "execution_provider")
+	if !modelSet && r.Model != "" {
+		var extra []string
+		if f, ok := m["file"].(string); ok && f != "" {
+			extra = append(extra, f)
+		}
+		if tw, ok := m["twin"].(bool); ok && tw {
+			extra = append(extra, "shape twin, random weights")
+		}
+		if len(extra) > 0 {
+			r.Model += " (" + strings.Join(extra, ", ") + ")"
+		}
+	}
+	pick(&r.Backend, "backend", "runtime")
+	if _, ok := m["provider"]; ok && r.Backend == "" {
+		r.Backend = "onnxruntime" // crossrank's /v1/models names the ORT execution provider
+	}
 	pick(&r.Device, "device", "provider", "providers", "execution_provider")
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"time"
 )
 
 func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*math.Max(1, math.Abs(b)) }
@@ -153,4 +154,19 @@ func TestLinearFit(t *testing.T) {
 func ExamplePercentile() {
 	fmt.Printf("%.2f\n", Percentile([]float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}, 95))
 	// Output: 9.55
+}
+
+func ExampleParseSweep() {
+	cfgs, err := ParseSweep("batch=16,32;concurrency=1,2", Config{Duration: 10 * time.Second})
+	if err != nil {
+		panic(err)
+	}
+	for _, c := range cfgs {
+		fmt.Println(c.Label())
+	}
+	// Output:
+	// batch=16, concurrency=1
+	// batch=16, concurrency=2
+	// batch=32, concurrency=1
+	// batch=32, concurrency=2
 }

@@ -45,6 +45,8 @@ func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 type PipelineStep struct {
 	Plugin string         `yaml:"plugin"`
 	Config map[string]any `yaml:"config,omitempty"`
+	// OnError is "fail" (default) or "skip": pass the step's input through.
+	OnError string `yaml:"on_error,omitempty"`
 }
 
 // IndexDefaults are proxy-mode rerank defaults for one index.

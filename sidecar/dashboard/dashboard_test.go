@@ -2,23 +2,19 @@ package dashboard_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/runtime"
-	"github.com/chromedp/chromedp"
 	"github.com/valyala/fasthttp"
 
 	"github.com/crossrank/crossrank/sidecar/dashboard"
+	"github.com/crossrank/crossrank/sidecar/dashboard/dashboardtest"
 	"github.com/crossrank/crossrank/sidecar/metrics"
 )
 
@@ -62,19 +58,7 @@ func traffic(rec *metrics.Prom, clk *clock, n int, idle map[int]bool) map[string
 	return want
 }
 
-func chromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Fatal("chromium not found: run `make setup` (target setup-chromium installs Debian's chromium)")
-	return ""
-}
-
 func TestDashboardInChromium(t *testing.T) {
-	bin := chromium(t)
 	clk := &clock{t: time.Now().Add(-2 * time.Minute).Truncate(time.Second)}
 	rec := metrics.New(metrics.WithoutSampler(), metrics.WithClock(clk.Now))
 	defer rec.Close()
@@ -99,78 +83,18 @@ func TestDashboardInChromium(t *testing.T) {
 
 	want := traffic(rec, clk, 30, map[int]bool{10: true, 11: true, 12: true})
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(bin),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1400, 1000),
-	}
-	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelA()
-	bctx, cancelB := chromedp.NewContext(actx)
-	defer cancelB()
-	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-
-	var mu sync.Mutex
-	var consoleErrors []string
-	chromedp.ListenTarget(ctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch e := ev.(type) {
-		case *runtime.EventConsoleAPICalled:
-			if e.Type == runtime.APITypeError || e.Type == runtime.APITypeAssert {
-				var args []string
-				for _, a := range e.Args {
-					args = append(args, string(a.Value)+a.Description)
-				}
-				consoleErrors = append(consoleErrors, "console."+string(e.Type)+": "+strings.Join(args, " "))
-			}
-		case *runtime.EventExceptionThrown:
-			consoleErrors = append(consoleErrors, "exception: "+e.ExceptionDetails.Error())
-		case *log.EventEntryAdded:
-			if e.Entry.Level == log.LevelError {
-				consoleErrors = append(consoleErrors, "log: "+e.Entry.Text+" "+e.Entry.URL)
-			}
-		}
-	})
-
+	br := dashboardtest.Start(t)
 	url := "http://" + ln.Addr().String() + "/dashboard"
-	state := func() (dashState, error) {
-		var raw string
-		err := chromedp.Run(ctx, chromedp.Evaluate(`JSON.stringify(window.crossrankDashboard)`, &raw))
-		var s dashState
-		if err == nil {
-			err = json.Unmarshal([]byte(raw), &s)
-		}
-		return s, err
+	if err := br.Open(ctx, url, "#chart-latency canvas"); err != nil {
+		t.Fatal(err)
 	}
-	waitUpdates := func(n int) dashState {
-		t.Helper()
-		deadline := time.Now().Add(30 * time.Second)
-		for {
-			s, err := state()
-			if err == nil && s.Updates >= n {
-				return s
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("dashboard made %d updates, want %d (err %v)", s.Updates, n, err)
-			}
-			time.Sleep(200 * time.Millisecond)
-		}
+	s, err := br.WaitUpdates(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := chromedp.Run(ctx, log.Enable(), runtime.Enable(), chromedp.Navigate(url), chromedp.WaitVisible("#chart-latency canvas")); err != nil {
-		t.Fatalf("open %s: %v", url, err)
-	}
-	s := waitUpdates(2)
-	check := func(s dashState, want map[string]int) {
+	check := func(s dashboardtest.State, want map[string]int) {
 		t.Helper()
 		for id, n := range want {
 			if got := s.Charts[id].Points; got != n {
@@ -196,47 +120,46 @@ func TestDashboardInChromium(t *testing.T) {
 	for k, v := range more {
 		want[k] += v
 	}
-	s = waitUpdates(s.Updates + 2)
-	check(s, want)
-
-	var visible bool
-	if err := chromedp.Run(ctx, chromedp.Evaluate(`document.getElementById("chart-gpu_mem").classList.contains("hidden") && document.getElementById("k-pps").textContent === "160"`, &visible)); err != nil {
+	if s, err = br.WaitUpdates(ctx, s.Updates+2); err != nil {
 		t.Fatal(err)
 	}
-	if !visible {
+	check(s, want)
+
+	var ok bool
+	if err := br.Eval(ctx, `document.getElementById("chart-gpu_mem").classList.contains("hidden") && document.getElementById("k-pps").textContent === "160"`, &ok); err != nil {
+		t.Fatal(err)
+	}
+	if !ok {
 		t.Error("GPU charts shown without a GPU, or the pairs/s KPI is not the last second's 160")
 	}
 
-	var png []byte
-	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
-		t.Fatal(err)
-	}
-	shot := filepath.Join(t.TempDir(), "dashboard.png")
+	dir := t.TempDir()
 	if d := os.Getenv("CROSSRANK_SCREENSHOT_DIR"); d != "" {
-		shot = filepath.Join(d, "dashboard.png")
+		dir = d
 	}
-	if err := os.WriteFile(shot, png, 0o644); err != nil {
+	shot := filepath.Join(dir, "dashboard.png")
+	if err := br.Screenshot(ctx, shot); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("screenshot: %s (%d bytes)", shot, len(png))
-	if len(png) < 10_000 {
-		t.Errorf("screenshot only %d bytes", len(png))
+	if fi, err := os.Stat(shot); err != nil || fi.Size() < 10_000 {
+		t.Errorf("screenshot %s: %v", shot, err)
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	if len(consoleErrors) > 0 {
-		t.Errorf("console errors:\n%s", strings.Join(consoleErrors, "\n"))
+	t.Logf("screenshot: %s", shot)
+	if errs := br.ConsoleErrors(); len(errs) > 0 {
+		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
 	}
-}
-
-type dashState struct {
-	Updates int      `json:"updates"`
-	Errors  []string `json:"errors"`
-	Points  int      `json:"points"`
-	GPU     bool     `json:"gpu"`
-	Charts  map[string]struct {
-		Points int `json:"points"`
-	} `json:"charts"`
+	// The console listener itself works: a deliberate error is seen.
+	var one int
+	if err := br.Eval(ctx, `console.error("probe-error"); 1`, &one); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(strings.Join(br.ConsoleErrors(), "\n"), "probe-error") {
+		if time.Now().After(deadline) {
+			t.Fatal("a console.error in the page was not seen: the console check is blind")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func ExampleHandler() {

@@ -93,7 +93,16 @@ func startOpenSearch(t *testing.T, root string) string {
 	if u := os.Getenv("CROSSRANK_OPENSEARCH_URL"); u != "" {
 		return strings.TrimSuffix(u, "/")
 	}
-	run := t.TempDir()
+	// The node runs as nobody when the test runs as root: its folder must be
+	// reachable (t.TempDir's parent is private).
+	run, err := os.MkdirTemp("", "crossrank-opensearch-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(run, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(run) })
 	start := time.Now()
 	cmd := exec.Command(filepath.Join(root, "scripts/opensearch/start.sh"))
 	cmd.Env = append(os.Environ(), "OPENSEARCH_RUN_DIR="+run)
@@ -333,6 +342,13 @@ func (e *itEnv) reference(t *testing.T, fetch int) *expected {
 	for _, h := range ex.direct[len(win):] {
 		ex.order = append(ex.order, h.ID)
 	}
+	engine := make([]string, len(ex.direct))
+	for i, h := range ex.direct {
+		engine[i] = h.ID
+	}
+	if slices.Equal(engine, ex.order) {
+		t.Fatal("the cross-encoder keeps the engine's order: this corpus cannot tell reranked from not")
+	}
 	return ex
 }
 
@@ -525,6 +541,7 @@ func TestIntegrationOpenSearch(t *testing.T) {
 				}
 			}
 			checkOrder(t, pipe, got, want, ex.score)
+			t.Logf("%s: OpenSearch ordered %d hits by the sidecar's scores; top %v", pipe, len(got), got[:3])
 		}
 	})
 }

@@ -25,6 +25,7 @@ package proxy
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -98,6 +99,9 @@ type Config struct {
 	Timeout time.Duration
 	// MaxConns bounds connections to the upstream (default 512).
 	MaxConns int
+	// TLSConfig is used for an https upstream (nil: the system's roots,
+	// which honour SSL_CERT_FILE and SSL_CERT_DIR).
+	TLSConfig *tls.Config
 }
 
 // Proxy forwards requests to the upstream and reranks searches.
@@ -164,6 +168,7 @@ func New(cfg Config, rr Reranker) (*Proxy, error) {
 		Addr:                          addr,
 		Name:                          "crossrank-proxy",
 		IsTLS:                         u.Scheme == "https",
+		TLSConfig:                     cfg.TLSConfig,
 		MaxConns:                      cfg.MaxConns,
 		ReadTimeout:                   cfg.Timeout,
 		WriteTimeout:                  cfg.Timeout,
@@ -235,7 +240,11 @@ func (p *Proxy) newUpstreamRequest(ctx *fasthttp.RequestCtx, query string) *fast
 	}
 	req.SetRequestURI(uri)
 	req.Header.SetHost(p.host)
-	req.Header.Set("X-Forwarded-For", ctx.RemoteIP().String())
+	xff := ctx.RemoteIP().String()
+	if prior := ctx.Request.Header.Peek("X-Forwarded-For"); len(prior) > 0 {
+		xff = string(prior) + ", " + xff
+	}
+	req.Header.Set("X-Forwarded-For", xff)
 	req.SetBodyRaw(ctx.Request.Body())
 	return req
 }

@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -55,7 +57,7 @@ func (u *upstream) last(t *testing.T) seen {
 // newUpstream starts an engine-like server: /{index}/_search answers the
 // first `size` of u.total hits (hit i: _id "d<i>", _score total-i), other
 // routes are the test's.
-func newUpstream(t *testing.T, total int, extra http.HandlerFunc) *upstream {
+func newUpstream(t testing.TB, total int, extra http.HandlerFunc) *upstream {
 	t.Helper()
 	u := &upstream{total: total}
 	u.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -156,7 +158,7 @@ func (r *reverser) calls() int {
 }
 
 // startProxy serves p on a loopback port and returns its base URL.
-func startProxy(t *testing.T, p *Proxy) string {
+func startProxy(t testing.TB, p *Proxy) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -346,6 +348,24 @@ func TestSearchReranked(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestGetWithBody checks that GET /{index}/_search with a body, as the
+// engines accept it, is reranked like a POST.
+func TestGetWithBody(t *testing.T) {
+	up := newUpstream(t, 20, nil)
+	rr := &reverser{}
+	p, err := New(Config{Upstream: up.URL}, rr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, body := do(t, "GET", startProxy(t, p)+"/idx/_search", `{"size":4,"ext":{"rerank":{"query":"q","window":6}}}`, nil)
+	if resp.StatusCode != 200 || up.last(t).Method != "GET" {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	if got, want := ids(t, body), expectedPage(20, 6, 0, 4); !slices.Equal(got, want) {
+		t.Errorf("page %v, want %v", got, want)
 	}
 }
 
@@ -570,7 +590,7 @@ func TestPassThrough(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.method+" "+tc.path, func(t *testing.T) {
-			resp, body := do(t, tc.method, base+tc.path, tc.body, map[string]string{"Authorization": "ApiKey k1", "Content-Type": "application/json"})
+			resp, body := do(t, tc.method, base+tc.path, tc.body, map[string]string{"Authorization": "ApiKey k1", "Content-Type": "application/json", "X-Forwarded-For": "10.1.2.3"})
 			if resp.StatusCode != tc.status || string(body) != tc.respBody || resp.Header.Get("X-Echo-Method") != tc.method {
 				t.Errorf("got %d %q %v", resp.StatusCode, body, resp.Header)
 			}
@@ -580,6 +600,9 @@ func TestPassThrough(t *testing.T) {
 			}
 			if got.Header.Get("Authorization") != "ApiKey k1" {
 				t.Error("Authorization not forwarded")
+			}
+			if got.Header.Get("X-Forwarded-For") != "10.1.2.3, 127.0.0.1" {
+				t.Errorf("X-Forwarded-For %q", got.Header.Get("X-Forwarded-For"))
 			}
 		})
 	}
@@ -627,6 +650,37 @@ func TestPassThroughStreams(t *testing.T) {
 	rest, _ := io.ReadAll(br)
 	if string(rest) != "second\n" {
 		t.Errorf("rest %q", rest)
+	}
+}
+
+func TestHTTPSUpstream(t *testing.T) {
+	up := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"hits":{"max_score":1.0,"hits":[{"_id":"a","_score":1.0,"_source":{}},{"_id":"b","_score":0.5,"_source":{}}]}}`)
+	}))
+	defer up.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(up.Certificate())
+	for _, tc := range []struct {
+		name   string
+		tls    *tls.Config
+		status int
+	}{
+		{"trusted CA", &tls.Config{RootCAs: roots}, 200},
+		{"unknown CA", nil, 502},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := New(Config{Upstream: up.URL, TLSConfig: tc.tls}, &reverser{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, body := do(t, "POST", startProxy(t, p)+"/i/_search", `{"ext":{"rerank":{"query":"q","window":2}}}`, nil)
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d: %s", resp.StatusCode, body)
+			}
+			if tc.status == 200 && !slices.Equal(ids(t, body), []string{"b", "a"}) {
+				t.Errorf("hits %s", body)
+			}
+		})
 	}
 }
 

@@ -37,16 +37,32 @@ func Errorf(status int, typ, format string, args ...any) *Error {
 	return &Error{Status: status, Type: typ, Message: fmt.Sprintf(format, args...)}
 }
 
+// statusError is an error that chooses its HTTP status, such as a plugin
+// failure from the plugin host.
+type statusError interface {
+	error
+	HTTPStatus() int
+}
+
 // AsError maps any error to an *Error: an *Error in its chain as it is, a
 // full queue to 429, a passed deadline to 504, shutdown or a cancelled
 // request to 503, anything else to 500.
 func AsError(err error) *Error {
 	var e *Error
+	var se statusError
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &e):
 		return e
+	case errors.As(err, &se):
+		// A plugin failure (plugins/host.PluginError): 504 for a timeout, else 500.
+		st := se.HTTPStatus()
+		typ := TypeInternal
+		if st == http.StatusGatewayTimeout {
+			typ = TypeTimeout
+		}
+		return &Error{Status: st, Type: typ, Message: err.Error(), Err: err}
 	case errors.Is(err, batcher.ErrQueueFull):
 		return &Error{Status: http.StatusTooManyRequests, Type: TypeOverloaded, Message: "too many pairs waiting; retry later", Err: err}
 	case errors.Is(err, context.DeadlineExceeded):

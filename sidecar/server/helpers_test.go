@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"math"
 	"math/rand/v2"
@@ -15,6 +14,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/valyala/fasthttp"
 
 	"github.com/crossrank/crossrank/internal/testenv"
 	"github.com/crossrank/crossrank/models"
@@ -67,13 +68,17 @@ func sigmoid(x float32) float64 { return 1 / (1 + math.Exp(-float64(x))) }
 // the workers busy independent of machine speed.
 type gated struct {
 	models.Scorer
-	gate chan struct{}
-	once sync.Once
+	gate    chan struct{}
+	entered chan struct{} // one value each time a batch reaches the gate
+	once    sync.Once
 }
 
-func newGated(s models.Scorer) *gated { return &gated{Scorer: s, gate: make(chan struct{})} }
+func newGated(s models.Scorer) *gated {
+	return &gated{Scorer: s, gate: make(chan struct{}), entered: make(chan struct{}, 1024)}
+}
 
 func (g *gated) Score(ctx context.Context, b *models.Batch) ([]float32, error) {
+	g.entered <- struct{}{}
 	select {
 	case <-g.gate:
 	case <-ctx.Done():
@@ -179,14 +184,19 @@ func sentence(rng *rand.Rand, n int) string {
 	return strings.Join(w, " ")
 }
 
-// passages returns n passages of MS MARCO-like lengths (log-normal words).
-func passages(rng *rand.Rand, n int) []string {
+// passages returns n passages of MS MARCO-like lengths (log-normal words
+// around 40).
+func passages(rng *rand.Rand, n int) []string { return passagesAround(rng, n, 40) }
+
+// passagesAround returns n passages of log-normal length around median words.
+func passagesAround(rng *rand.Rand, n, median int) []string {
 	out := make([]string, n)
 	for i := range out {
-		l := int(math.Exp(math.Log(40) + 0.5*rng.NormFloat64()))
+		l := int(math.Exp(math.Log(float64(median)) + 0.5*rng.NormFloat64()))
 		out[i] = sentence(rng, max(3, min(l, 200)))
 	}
 	return out
 }
 
-func fmtIdx(i int) string { return fmt.Sprint(i) }
+
+type fasthttpCtx = fasthttp.RequestCtx

@@ -50,10 +50,10 @@ const char *crossrank_plugin_passage(crossrank_bytes query, crossrank_item doc, 
             space = 1;
             continue;
         }
-        if (space && wrote && crossrank_buf_append(out, " ", 1)) return "snippet: out of memory";
+        if (space && wrote && crossrank_buf_push(out, ' ')) return "snippet: out of memory";
         space = 0;
         wrote = 1;
-        if (crossrank_buf_append(out, &c, 1)) return "snippet: out of memory";
+        if (crossrank_buf_push(out, c)) return "snippet: out of memory";
     }
     return NULL;
 }

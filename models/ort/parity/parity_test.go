@@ -314,3 +314,43 @@ func head(s []int64) string {
 	}
 	return fmt.Sprint(s)
 }
+
+// TestParityInt8: the dynamically quantised twin (twin-int8) scored one
+// pair per run by this backend equals transformers.js on the same folder
+// within 2e-5. Dynamic quantisation takes one scale per tensor, i.e. per
+// batch, so int8 logits depend on the rest of the batch; the test logs how
+// far batched scores move (a property of the graph, not checked here).
+func TestParityInt8(t *testing.T) {
+	dir := testenv.TwinInt8Dir(t)
+	pairs := parityPairs(48)
+	wait := startParityScript(t, dir, pairs, "fp32") // onnx/model.onnx of twin-int8 is the int8 graph
+	s, err := ort.Load(context.Background(), dir, ort.WithLibrary(testenv.ORTLib(t)), ort.WithThreads(1, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	enc := pairEncoder(t, dir, s.Info().MaxLength)
+	in := make([]ort.Pair, len(pairs))
+	for i, p := range pairs {
+		in[i] = ort.Pair{Query: p.Query, Passage: p.Passage}
+	}
+	alone, err := ort.ScorePairs(context.Background(), s, enc, in, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batched, err := ort.ScorePairs(context.Background(), s, enc, in, 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := wait()
+	var maxDiff, maxBatch float64
+	for i := range alone {
+		d := math.Abs(float64(alone[i]) - want[i].Logit)
+		maxDiff = max(maxDiff, d)
+		if d > 2e-5 {
+			t.Errorf("pair %d (%d tokens): int8 logit %v, transformers.js %v (diff %.3g)", i, len(want[i].IDs), alone[i], want[i].Logit, d)
+		}
+		maxBatch = max(maxBatch, math.Abs(float64(batched[i]-alone[i])))
+	}
+	t.Logf("int8, %d pairs: max |logit diff| vs transformers.js %.3g; batched (16, by length) vs alone: max %.3g", len(alone), maxDiff, maxBatch)
+}

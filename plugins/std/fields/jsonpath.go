@@ -146,7 +146,7 @@ func hex4(s []byte) (rune, int) {
 // visit calls emit for each scalar at path under the value starting at b[i]
 // (a path through an array maps over its elements) and returns the index
 // after that value.
-func visit(b []byte, i int, path []string, scratch *[]byte, emit func(v []byte, str, esc bool)) (int, error) {
+func visit(b []byte, i int, path []string, scratch *[]byte, emit *emitter) (int, error) {
 	i = skipWS(b, i)
 	if i >= len(b) {
 		return 0, errJSON
@@ -227,10 +227,29 @@ func visit(b []byte, i int, path []string, scratch *[]byte, emit func(v []byte, 
 	switch {
 	case b[i] == '"':
 		_, esc, _ := stringEnd(b, i)
-		emit(b[i+1:j-1], true, esc)
+		emit.emit(b[i+1:j-1], esc)
 	case string(b[i:j]) == "null":
 	default: // numbers and booleans as written
-		emit(b[i:j], false, false)
+		emit.emit(b[i:j], false)
 	}
 	return j, nil
+}
+
+// emitter appends the values visit finds, joined by sep.
+type emitter struct {
+	dst   []byte
+	sep   string
+	first bool
+}
+
+func (e *emitter) emit(v []byte, esc bool) {
+	if !e.first {
+		e.dst = append(e.dst, e.sep...)
+	}
+	e.first = false
+	if esc {
+		e.dst = unescape(e.dst, v)
+	} else {
+		e.dst = append(e.dst, v...)
+	}
 }

@@ -28,7 +28,8 @@ type fieldsPlugin struct {
 	segs     []segment
 	arraySep string
 
-	scratch, tidy, emitDst []byte // reused between calls
+	scratch, tidy []byte // reused between calls
+	em            emitter
 }
 
 func main() {}
@@ -131,22 +132,11 @@ func (p *fieldsPlugin) passage(dst, _ []byte, doc plugin.Doc) ([]byte, error) {
 			dst = append(dst, s.lit...)
 			continue
 		}
-		first := true
-		p.emitDst = dst
-		if _, err := visit(doc.Data, 0, s.path, &p.scratch, func(v []byte, str, esc bool) {
-			if !first {
-				p.emitDst = append(p.emitDst, p.arraySep...)
-			}
-			first = false
-			if esc {
-				p.emitDst = unescape(p.emitDst, v)
-			} else {
-				p.emitDst = append(p.emitDst, v...)
-			}
-		}); err != nil {
+		p.em = emitter{dst: dst, sep: p.arraySep, first: true}
+		if _, err := visit(doc.Data, 0, s.path, &p.scratch, &p.em); err != nil {
 			return dst, fmt.Errorf("fields: document: %w", err)
 		}
-		dst = p.emitDst
+		dst = p.em.dst
 	}
 	// Tidy: collapse white space, drop separators left by empty fields.
 	p.tidy = append(p.tidy[:0], dst[start:]...)

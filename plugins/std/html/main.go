@@ -33,13 +33,16 @@ func init() {
 	})
 }
 
-var blockTags = map[string]bool{
-	"address": true, "article": true, "aside": true, "blockquote": true, "br": true,
-	"dd": true, "div": true, "dl": true, "dt": true, "figcaption": true, "figure": true,
-	"footer": true, "form": true, "h1": true, "h2": true, "h3": true, "h4": true,
-	"h5": true, "h6": true, "header": true, "hr": true, "li": true, "main": true,
-	"nav": true, "ol": true, "p": true, "pre": true, "section": true, "table": true,
-	"td": true, "th": true, "title": true, "tr": true, "ul": true, "option": true,
+// isBlock reports whether a tag breaks the text flow (it becomes a space).
+func isBlock(tag string) bool {
+	switch tag {
+	case "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt",
+		"figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
+		"header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table",
+		"td", "th", "title", "tr", "ul", "option":
+		return true
+	}
+	return false
 }
 
 // stripHTML appends the text of src to dst.
@@ -119,7 +122,7 @@ func stripHTML(dst, src []byte) []byte {
 				}
 			}
 			dst = append(dst, ' ')
-		} else if blockTags[tag] {
+		} else if isBlock(tag) {
 			dst = append(dst, ' ')
 		}
 		if i > len(src) {

@@ -80,11 +80,14 @@ async function time(rounds) {
   for (let i = 0; i < 20; i++) await tk.encodeBatch(flat); // warm-up
   const median = (a) => a.sort((x, y) => x - y)[Math.floor(a.length / 2)];
   const batch = [];
+  const cpu0 = process.cpuUsage();
   for (let i = 0; i < rounds; i++) {
     const t0 = process.hrtime.bigint();
     await tk.encodeBatch(flat);
     batch.push(Number(process.hrtime.bigint() - t0) / 1000 / pairs.length);
   }
+  const cpu = process.cpuUsage(cpu0); // whole process, all threads: the one-core cost on a shared machine
+  const cpuPerPair = (cpu.user + cpu.system) / (rounds * pairs.length);
   const single = [];
   for (let i = 0; i < Math.max(3, rounds / 10); i++) {
     const t0 = process.hrtime.bigint();
@@ -97,6 +100,7 @@ async function time(rounds) {
     rayon_threads: process.env.RAYON_NUM_THREADS || 'default',
     pairs: pairs.length, rounds, tokens_per_pair: tokens / pairs.length,
     encodeBatch_us_per_pair_median: +mb.toFixed(3),
+    encodeBatch_cpu_us_per_pair: +cpuPerPair.toFixed(3),
     encodeBatch_tokens_per_s_median: Math.round((tokens / pairs.length) / mb * 1e6),
     encode_pair_us_per_pair_median: +median(single).toFixed(3),
   }));

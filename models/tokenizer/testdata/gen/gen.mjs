@@ -5,7 +5,7 @@
 // one JSON object per line (gzip) with the ids, type ids and character
 // offsets, or the error the library reported.
 //
-//   node gen.mjs [--out FILE] [--seed N] [--scale F]
+//   node gen.mjs [--out FILE] [--seed N] [--scale F] [--all-offsets]
 //
 // Defaults: --out ../goldens.jsonl.gz --seed 1 --scale 1. The Go parity
 // test reruns it (into a temporary file) whenever node is available.
@@ -28,6 +28,7 @@ const arg = (name, def) => {
 const out = arg('--out', path.join(here, '../goldens.jsonl.gz'));
 const seed = Number(arg('--seed', '1'));
 const scale = Number(arg('--scale', '1'));
+const allOffsets = args.includes('--all-offsets'); // offsets for every configuration
 
 // mulberry32: a small seeded PRNG so the corpus is the same on every run.
 function rng(s) {
@@ -207,7 +208,7 @@ async function main() {
         rec.ids = e.getIds();
         rec.type_ids = e.getTypeIds();
         // offsets (characters, flattened) for the BERT configurations only, to keep the file small
-        if (c.offsets) rec.offsets = e.getOffsets().flat();
+        if (c.offsets || allOffsets) rec.offsets = e.getOffsets().flat();
       };
       let encs = null;
       try {

@@ -1,0 +1,35 @@
+# models/tokenizer (issue 3): parity goldens, Unicode tables, benchmark, fuzz.
+# The parity test reruns the Hugging Face tokenizers library (node oracle in
+# tools/node) when it is installed; under make it must be.
+
+TOK_DIR := models/tokenizer
+TOK_GEN := $(TOK_DIR)/testdata/gen
+export CROSSRANK_REQUIRE_ORACLE ?= 1
+
+.PHONY: tokenizer-goldens tokenizer-tables tokenizer-bench tokenizer-fuzz tokenizer-oracle-check
+
+## tokenizer-goldens: regenerate models/tokenizer/testdata/goldens.jsonl.gz with the node oracle
+tokenizer-goldens: setup-node
+	node $(TOK_GEN)/gen.mjs --out $(TOK_DIR)/testdata/goldens.jsonl.gz
+
+## tokenizer-tables: regenerate models/tokenizer/unicode_tables.go from the oracle's character data
+tokenizer-tables: setup-node
+	@mkdir -p $(CACHE)
+	node $(TOK_GEN)/unicode_sweep.mjs $(CACHE)/tokenizer-sweep.json
+	$(GO) run ./$(TOK_GEN)/tables -in $(CACHE)/tokenizer-sweep.json -out $(TOK_DIR)/unicode_tables.go
+
+## tokenizer-bench: Go benchmark and the Rust library's timing (one core each) on the same corpus
+tokenizer-bench: setup-node
+	$(GO) test -run '^$$' -bench . -benchtime 100000x -count 5 -cpu 1 ./$(TOK_DIR)/
+	RAYON_NUM_THREADS=1 node $(TOK_GEN)/bench.mjs time 200
+
+## tokenizer-fuzz: fuzz EncodePair for a minute
+tokenizer-fuzz:
+	$(GO) test -run '^$$' -fuzz FuzzEncodePair -fuzztime 60s ./$(TOK_DIR)/
+
+# make test: the oracle must be installed (the parity test reruns it)
+tokenizer-oracle-check:
+	@node -e 'require("./tools/node/node_modules/@anush008/tokenizers")' || (echo "tokenizer oracle missing: run make setup-node"; exit 1)
+
+TEST_TARGETS += tokenizer-oracle-check
+BENCH_TARGETS += tokenizer-bench

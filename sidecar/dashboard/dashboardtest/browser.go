@@ -1,0 +1,187 @@
+// Package dashboardtest drives a real headless Chromium (Debian's chromium,
+// installed by `make setup`) over the DevTools protocol for the dashboard's
+// tests: it opens a page, reads the page's window.crossrankDashboard state,
+// collects console errors and takes screenshots.
+package dashboardtest
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// State is the dashboard's window.crossrankDashboard.
+type State struct {
+	Updates int      `json:"updates"` // successful /v1/stats polls
+	Errors  []string `json:"errors"`  // failed polls
+	Points  int      `json:"points"`  // seconds held
+	GPU     bool     `json:"gpu"`
+	Charts  map[string]struct {
+		Points int `json:"points"` // values drawn (all series)
+	} `json:"charts"`
+}
+
+// Browser is one headless Chromium with one tab.
+type Browser struct {
+	ctx    context.Context
+	mu     sync.Mutex
+	errors []string
+}
+
+// ChromiumPath finds Debian's chromium.
+func ChromiumPath() (string, error) {
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("dashboardtest: chromium not found: run `make setup` (target setup-chromium installs Debian's chromium)")
+}
+
+// Start launches Chromium headless with a fresh profile; it is closed when
+// the test ends. The test fails when Chromium is missing.
+func Start(t testing.TB) *Browser {
+	t.Helper()
+	bin, err := ChromiumPath()
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(bin),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1400, 1000),
+	}
+	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
+	bctx, cancelB := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancelB(); cancelA() })
+	b := &Browser{ctx: bctx}
+	chromedp.ListenTarget(bctx, b.onEvent)
+	if err := chromedp.Run(bctx, log.Enable(), runtime.Enable()); err != nil {
+		t.Fatalf("dashboardtest: start chromium: %v", err)
+	}
+	return b
+}
+
+func (b *Browser) onEvent(ev any) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch e := ev.(type) {
+	case *runtime.EventConsoleAPICalled:
+		if e.Type == runtime.APITypeError || e.Type == runtime.APITypeAssert {
+			var args []string
+			for _, a := range e.Args {
+				args = append(args, string(a.Value)+a.Description)
+			}
+			b.errors = append(b.errors, "console."+string(e.Type)+": "+strings.Join(args, " "))
+		}
+	case *runtime.EventExceptionThrown:
+		b.errors = append(b.errors, "exception: "+e.ExceptionDetails.Text+" "+exceptionText(e.ExceptionDetails))
+	case *log.EventEntryAdded:
+		if e.Entry.Level == log.LevelError {
+			b.errors = append(b.errors, "log: "+e.Entry.Text+" "+e.Entry.URL)
+		}
+	}
+}
+
+func exceptionText(d *runtime.ExceptionDetails) string {
+	if d.Exception != nil {
+		return d.Exception.Description
+	}
+	return ""
+}
+
+// Open navigates to url and waits for selector to be visible.
+func (b *Browser) Open(ctx context.Context, url, selector string) error {
+	tctx, cancel := b.tab(ctx)
+	defer cancel()
+	if err := chromedp.Run(tctx, chromedp.Navigate(url), chromedp.WaitVisible(selector)); err != nil {
+		return fmt.Errorf("dashboardtest: open %s: %w", url, err)
+	}
+	return nil
+}
+
+// tab returns the browser context bounded by ctx's deadline.
+func (b *Browser) tab(ctx context.Context) (context.Context, context.CancelFunc) {
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(b.ctx, dl)
+	}
+	return context.WithCancel(b.ctx)
+}
+
+// Eval evaluates a JavaScript expression into out.
+func (b *Browser) Eval(ctx context.Context, expr string, out any) error {
+	tctx, cancel := b.tab(ctx)
+	defer cancel()
+	if err := chromedp.Run(tctx, chromedp.Evaluate(expr, out)); err != nil {
+		return fmt.Errorf("dashboardtest: eval %q: %w", expr, err)
+	}
+	return nil
+}
+
+// State reads window.crossrankDashboard.
+func (b *Browser) State(ctx context.Context) (State, error) {
+	var raw string
+	var s State
+	if err := b.Eval(ctx, `JSON.stringify(window.crossrankDashboard || null)`, &raw); err != nil {
+		return s, err
+	}
+	if err := json.Unmarshal([]byte(raw), &s); err != nil {
+		return s, fmt.Errorf("dashboardtest: state %q: %w", raw, err)
+	}
+	return s, nil
+}
+
+// WaitUpdates waits until the page made at least n successful polls.
+func (b *Browser) WaitUpdates(ctx context.Context, n int) (State, error) {
+	for {
+		s, err := b.State(ctx)
+		if err == nil && s.Updates >= n {
+			return s, nil
+		}
+		select {
+		case <-ctx.Done():
+			return s, fmt.Errorf("dashboardtest: %d updates, want %d: %w (last error %v)", s.Updates, n, ctx.Err(), err)
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// Screenshot saves a full-page PNG to path.
+func (b *Browser) Screenshot(ctx context.Context, path string) error {
+	var png []byte
+	tctx, cancel := b.tab(ctx)
+	defer cancel()
+	if err := chromedp.Run(tctx, chromedp.FullScreenshot(&png, 100)); err != nil {
+		return fmt.Errorf("dashboardtest: screenshot: %w", err)
+	}
+	if err := os.WriteFile(path, png, 0o644); err != nil {
+		return fmt.Errorf("dashboardtest: screenshot: %w", err)
+	}
+	return nil
+}
+
+// ConsoleErrors returns the console errors, uncaught exceptions and error
+// log entries (failed loads) seen so far.
+func (b *Browser) ConsoleErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.errors...)
+}

@@ -1,0 +1,42 @@
+package proxy_test
+
+import (
+	"context"
+	"fmt"
+	"net"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/crossrank/crossrank/sidecar/config"
+	"github.com/crossrank/crossrank/sidecar/proxy"
+	"github.com/crossrank/crossrank/sidecar/rerank"
+)
+
+// A proxy in front of an engine at 127.0.0.1:9200, reranking searches on
+// "articles" by default. In the sidecar, the reranker is
+// proxy.EngineReranker(engine) and the handler is the server's fallback.
+func ExampleNew() {
+	p, err := proxy.New(proxy.Config{
+		Upstream: "http://127.0.0.1:9200",
+		Indices: map[string]config.IndexDefaults{
+			"articles": {Fields: []string{"title", "text"}, Window: 50, QueryPath: "query.match.text.query"},
+		},
+	}, proxy.RerankerFunc(func(ctx context.Context, resp []byte, o rerank.HitsOptions) ([]byte, error) {
+		return resp, nil // stands in for proxy.EngineReranker(engine)
+	}))
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	defer p.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Println(err)
+		return
+	}
+	srv := &fasthttp.Server{Handler: p.Handler}
+	go srv.Serve(ln)
+	defer srv.Shutdown()
+	fmt.Println("forwarding to", p.Upstream())
+	// Output: forwarding to http://127.0.0.1:9200
+}
