@@ -18,9 +18,10 @@ TWIN_STALE := $(shell grep -qsE '"crossrank_twin_version": $(TWIN_VERSION)([^0-9
 TWIN_INT8_STALE := $(shell grep -qsE '"crossrank_quantize_version": $(QUANTIZE_VERSION)([^0-9]|$$)' $(TWIN_INT8_DIR)/quantize_config.json && \
 	grep -qsE '"crossrank_twin_version": $(TWIN_VERSION)([^0-9]|$$)' $(TWIN_INT8_DIR)/config.json || echo models-force)
 
-.PHONY: setup-twin setup-twin-int8 models-force
+.PHONY: setup-twin setup-twin-int8 models-force bench-models
 
 SETUP_TARGETS += setup-twin setup-twin-int8
+BENCH_TARGETS += bench-models
 
 ## setup-twin: the default shape twin in .cache/models/twin (seed 42)
 setup-twin: $(TWIN_DIR)/config.json
@@ -40,3 +41,9 @@ $(TWIN_INT8_DIR)/quantize_config.json: $(TWIN_DIR)/config.json $(QUANTIZE_SRCS) 
 		rm -rf $(TWIN_INT8_DIR) && mv $(TWIN_INT8_DIR).tmp-make $(TWIN_INT8_DIR)'
 
 models-force:
+
+## bench-models: fp32 vs int8 twin throughput (batch 32, seq 128, 2 threads), 5 interleaved rounds, and twin generation time
+bench-models: setup-twin setup-twin-int8
+	$(GO) test -c -o $(CACHE)/bin/quantize.test ./models/quantize
+	cd models/quantize && for i in 1 2 3 4 5; do $(CACHE)/bin/quantize.test -test.run '^$$' -test.bench Twin -test.benchtime 4x | grep pairs/s; done
+	$(GO) test -run '^$$' -bench Write -benchtime 3x ./models/twin

@@ -23,9 +23,10 @@ tokenizer-bench: setup-node
 	$(GO) test -run '^$$' -bench . -benchtime 100000x -count 5 -cpu 1 ./$(TOK_DIR)/
 	RAYON_NUM_THREADS=1 node $(TOK_GEN)/bench.mjs time 200
 
-## tokenizer-fuzz: fuzz EncodePair for a minute
+## tokenizer-fuzz: fuzz EncodePair (BERT invariants) and every test configuration, a minute each
 tokenizer-fuzz:
-	$(GO) test -run '^$$' -fuzz FuzzEncodePair -fuzztime 60s ./$(TOK_DIR)/
+	$(GO) test -run '^$$' -fuzz 'FuzzEncodePair$$' -fuzztime 60s ./$(TOK_DIR)/
+	$(GO) test -run '^$$' -fuzz 'FuzzConfigs$$' -fuzztime 60s ./$(TOK_DIR)/
 
 # make test: the oracle must be installed (the parity test reruns it)
 tokenizer-oracle-check:

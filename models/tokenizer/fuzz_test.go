@@ -71,3 +71,37 @@ func FuzzEncodePair(f *testing.F) {
 		}
 	})
 }
+
+// FuzzConfigs runs every test configuration (normalization forms, Replace,
+// Strip, Prepend, split behaviours, added tokens) on arbitrary input: no
+// panic, offsets inside the text, the batch encoder agreeing.
+func FuzzConfigs(f *testing.F) {
+	f.Add("naïve café ﬁnance Ǆ ½ e\u0301\u0326 한국어 '' <ent> new york ⅲ", "x")
+	f.Add("\xff[CLS]\u0345\u0336\u032e", "")
+	names := []string{"cased", "contiguous", "labse", "nfc_whitespace", "nfd_merged_next", "nfkc_digits", "no_normalizer", "removed_strip", "seq_nfkd", "strip_nolower"}
+	var toks []*Tokenizer
+	for _, n := range names {
+		tok, err := FromBytes(configJSON(f, n))
+		if err != nil {
+			f.Fatalf("%s: %v", n, err)
+		}
+		toks = append(toks, tok.WithTruncation(Truncation{}))
+	}
+	f.Fuzz(func(t *testing.T, q, p string) {
+		for i, tok := range toks {
+			e, err := tok.EncodePair(q, p)
+			if err != nil {
+				continue // e.g. labse's vocabulary has no [UNK]: an error, as in the reference
+			}
+			for k, o := range e.Offsets {
+				if o[0] < 0 || o[0] > o[1] || o[1] > max(len(q), len(p)) {
+					t.Fatalf("%s: offset %v of token %d outside the text", names[i], o, k)
+				}
+			}
+			encs, err := tok.NewBatchEncoder().EncodePairs(q, []string{p})
+			if err != nil || !slices.Equal(encs[0].IDs, e.IDs) {
+				t.Fatalf("%s: batch encoder %v, %v; EncodePair %v", names[i], encs, err, e.IDs)
+			}
+		}
+	})
+}

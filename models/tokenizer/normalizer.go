@@ -17,11 +17,11 @@ type nchar struct {
 // flattened into a list of steps at load.
 // stepScratch holds buffers steps reuse between calls.
 type stepScratch struct {
-	buf    []byte
-	pos    []int32
-	it     norm.Iter
-	tags   []tagged
-	hangul []byte
+	buf  []byte
+	out  []byte
+	it   norm.Iter
+	tags []int32
+	rb   [utf8.UTFMax]byte
 }
 
 type normStep interface {
@@ -128,11 +128,8 @@ func (f formStep) apply(dst, src []nchar, sc *stepScratch) []nchar {
 }
 
 // run normalizes one run of characters the reference's data all knows.
-// The text is Go's (golang.org/x/text/unicode/norm). Alignment follows the
-// reference: each input character is decomposed on its own, the pieces keep
-// its alignment and move with canonical reordering; a composed character
-// takes the alignment of its starter. Should that bookkeeping not
-// reproduce a segment, the segment's characters are aligned by position.
+// The text is Go's (golang.org/x/text/unicode/norm); alignments follow the
+// reference's rule (see align), or, should that not add up, position.
 func (f formStep) run(dst, run []nchar, sc *stepScratch) []nchar {
 	ascii := true
 	for _, c := range run {
@@ -144,45 +141,30 @@ func (f formStep) run(dst, run []nchar, sc *stepScratch) []nchar {
 	if ascii {
 		return append(dst, run...)
 	}
-	buf, pos := sc.buf[:0], sc.pos[:0] // pos: byte offset in buf → index in run
-	for i, c := range run {
-		n := len(buf)
+	buf := sc.buf[:0]
+	for _, c := range run {
 		buf = utf8.AppendRune(buf, c.r)
-		for ; n < len(buf); n++ {
-			pos = append(pos, int32(i))
-		}
 	}
-	pos = append(pos, int32(len(run)))
-	it := &sc.it
+	out := sc.out[:0]
+	it := &sc.it // an Iter kept in the scratch: Form.Append allocates
 	it.Init(f.form, buf)
 	for !it.Done() {
-		in0 := pos[it.Pos()]
-		seg := it.Next()
-		in1 := pos[it.Pos()]
-		start := len(dst)
-		for len(seg) > 0 {
-			r, n := utf8.DecodeRune(seg)
-			seg = seg[n:]
-			dst = append(dst, nchar{r, -1, -1})
-		}
-		if in1 <= in0 || !f.align(dst[start:], run[in0:in1], sc) {
-			for k := range dst[start:] {
-				a := run[max(0, min(in0+int32(k), in1-1, int32(len(run))-1))]
-				dst[start+k].s, dst[start+k].e = a.s, a.e
-			}
+		out = append(out, it.Next()...)
+	}
+	sc.buf, sc.out = buf, out
+	start := len(dst)
+	for len(out) > 0 {
+		r, n := utf8.DecodeRune(out)
+		out = out[n:]
+		dst = append(dst, nchar{r, -1, -1})
+	}
+	if !f.align(dst[start:], run, sc) {
+		for k := range dst[start:] {
+			a := run[min(k, len(run)-1)]
+			dst[start+k].s, dst[start+k].e = a.s, a.e
 		}
 	}
-	sc.buf, sc.pos = buf, pos
 	return dst
-}
-
-// tagged is one character of a segment's decomposition and the index of
-// the input character it came from.
-type tagged struct {
-	r    rune
-	from int32
-	ccc  uint8
-	used bool
 }
 
 func (f formStep) decomposition() norm.Form {
@@ -192,89 +174,47 @@ func (f formStep) decomposition() norm.Form {
 	return norm.NFD
 }
 
-// align sets out's alignments from in (one normalization segment); false
-// when the bookkeeping does not reproduce out.
+// decompLen returns how many characters r decomposes into under form dec.
+func decompLen(dec norm.Form, r rune, sc *stepScratch) int {
+	if r >= 0xAC00 && r <= 0xD7A3 { // Hangul syllables: LV or LVT
+		if (r-0xAC00)%28 == 0 {
+			return 2
+		}
+		return 3
+	}
+	n := utf8.EncodeRune(sc.rb[:], r)
+	d := dec.Properties(sc.rb[:n]).Decomposition()
+	if d == nil {
+		return 1
+	}
+	return utf8.RuneCount(d)
+}
+
+// align sets out's alignments from in (the run's input) the way
+// the reference's alignment-tracking normalization does: the segment's
+// input, each character decomposed (the pieces share its alignment), is
+// consumed in order; an output character consumes as many of those
+// positions as it has characters decomposed, and takes the alignment of
+// the first. False when the counts do not add up.
 func (f formStep) align(out, in []nchar, sc *stepScratch) bool {
 	dec := f.decomposition()
-	tg := sc.tags[:0]
-	var b [utf8.UTFMax]byte
+	tags := sc.tags[:0]
 	for j, c := range in {
-		n := utf8.EncodeRune(b[:], c.r)
-		d := dec.Properties(b[:n]).Decomposition()
-		if d == nil && c.r >= 0xAC00 && c.r <= 0xD7A3 {
-			sc.hangul = dec.Append(sc.hangul[:0], b[:n]...)
-			d = sc.hangul
-		}
-		if d == nil {
-			d = b[:n]
-		}
-		for len(d) > 0 {
-			r, m := utf8.DecodeRune(d)
-			tg = append(tg, tagged{r: r, from: int32(j), ccc: dec.Properties(d[:m]).CCC()})
-			d = d[m:]
+		for k := decompLen(dec, c.r, sc); k > 0; k-- {
+			tags = append(tags, int32(j))
 		}
 	}
-	sc.tags = tg
-	// canonical ordering: stable sort of each run of non-starters by ccc
-	for i := 1; i < len(tg); i++ {
-		for k := i; k > 0 && tg[k].ccc != 0 && tg[k-1].ccc > tg[k].ccc; k-- {
-			tg[k], tg[k-1] = tg[k-1], tg[k]
-		}
-	}
-	next := 0
+	sc.tags = tags
+	p := 0
 	for i := range out {
-		for next < len(tg) && tg[next].used {
-			next++
-		}
-		if next == len(tg) {
+		if p >= len(tags) {
 			return false
 		}
-		first := &tg[next]
-		first.used = true
-		a := in[first.from]
+		a := in[tags[p]]
 		out[i].s, out[i].e = a.s, a.e
-		if first.r == out[i].r {
-			continue
-		}
-		if f.form != norm.NFC && f.form != norm.NFKC {
-			return false
-		}
-		// a composite: its decomposition's other characters are used up
-		n := utf8.EncodeRune(b[:], out[i].r)
-		d := dec.Properties(b[:n]).Decomposition()
-		if d == nil && out[i].r >= 0xAC00 && out[i].r <= 0xD7A3 {
-			sc.hangul = dec.Append(sc.hangul[:0], b[:n]...)
-			d = sc.hangul
-		}
-		if d == nil {
-			return false
-		}
-		r0, m := utf8.DecodeRune(d)
-		if r0 != first.r {
-			return false
-		}
-		for d = d[m:]; len(d) > 0; {
-			r, m := utf8.DecodeRune(d)
-			d = d[m:]
-			found := false
-			for k := next + 1; k < len(tg); k++ {
-				if !tg[k].used && tg[k].r == r {
-					tg[k].used = true
-					found = true
-					break
-				}
-			}
-			if !found {
-				return false
-			}
-		}
+		p += decompLen(dec, out[i].r, sc)
 	}
-	for k := next; k < len(tg); k++ {
-		if !tg[k].used {
-			return false
-		}
-	}
-	return true
+	return p == len(tags)
 }
 
 // replaceStep is the Replace normalizer with a literal pattern.
@@ -286,7 +226,9 @@ func (p replaceStep) apply(dst, src []nchar, _ *stepScratch) []nchar {
 	n := len(p.pattern)
 	for i := 0; i < len(src); {
 		if n > 0 && i+n <= len(src) && matchRunes(src[i:i+n], p.pattern) {
-			s, e := src[i].s, src[i+n-1].e
+			// as in the reference, the replacement takes the alignment
+			// of the match's last character
+			s, e := src[i+n-1].s, src[i+n-1].e
 			for _, r := range p.content {
 				dst = append(dst, nchar{r, s, e})
 			}

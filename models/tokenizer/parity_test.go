@@ -141,6 +141,7 @@ func charOffsets(text string, b [2]int) [2]int {
 
 type parityStats struct {
 	singles, pairs, errs, offsets int
+	bertSingles, bertPairs        int // bert-base-uncased as shipped
 }
 
 // checkGoldens encodes every record with the Go tokenizer and compares.
@@ -218,6 +219,13 @@ func checkGoldens(t *testing.T, recs []golden) parityStats {
 		} else {
 			st.singles++
 		}
+		if g.Cfg == "bert" {
+			if g.Pair != nil {
+				st.bertPairs++
+			} else {
+				st.bertSingles++
+			}
+		}
 	}
 	if fails > 15 {
 		t.Errorf("... %d mismatches in all", fails)
@@ -229,9 +237,10 @@ func checkGoldens(t *testing.T, recs []golden) parityStats {
 func TestParityGoldens(t *testing.T) {
 	recs := readGoldens(t, filepath.Join("testdata", "goldens.jsonl.gz"))
 	st := checkGoldens(t, recs)
-	t.Logf("%d singles, %d pairs equal (%d with offsets); %d reference errors reproduced", st.singles, st.pairs, st.offsets, st.errs)
-	if st.singles < 3000 || st.pairs < 1500 {
-		t.Errorf("goldens too small: %d singles, %d pairs encoded (want ≥3000, ≥1500)", st.singles, st.pairs)
+	t.Logf("%d singles, %d pairs equal (%d with offsets; bert-base-uncased: %d singles, %d pairs); %d reference errors reproduced",
+		st.singles, st.pairs, st.offsets, st.bertSingles, st.bertPairs, st.errs)
+	if st.bertSingles < 3000 || st.bertPairs < 1500 {
+		t.Errorf("goldens too small: bert-base-uncased %d singles, %d pairs encoded (want ≥3000, ≥1500)", st.bertSingles, st.bertPairs)
 	}
 }
 

@@ -11,7 +11,10 @@
 // only_first and only_second, right or left; added tokens (single_word,
 // lstrip, rstrip, normalized). Anything else makes Load fail with an error
 // naming the component and its place in the JSON. The file's padding and
-// decoder are ignored (encodings are unpadded; models.Batch pads).
+// decoder are ignored (encodings are unpadded; models.Batch pads), and so
+// is truncation's stride (no overflowing encodings are produced). As in the
+// reference, added tokens get their ids from the model's vocabulary, or the
+// next ids after it, whatever ids the file lists.
 //
 // Character data (whitespace, punctuation, control characters, case,
 // normalization forms) is generated from the reference library itself, so
@@ -21,8 +24,8 @@
 // read as U+FFFD, exactly as a Go range loop decodes it; offsets still
 // index the input's bytes.
 //
-// Offsets are byte offsets into the text the sequence came from ([0, 0)
-// for special tokens); the reference reports them in characters.
+// Offsets are byte offsets into the text the sequence came from ([0, 0]
+// for special tokens); the reference reports the same ranges in characters.
 package tokenizer
 
 import (

@@ -8,7 +8,8 @@
 #
 # Environment: PEERS_OUT (default out/peers), PEERS_REQUESTS (50),
 # PEERS_BATCH (32), PEERS_THREADS (2), PEERS_PORT (18089), PEERS_ONLY
-# (space-separated subset of: tjs torch onnx).
+# (space-separated subset of: tjs torch onnx), PEERS_CONCURRENCY (sidecar
+# concurrencies, "1,4"; the peers run one request at a time).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${BIN:-$ROOT/bin/crossrank}
@@ -20,6 +21,7 @@ BATCH=${PEERS_BATCH:-32}
 THREADS=${PEERS_THREADS:-2}
 PORT=${PEERS_PORT:-18089}
 ONLY=${PEERS_ONLY:-tjs torch onnx}
+CONC=${PEERS_CONCURRENCY:-1,4}
 TARGET=http://127.0.0.1:$PORT
 
 for f in "$BIN" "$TWIN/onnx/model.onnx" "$TWIN/model.safetensors" "$VENV/bin/python" \
@@ -57,6 +59,7 @@ for p in $ONLY; do
 done
 
 echo "== crossrank sidecar"
+# One batch at a time on $THREADS threads, like each peer; no score cache.
 "$BIN" serve --model "$TWIN" --addr "127.0.0.1:$PORT" --threads "$THREADS" --workers 1 --cache-size 0 \
 	>"$OUT/serve.log" 2>&1 &
 SERVE=$!
@@ -67,7 +70,7 @@ for _ in $(seq 1 120); do
 	sleep 0.5
 done
 "$BIN" bench --target "$TARGET" --corpus "$OUT/requests.jsonl" --batch "$BATCH" --requests "$N" \
-	--concurrency 1 --warmup 2 --quiet --name "crossrank (peers run)" --report "$OUT/crossrank"
+	--sweep "concurrency=$CONC" --warmup 2 --quiet --name "crossrank (peers run)" --report "$OUT/crossrank"
 
 logits=()
 [[ -f $OUT/torch_logits.jsonl ]] && logits=(--target "$TARGET" --torch-logits "$OUT/torch_logits.jsonl")

@@ -63,7 +63,7 @@ func DefaultConfig() Config {
 		MaxWait:        2 * time.Millisecond,
 		MaxQueuePairs:  8192,
 		Workers:        2,
-		OverheadTokens: 128,
+		OverheadTokens: 16,
 		Quantum:        8,
 	}
 }
@@ -148,6 +148,7 @@ type Batcher struct {
 
 	in      chan *request
 	want    chan chan *batch
+	purge   chan struct{} // a request gave up: drop its queued pairs
 	quit    chan struct{}
 	drained chan struct{}
 	closed  atomic.Bool
@@ -198,6 +199,7 @@ func New(name string, scorer models.Scorer, cfg Config, opts ...Option) *Batcher
 		rec:     metrics.Nop{},
 		in:      make(chan *request),
 		want:    make(chan chan *batch),
+		purge:   make(chan struct{}, 1),
 		quit:    make(chan struct{}),
 		drained: make(chan struct{}),
 		ctx:     ctx,
@@ -265,6 +267,10 @@ func (b *Batcher) Submit(ctx context.Context, seqs []Seq) (*Result, error) {
 	select {
 	case <-r.done:
 	case <-ctx.Done():
+		select { // let the loop free the queue space now, not at the next batch
+		case b.purge <- struct{}{}:
+		default:
+		}
 		return nil, ctx.Err()
 	}
 	if r.err != nil {
@@ -340,6 +346,8 @@ func (b *Batcher) loop() {
 		case w := <-b.want:
 			waiters = append(waiters, w)
 		case <-timer.C:
+		case <-b.purge:
+			pending = b.dropDead(pending)
 		case <-b.quit:
 			closing = true
 			b.quit = nil // a nil channel never fires again

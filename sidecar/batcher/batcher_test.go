@@ -201,6 +201,8 @@ func TestCancelledPairsDropped(t *testing.T) {
 	if _, err := b.Submit(ctx, small); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Submit with a passed deadline: %v, want DeadlineExceeded", err)
 	}
+	// Its queue space is freed while the worker is still busy.
+	waitQueued(t, b, 16)
 	g.open()
 	if err := <-done; err != nil {
 		t.Fatal(err)

@@ -249,7 +249,6 @@ type StatsQuery struct {
 // in the window, oldest first, starting at the first second the ring saw.
 func (r *Ring) Snapshot(q StatsQuery) Snapshot {
 	r.mu.Lock()
-	defer r.mu.Unlock()
 	now := r.now().Unix()
 	n := int64(len(r.buckets))
 	last := now - 1
@@ -269,11 +268,27 @@ func (r *Ring) Snapshot(q StatsQuery) Snapshot {
 		first = q.Since + 1
 	}
 	s := Snapshot{Now: now, IntervalS: 1, WindowS: int(n), GPU: r.gpu, Points: []Point{}}
+	// Copy the seconds under the lock; sort latencies after releasing it, so
+	// a large snapshot does not hold up the request path.
+	type second struct {
+		b    bucket
+		seen bool // the ring has this second (else: no event at all)
+	}
+	var copies []second
 	for sec := first; sec <= last; sec++ {
-		b := &r.buckets[int(sec%n)]
-		p := Point{T: sec}
-		if b.sec == sec {
-			fillPoint(&p, b)
+		b := r.buckets[int(sec%n)]
+		if b.sec != sec {
+			copies = append(copies, second{b: bucket{sec: sec}})
+			continue
+		}
+		b.lat = append([]float64(nil), b.lat...)
+		copies = append(copies, second{b: b, seen: true})
+	}
+	r.mu.Unlock()
+	for i := range copies {
+		p := Point{T: copies[i].b.sec}
+		if copies[i].seen {
+			fillPoint(&p, &copies[i].b)
 		}
 		s.Points = append(s.Points, p)
 	}
@@ -287,7 +302,7 @@ func fillPoint(p *Point, b *bucket) {
 	p.PairsPerSec = float64(b.pairs)
 	if b.latSeen > 0 {
 		p.LatAvgMs = fptr(b.latSum / float64(b.latSeen))
-		sorted := append([]float64(nil), b.lat...)
+		sorted := b.lat // a private copy (see Snapshot)
 		sort.Float64s(sorted)
 		p.LatP50Ms = fptr(percentileSorted(sorted, 50))
 		p.LatP95Ms = fptr(percentileSorted(sorted, 95))

@@ -1,10 +1,11 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -29,7 +30,7 @@ type benchWorkload struct {
 }
 
 const (
-	benchRequests = 32 // requests per benchmark op
+	benchRequests = 16 // requests per benchmark op
 	benchDocs     = 16 // documents per request
 	benchClients  = 8  // concurrent clients (closed loop)
 )
@@ -81,6 +82,13 @@ func BenchmarkSidecar(b *testing.B) {
 	bodies := make([][]byte, benchRequests)
 	for i := range bodies {
 		bodies[i] = mustJSON(b, map[string]any{"query": w.queries[i], "documents": w.docs[i]})
+	}
+	// CROSSRANK_BENCH_REQUESTS=FILE writes the requests as JSONL, for peers
+	// such as scripts/peers/tjs_peer.mjs to score the same ones.
+	if p := os.Getenv("CROSSRANK_BENCH_REQUESTS"); p != "" {
+		if err := os.WriteFile(p, append(bytes.Join(bodies, []byte("\n")), '\n'), 0o644); err != nil {
+			b.Fatal(err)
+		}
 	}
 	for _, c := range benchConfigs {
 		b.Run(c.name(), func(b *testing.B) {
@@ -206,7 +214,6 @@ func BenchmarkRawSession(b *testing.B) {
 			b.ReportMetric(float64(b.N*len(seqs))/el.Seconds(), "pairs/s")
 			b.ReportMetric(100*float64(padded-real)/float64(padded), "pad%")
 			b.ReportMetric(float64(real)/float64(len(seqs)), "tokens/pair")
-			_ = math.Abs
 		})
 	}
 }

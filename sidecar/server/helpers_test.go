@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -125,7 +126,7 @@ func start(t testing.TB, ms []rerank.Model, eopts []rerank.Option, sopts ...serv
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := server.New(eng, sopts...)
+	srv := server.New(eng, append([]server.Option{server.WithLogger(slog.New(slog.DiscardHandler))}, sopts...)...)
 	srv.SetReady(true)
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &sidecar{base: "http://" + ln.Addr().String(), eng: eng, srv: srv, stop: cancel, done: make(chan error, 1)}
@@ -197,6 +198,5 @@ func passagesAround(rng *rand.Rand, n, median int) []string {
 	}
 	return out
 }
-
 
 type fasthttpCtx = fasthttp.RequestCtx

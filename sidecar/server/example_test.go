@@ -1,0 +1,40 @@
+package server_test
+
+import (
+	"context"
+	"log"
+	"net"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/valyala/fasthttp"
+
+	"github.com/crossrank/crossrank/models/ort"
+	"github.com/crossrank/crossrank/sidecar/rerank"
+	"github.com/crossrank/crossrank/sidecar/server"
+)
+
+// A sidecar on one model, with an extra route, served until SIGTERM.
+func Example() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	m, err := rerank.LoadModel(ctx, "twin", ".cache/models/twin", ort.WithThreads(1, 1))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Scorer.Close()
+	eng, err := rerank.New([]rerank.Model{m}, rerank.WithCacheSize(10_000))
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := server.New(eng, server.WithHandler("GET", "/hello", func(c *fasthttp.RequestCtx) { c.SetBodyString("hi") }))
+	srv.SetReady(true)
+	ln, err := net.Listen("tcp", "127.0.0.1:8080")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if err := srv.Run(ctx, ln, 30*time.Second); err != nil {
+		log.Fatal(err)
+	}
+}
