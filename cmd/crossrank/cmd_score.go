@@ -70,7 +70,7 @@ maximum are truncated longest-first, never rejected.`,
 			}
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			for i, p := range args {
-				fmt.Fprintf(w, "%s\t%s\t%s\n", fmtFloat(float64(logits[i]), 32), fmtFloat(sigmoid(logits[i]), 64), oneLine(p))
+				fmt.Fprintf(w, "%s\t%s\t%s\n", scoreFloat(float64(logits[i]), 32), scoreFloat(scoreSigmoid(logits[i]), 64), scoreOneLine(p))
 			}
 			return w.Flush()
 		},
@@ -154,9 +154,9 @@ func (s *pairScorer) jsonl(ctx context.Context, in io.Reader, out io.Writer) err
 		var buf []byte
 		for _, x := range logits {
 			buf = append(buf[:0], `{"logit": `...)
-			buf = append(buf, fmtFloat(float64(x), 32)...)
+			buf = append(buf, scoreFloat(float64(x), 32)...)
 			buf = append(buf, `, "score": `...)
-			buf = append(buf, fmtFloat(sigmoid(x), 64)...)
+			buf = append(buf, scoreFloat(scoreSigmoid(x), 64)...)
 			buf = append(buf, "}\n"...)
 			if _, err := w.Write(buf); err != nil {
 				return fmt.Errorf("score: write: %w", err)
@@ -195,11 +195,11 @@ func (s *pairScorer) jsonl(ctx context.Context, in io.Reader, out io.Writer) err
 	return flush()
 }
 
-func sigmoid(x float32) float64 { return 1 / (1 + math.Exp(-float64(x))) }
+func scoreSigmoid(x float32) float64 { return 1 / (1 + math.Exp(-float64(x))) }
 
-// fmtFloat writes x in the shortest form that reads back exactly at the
+// scoreFloat writes x in the shortest form that reads back exactly at the
 // given precision, always as a float ("1.0", never "1").
-func fmtFloat(x float64, bits int) string {
+func scoreFloat(x float64, bits int) string {
 	s := strconv.FormatFloat(x, 'g', -1, bits)
 	if !strings.ContainsAny(s, ".eEnN") { // not NaN/Inf, no dot or exponent
 		s += ".0"
@@ -207,4 +207,6 @@ func fmtFloat(x float64, bits int) string {
 	return s
 }
 
-func oneLine(s string) string { return strings.NewReplacer("\n", " ", "\r", " ", "\t", " ").Replace(s) }
+func scoreOneLine(s string) string {
+	return strings.NewReplacer("\n", " ", "\r", " ", "\t", " ").Replace(s)
+}

@@ -25,13 +25,13 @@ func runScore(t *testing.T, stdin string, args ...string) (string, error) {
 	return out.String(), err
 }
 
-var jsonlLine = regexp.MustCompile(`^\{"logit": -?[0-9]+\.[0-9]+(e[-+][0-9]+)?, "score": [0-9]\.[0-9]+(e[-+][0-9]+)?\}$`)
+var scoreJSONLLine = regexp.MustCompile(`^\{"logit": -?[0-9]+\.[0-9]+(e[-+][0-9]+)?, "score": [0-9]\.[0-9]+(e[-+][0-9]+)?\}$`)
 
-func parseJSONL(t *testing.T, out string) []float64 {
+func parseScoreJSONL(t *testing.T, out string) []float64 {
 	t.Helper()
 	var logits []float64
 	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
-		if !jsonlLine.MatchString(line) {
+		if !scoreJSONLLine.MatchString(line) {
 			t.Fatalf("output line %q is not {\"logit\": float, \"score\": float}", line)
 		}
 		var v struct{ Logit, Score float64 }
@@ -39,7 +39,7 @@ func parseJSONL(t *testing.T, out string) []float64 {
 			t.Fatal(err)
 		}
 		if s := 1 / (1 + math.Exp(-v.Logit)); math.Abs(s-v.Score) > 1e-7 {
-			t.Fatalf("score %v is not sigmoid(%v) = %v", v.Score, v.Logit, s)
+			t.Fatalf("score %v is not scoreSigmoid(%v) = %v", v.Score, v.Logit, s)
 		}
 		logits = append(logits, v.Logit)
 	}
@@ -72,7 +72,7 @@ func TestScoreCommand(t *testing.T) {
 		if err1 != nil || err2 != nil || math.Abs(1/(1+math.Exp(-l))-s) > 1e-7 {
 			t.Fatalf("line %q: bad logit/score", line)
 		}
-		if want := oneLine(passages[i]); f[2] != want {
+		if want := scoreOneLine(passages[i]); f[2] != want {
 			t.Fatalf("line %d passage %.40q, want %.40q", i, f[2], want)
 		}
 		byQuery = append(byQuery, l)
@@ -93,7 +93,7 @@ func TestScoreCommand(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := parseJSONL(t, out)
+			got := parseScoreJSONL(t, out)
 			if len(got) != len(passages) {
 				t.Fatalf("%d results for %d pairs", len(got), len(passages))
 			}
@@ -138,7 +138,7 @@ func TestScoreCommandErrors(t *testing.T) {
 	}
 }
 
-func TestFmtFloat(t *testing.T) {
+func TestScoreFloat(t *testing.T) {
 	tests := []struct {
 		x    float64
 		bits int
@@ -148,8 +148,8 @@ func TestFmtFloat(t *testing.T) {
 		{float64(float32(-4.669325)), 32, "-4.669325"}, {1e-7, 64, "1e-07"}, {1e21, 64, "1e+21"},
 	}
 	for _, tc := range tests {
-		if got := fmtFloat(tc.x, tc.bits); got != tc.want {
-			t.Errorf("fmtFloat(%v, %d) = %q, want %q", tc.x, tc.bits, got, tc.want)
+		if got := scoreFloat(tc.x, tc.bits); got != tc.want {
+			t.Errorf("scoreFloat(%v, %d) = %q, want %q", tc.x, tc.bits, got, tc.want)
 		}
 	}
 }

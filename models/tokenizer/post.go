@@ -112,9 +112,9 @@ type encBuf struct {
 func (t *Tokenizer) build(a, b *seqEnc, out *encBuf) error {
 	nb := -1
 	if b != nil {
-		nb = len(b.ids)
+		nb = len(b.toks)
 	}
-	ka, kb, err := t.keepLens(len(a.ids), nb)
+	ka, kb, err := t.keepLens(len(a.toks), nb)
 	if err != nil {
 		return err
 	}
@@ -122,7 +122,7 @@ func (t *Tokenizer) build(a, b *seqEnc, out *encBuf) error {
 	seq := func(e *seqEnc, k int, typeID int64) {
 		from := 0
 		if left {
-			from = len(e.ids) - k
+			from = len(e.toks) - k
 		}
 		n := len(out.ids)
 		out.ids = slices.Grow(out.ids, k)[:n+k]
@@ -130,12 +130,11 @@ func (t *Tokenizer) build(a, b *seqEnc, out *encBuf) error {
 		out.mask = slices.Grow(out.mask, k)[:n+k]
 		out.offs = slices.Grow(out.offs, k)[:n+k]
 		ids, types, mask, offs := out.ids[n:], out.types[n:], out.mask[n:], out.offs[n:]
-		src, srcOffs := e.ids[from:from+k], e.offs[from:from+k]
-		for i, id := range src {
-			ids[i] = int64(id)
+		for i, tk := range e.toks[from : from+k] {
+			ids[i] = int64(tk.id)
 			types[i] = typeID
 			mask[i] = 1
-			offs[i] = [2]int{int(srcOffs[i][0]), int(srcOffs[i][1])}
+			offs[i] = [2]int{int(tk.s), int(tk.e)}
 		}
 	}
 	if t.post == nil {

@@ -271,18 +271,22 @@ func (t *Tokenizer) CountTokens(text string) int {
 	if err := t.encodeSeq(s, text, &s.a); err != nil {
 		return 0
 	}
-	return len(s.a.ids)
+	return len(s.a.toks)
+}
+
+// token is one token of a sequence: its id and byte offsets into the
+// sequence's text.
+type token struct {
+	id, s, e int32
 }
 
 // seqEnc is one sequence's tokens before post-processing.
 type seqEnc struct {
-	ids  []int32
-	offs []span // byte offsets into the sequence's text
+	toks []token
 }
 
 func (e *seqEnc) push(id, s, end int32) {
-	e.ids = append(e.ids, id)
-	e.offs = append(e.offs, span{s, end})
+	e.toks = append(e.toks, token{id, s, end})
 }
 
 // scratch holds the buffers one encoding call reuses.
@@ -298,7 +302,7 @@ type scratch struct {
 
 // encodeSeq tokenizes text (no specials, no truncation) into enc.
 func (t *Tokenizer) encodeSeq(s *scratch, text string, enc *seqEnc) error {
-	enc.ids, enc.offs = enc.ids[:0], enc.offs[:0]
+	enc.toks = enc.toks[:0]
 	s.rawM = t.added.raw.find(text, s.rawM[:0])
 	last := 0
 	for _, m := range s.rawM {

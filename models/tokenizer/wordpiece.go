@@ -69,7 +69,7 @@ func (wp *wordPiece) tokenize(b []byte, s, e int32, as, ae []int32, enc *seqEnc)
 	if len(word) > wp.maxChars && utf8.RuneCount(word) > wp.maxChars {
 		return wp.pushUnk(s, e, as, ae, enc)
 	}
-	n0 := len(enc.ids)
+	n0 := len(enc.toks)
 	start := 0
 	for start < len(word) {
 		m, maxLen := wp.first, wp.maxLen
@@ -96,7 +96,7 @@ func (wp *wordPiece) tokenize(b []byte, s, e int32, as, ae []int32, enc *seqEnc)
 			}
 		}
 		if !found {
-			enc.ids, enc.offs = enc.ids[:n0], enc.offs[:n0]
+			enc.toks = enc.toks[:n0]
 			return wp.pushUnk(s, e, as, ae, enc)
 		}
 		start = end

@@ -8,22 +8,37 @@ import (
 
 // Per-call time limits without wazero's close-on-context-done.
 //
-// wazero's WithCloseOnContextDone makes compiled code call a trampoline at
-// every loop header to ask whether the module was closed. A Go guest enters
-// a loop on every function call (Go's wasm back end wraps each function in
-// one), so that check cost 3–7x on our plugins (see BenchmarkPipeline).
+// wazero's WithCloseOnContextDone makes compiled code leave native code for
+// Go at every loop iteration to ask whether the module was closed (native
+// code cannot be preempted, so the Go scheduler and garbage collector need
+// those trips). A Go guest enters a loop on every function call (Go's wasm
+// back end wraps each function in one), so that cost 3–7x on our plugins
+// (see BenchmarkPipeline).
 //
-// Instead the host rewrites each module once, before compiling it: it adds
-// an exported mutable i32 global, InterruptGlobal, and at the top of every
-// loop body inserts
+// Instead the host rewrites each module once, before compiling it. It adds
+// two mutable i32 globals, a countdown and an interrupt flag (exported as
+// InterruptGlobal), and at the top of every loop body inserts
 //
-//	global.get $interrupt  if  unreachable  end
+//	countdown -= 1
+//	if countdown == 0 {
+//		countdown = checkEvery
+//		memory.grow 0; drop        ;; a trip through Go: a preemption point
+//		if interrupt { unreachable }
+//	}
 //
-// a load and a branch. A call's deadline (or its caller's cancellation) sets
-// the global from a timer goroutine; the guest traps at its next loop
-// iteration, which no code path can avoid, since any endless execution
-// must loop (or recurse, which ends in a stack overflow trap). The
-// instance is then discarded.
+// so the guest pays a decrement and a branch per iteration and leaves
+// native code only every checkEvery iterations. memory.grow by 0 pages is
+// how it leaves: wazero implements it in Go, and growing by nothing changes
+// nothing. A call's deadline (or its caller's cancellation) sets the flag
+// from a timer goroutine; the guest traps within checkEvery iterations,
+// which no code path can avoid, since any endless execution must loop (or
+// recurse, which ends in a stack overflow trap). The instance is then
+// discarded. Because the guest reaches Go regularly, a looping guest cannot
+// hold up the garbage collector's stop-the-world either (a flag checked only
+// in native code would: the timer that sets it could never run).
+
+// checkEvery is how many loop iterations pass between trips through Go.
+const checkEvery = 1 << 14
 
 // InterruptGlobal is the name of the global the host adds and exports.
 const InterruptGlobal = "crossrank_interrupt"
@@ -35,6 +50,7 @@ const (
 	secExport = 7
 	secCode   = 10
 	secImport = 2
+	secMemory = 5
 )
 
 var sectionOrder = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
@@ -125,14 +141,18 @@ func instrument(wasm []byte) ([]byte, error) {
 	// Count imported globals: the new global's index follows them and the
 	// module's own globals.
 	importedGlobals, definedGlobals := uint64(0), uint64(0)
+	hasMemory := false
 	for _, s := range secs {
 		switch s.id {
+		case secMemory:
+			hasMemory = true
 		case secImport:
-			n, err := countImportedGlobals(s.body)
+			n, mems, err := countImports(s.body)
 			if err != nil {
 				return nil, err
 			}
 			importedGlobals = n
+			hasMemory = hasMemory || mems > 0
 		case secGlobal:
 			n, err := (&reader{b: s.body}).uleb()
 			if err != nil {
@@ -141,15 +161,20 @@ func instrument(wasm []byte) ([]byte, error) {
 			definedGlobals = n
 		}
 	}
-	gidx := importedGlobals + definedGlobals
-	check := appendULEB([]byte{0x23}, gidx)
-	check = append(check, 0x04, 0x40, 0x00, 0x0b)
+	if !hasMemory {
+		return nil, fmt.Errorf("%w: the module has no memory", errInstrument)
+	}
+	ctr := importedGlobals + definedGlobals // the countdown
+	flag := ctr + 1                         // the interrupt flag
+	check := loopCheck(ctr, flag)
 
-	newGlobal := []byte{0x7f, 0x01, 0x41, 0x00, 0x0b} // (mut i32) (i32.const 0)
+	newGlobals := []byte{0x7f, 0x01, 0x41} // (mut i32) (i32.const checkEvery)
+	newGlobals = appendSLEB32(newGlobals, checkEvery)
+	newGlobals = append(newGlobals, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b) // (mut i32) (i32.const 0)
 	newExport := appendULEB(nil, uint64(len(InterruptGlobal)))
 	newExport = append(newExport, InterruptGlobal...)
 	newExport = append(newExport, 0x03)
-	newExport = appendULEB(newExport, gidx)
+	newExport = appendULEB(newExport, flag)
 
 	var out []section
 	haveGlobal, haveExport := false, false
@@ -173,14 +198,14 @@ func instrument(wasm []byte) ([]byte, error) {
 			}
 			out = append(out, s)
 		case secGlobal:
-			body, err := appendToVec(s.body, newGlobal)
+			body, err := appendToVec(s.body, newGlobals, 2)
 			if err != nil {
 				return nil, err
 			}
 			out = append(out, section{s.id, body})
 			haveGlobal = true
 		case secExport:
-			body, err := appendToVec(s.body, newExport)
+			body, err := appendToVec(s.body, newExport, 1)
 			if err != nil {
 				return nil, err
 			}
@@ -197,7 +222,7 @@ func instrument(wasm []byte) ([]byte, error) {
 		}
 	}
 	if !haveGlobal {
-		insert(secGlobal, append([]byte{1}, newGlobal...))
+		insert(secGlobal, append([]byte{2}, newGlobals...))
 	}
 	if !haveExport {
 		insert(secExport, append([]byte{1}, newExport...))
@@ -211,38 +236,67 @@ func instrument(wasm []byte) ([]byte, error) {
 	return res, nil
 }
 
-// appendToVec adds one encoded entry to a section that is a vector.
-func appendToVec(body, entry []byte) ([]byte, error) {
+// appendToVec adds k encoded entries to a section that is a vector.
+func appendToVec(body, entries []byte, k uint64) ([]byte, error) {
 	r := &reader{b: body}
 	n, err := r.uleb()
 	if err != nil {
 		return nil, err
 	}
-	out := appendULEB(nil, n+1)
+	out := appendULEB(nil, n+k)
 	out = append(out, body[r.i:]...)
-	return append(out, entry...), nil
+	return append(out, entries...), nil
 }
 
-func countImportedGlobals(body []byte) (uint64, error) {
+// loopCheck is the code inserted at the top of every loop body.
+func loopCheck(ctr, flag uint64) []byte {
+	g := func(op byte, idx uint64, b []byte) []byte { return appendULEB(append(b, op), idx) }
+	var b []byte
+	b = g(0x23, ctr, b)                         // global.get $ctr
+	b = append(b, 0x41, 0x01, 0x6b)             // i32.const 1; i32.sub
+	b = g(0x24, ctr, b)                         // global.set $ctr
+	b = g(0x23, ctr, b)                         // global.get $ctr
+	b = append(b, 0x45, 0x04, 0x40)             // i32.eqz; if
+	b = append(b, 0x41)                         // i32.const checkEvery
+	b = appendSLEB32(b, checkEvery)             //
+	b = g(0x24, ctr, b)                         // global.set $ctr
+	b = append(b, 0x41, 0x00, 0x40, 0x00, 0x1a) // i32.const 0; memory.grow 0; drop
+	b = g(0x23, flag, b)                        // global.get $flag
+	b = append(b, 0x04, 0x40, 0x00, 0x0b)       // if; unreachable; end
+	return append(b, 0x0b)                      // end
+}
+
+func appendSLEB32(b []byte, v int32) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
+
+// countImports returns the number of imported globals and memories.
+func countImports(body []byte) (globals, memories uint64, err error) {
 	r := &reader{b: body}
 	n, err := r.uleb()
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	var globals uint64
 	for k := uint64(0); k < n; k++ {
 		for j := 0; j < 2; j++ { // module and field names
 			l, err := r.uleb()
 			if err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 			if err := r.skip(int(l)); err != nil {
-				return 0, err
+				return 0, 0, err
 			}
 		}
 		kind, err := r.byte()
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 		switch kind {
 		case 0x00: // func
@@ -252,6 +306,7 @@ func countImportedGlobals(body []byte) (uint64, error) {
 				err = skipLimits(r)
 			}
 		case 0x02: // memory
+			memories++
 			err = skipLimits(r)
 		case 0x03: // global: valtype, mut
 			globals++
@@ -269,13 +324,13 @@ func countImportedGlobals(body []byte) (uint64, error) {
 				_, err = r.uleb()
 			}
 		default:
-			return 0, fmt.Errorf("%w: unknown import kind %#x", errInstrument, kind)
+			return 0, 0, fmt.Errorf("%w: unknown import kind %#x", errInstrument, kind)
 		}
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
-	return globals, nil
+	return globals, memories, nil
 }
 
 func skipLimits(r *reader) error {

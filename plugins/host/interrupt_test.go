@@ -30,7 +30,7 @@ func TestInstrument(t *testing.T) {
 			if !bytes.Contains(out, []byte(InterruptGlobal)) {
 				t.Error("interrupt global not exported")
 			}
-			tail := []byte{0x04, 0x40, 0x00, 0x0b} // if; unreachable; end
+			tail := []byte{0x40, 0x00, 0x1a} // memory.grow 0; drop
 			if bytes.Count(out, tail) <= bytes.Count(b, tail) {
 				t.Error("no loop checks inserted")
 			}
@@ -52,7 +52,8 @@ func TestInstrument(t *testing.T) {
 }
 
 // TestInstrumentLoops counts the inserted checks in a hand-assembled module
-// with two nested loops in one function and one in another.
+// with two nested loops in one function and one in another, and checks that
+// a module without memory is refused (the check needs memory.grow).
 func TestInstrumentLoops(t *testing.T) {
 	body1 := []byte{0x00, 0x03, 0x40, 0x03, 0x40, 0x0b, 0x0b, 0x0b} // no locals; loop { loop {} } end
 	body2 := []byte{0x00, 0x03, 0x40, 0x0c, 0x00, 0x0b, 0x0b}       // loop { br 0 } end
@@ -63,14 +64,19 @@ func TestInstrumentLoops(t *testing.T) {
 	m := []byte("\x00asm\x01\x00\x00\x00")
 	m = append(m, 1, 4, 1, 0x60, 0, 0) // type: () -> ()
 	m = append(m, 3, 3, 2, 0, 0)       // two functions of type 0
+	m = append(m, 5, 3, 1, 0, 1)       // memory: min 1 page
 	m = append(m, 10, byte(len(code)))
 	m = append(m, code...)
 	out, err := instrument(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	check := []byte{0x23, 0x00, 0x04, 0x40, 0x00, 0x0b} // global.get 0; if; unreachable; end
+	check := loopCheck(0, 1)
 	if n := bytes.Count(out, check); n != 3 {
 		t.Errorf("%d checks inserted, want 3 (one per loop)", n)
+	}
+	noMem := bytes.Replace(m, []byte{5, 3, 1, 0, 1}, nil, 1)
+	if _, err := instrument(noMem); err == nil {
+		t.Error("a module without memory was instrumented")
 	}
 }
