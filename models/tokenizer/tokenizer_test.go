@@ -230,7 +230,7 @@ func TestCountTokens(t *testing.T) {
 // The batch encoder gives what EncodePair gives, pair for pair, and reuses
 // its buffers.
 func TestBatchEncoderMatchesEncodePair(t *testing.T) {
-	recs := readGoldens(t, filepath.Join("testdata", "goldens.jsonl.gz"))
+	recs := readGoldens(t, filepath.Join("testdata", "goldens-*.jsonl.gz"))
 	tok := bert(t).WithTruncation(Truncation{MaxLength: 128, Strategy: LongestFirst})
 	be := tok.NewBatchEncoder()
 	var passages []string

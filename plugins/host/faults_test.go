@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -33,6 +34,20 @@ func TestFaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	p, _ := h.Pipeline("f")
+	// Collect garbage all along: a collection must stop the world, and a
+	// guest stuck in a loop must neither hang it nor escape its deadline.
+	stopGC := make(chan struct{})
+	defer close(stopGC)
+	go func() {
+		for {
+			select {
+			case <-stopGC:
+				return
+			case <-time.After(5 * time.Millisecond):
+				runtime.GC()
+			}
+		}
+	}()
 	cases := []struct {
 		query, kind string
 		status      int
