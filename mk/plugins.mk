@@ -13,7 +13,7 @@ WASI_CFLAGS := --target=wasm32-wasi -O2 -mbulk-memory -mexec-model=reactor -Wall
 ASC := $(ROOT)/tools/node/node_modules/.bin/asc
 
 PLUGINS_STD_WASM := $(patsubst %,$(PLUGINS_OUT)/%.wasm,$(PLUGINS_STD))
-PLUGINS_TEST_WASM := $(PLUGINS_TEST_OUT)/faulty.wasm $(PLUGINS_TEST_OUT)/noexport.wasm \
+PLUGINS_TEST_WASM := $(PLUGINS_TEST_OUT)/faulty.wasm $(PLUGINS_TEST_OUT)/noexport.wasm $(PLUGINS_TEST_OUT)/hostfns.wasm \
 	$(PLUGINS_TEST_OUT)/example-go.wasm $(PLUGINS_TEST_OUT)/example-c.wasm $(PLUGINS_TEST_OUT)/example-as.wasm
 
 .PHONY: plugins plugins-std setup-plugin-toolchains test-plugins bench-plugins
@@ -32,6 +32,10 @@ $(PLUGINS_OUT)/%.wasm: $(wildcard plugins/std/*/*.go) $(PLUGINS_GO_DEPS)
 $(PLUGINS_TEST_OUT)/faulty.wasm: $(wildcard plugins/host/testdata/faulty/*.go) $(PLUGINS_GO_DEPS)
 	@mkdir -p $(@D)
 	$(GO_WASM) -o $@ ./plugins/host/testdata/faulty
+
+$(PLUGINS_TEST_OUT)/hostfns.wasm: $(wildcard plugins/host/testdata/hostfns/*.go) $(PLUGINS_GO_DEPS)
+	@mkdir -p $(@D)
+	$(GO_WASM) -o $@ ./plugins/host/testdata/hostfns
 
 $(PLUGINS_TEST_OUT)/noexport.wasm: $(wildcard plugins/host/testdata/noexport/*.go)
 	@mkdir -p $(@D)
@@ -59,4 +63,4 @@ setup-plugin-toolchains:
 
 ## bench-plugins: pipeline overhead per 100-passage request, per SDK language
 bench-plugins: plugins
-	$(GO) test -run '^$$' -bench 'BenchmarkPipeline' -benchtime 200x -count 5 ./plugins/host/
+	$(GO) test -run '^$$' -bench 'BenchmarkPipeline' -benchtime 50x -count 3 ./plugins/host/

@@ -23,7 +23,8 @@ import (
 //
 //	go test ./models/ort -run '^$' -bench 'Session/fp32/t=2/b=32/L=128$'
 //
-// (make bench-runtime runs the whole grid.)
+// (make bench-runtime runs the whole grid three times and tabulates the
+// medians with testdata/benchtable.awk.)
 var (
 	benchDtypes  = []string{"fp32", "int8"}
 	benchThreads = []int{1, 2}

@@ -93,6 +93,7 @@ type Host struct {
 	specs       map[string][]Step
 	defaultName string
 	compiled    map[string]*compiled // by content hash, guarded by mu
+	bufs        sync.Pool            // *[]byte request buffers
 	gen         atomic.Pointer[generation]
 	draining    sync.WaitGroup
 	stopWatch   context.CancelFunc
@@ -154,7 +155,9 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		_ = rt.Close(ctx)
 		return nil, fmt.Errorf("plugins: host functions: %w", err)
 	}
-	return &Host{cfg: cfg, rt: rt, compiled: map[string]*compiled{}}, nil
+	h := &Host{cfg: cfg, rt: rt, compiled: map[string]*compiled{}}
+	h.bufs.New = func() any { b := make([]byte, 0, 64<<10); return &b }
+	return h, nil
 }
 
 // generation is one loaded set of pipelines. Requests hold its read lock;

@@ -38,7 +38,7 @@ import (
 // in native code would: the timer that sets it could never run).
 
 // checkEvery is how many loop iterations pass between trips through Go.
-const checkEvery = 1
+const checkEvery = 1 << 14
 
 // InterruptGlobal is the name of the global the host adds and exports.
 const InterruptGlobal = "crossrank_interrupt"
@@ -260,7 +260,7 @@ func loopCheck(ctr, flag uint64) []byte {
 	b = append(b, 0x41)                         // i32.const checkEvery
 	b = appendSLEB32(b, checkEvery)             //
 	b = g(0x24, ctr, b)                         // global.set $ctr
-	b = append(b, 0x01, 0x01, 0x01, 0x01, 0x01) // EXPERIMENT: nops
+	b = append(b, 0x41, 0x00, 0x40, 0x00, 0x1a) // i32.const 0; memory.grow 0; drop
 	b = g(0x23, flag, b)                        // global.get $flag
 	b = append(b, 0x04, 0x40, 0x00, 0x0b)       // if; unreachable; end
 	return append(b, 0x0b)                      // end

@@ -31,9 +31,8 @@ func items(docs []json.RawMessage) ([]abi.Item, error) {
 			out[i] = abi.Item{Kind: abi.KindText, Data: []byte(s)}
 			continue
 		}
-		if !json.Valid(d) {
-			return nil, fmt.Errorf("plugins: document %d is not valid JSON", i)
-		}
+		// Not validated again: Input.Documents come from the decoded request
+		// body, and a guest that meets malformed JSON fails on its own.
 		out[i] = abi.Item{Kind: abi.KindJSON, Data: d}
 	}
 	return out, nil
@@ -64,7 +63,9 @@ func (pl *pipeline) prepare(ctx context.Context, tok plugins.Tokenizer, in plugi
 		return plugins.Output{}, err
 	}
 	query := in.Query
-	var buf []byte
+	bp := pl.h.bufs.Get().(*[]byte)
+	defer pl.h.bufs.Put(bp)
+	buf := bp
 	for _, st := range pl.steps {
 		for _, stage := range abi.Stages {
 			if st.pool.stages&stage == 0 {
@@ -85,7 +86,7 @@ func (pl *pipeline) prepare(ctx context.Context, tok plugins.Tokenizer, in plugi
 			if stage != abi.StageQuery {
 				sendItems = its
 			}
-			q, out, err := st.pool.runStage(ctx, tok, stage, in.MaxTokensPerDoc, query, sendItems, &buf)
+			q, out, err := st.pool.runStage(ctx, tok, stage, in.MaxTokensPerDoc, query, sendItems, buf)
 			if err != nil {
 				if _, ok := err.(*PluginError); ok && st.skip {
 					continue // on_error: skip — the input passes through

@@ -431,6 +431,9 @@ func (p *pool) runStage(ctx context.Context, tok plugins.Tokenizer, stage abi.St
 	if err != nil {
 		return "", nil, err
 	}
+	if need := abi.RequestSize(query, items); cap(*buf) < need {
+		*buf = make([]byte, 0, need+need/4)
+	}
 	*buf = abi.AppendRequest((*buf)[:0], maxTokens, query, items)
 	cctx := context.WithValue(ctx, callKey{}, &callState{tok: tok, plugin: p.plugin, logger: p.h.cfg.Logger})
 	cctx = context.WithValue(cctx, parentKey{}, ctx)

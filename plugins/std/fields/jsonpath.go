@@ -3,6 +3,7 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -23,19 +24,30 @@ func skipWS(b []byte, i int) int {
 }
 
 // stringEnd returns the index after the string starting at b[i] == '"' and
-// whether it holds escapes.
+// whether it holds escapes. bytes.IndexByte is assembly in Go's wasm port,
+// several times faster than a byte loop.
 func stringEnd(b []byte, i int) (int, bool, error) {
 	esc := false
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			esc = true
-			j++
-		case '"':
-			return j + 1, esc, nil
+	j := i + 1
+	for {
+		k := bytes.IndexByte(b[j:], '"')
+		if k < 0 {
+			return 0, false, errJSON
 		}
+		q := j + k
+		// The quote is escaped if an odd number of backslashes precede it.
+		n := 0
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if !esc && bytes.IndexByte(b[j:q], '\\') >= 0 {
+			esc = true
+		}
+		if n%2 == 0 {
+			return q + 1, esc, nil
+		}
+		j = q + 1
 	}
-	return 0, false, errJSON
 }
 
 // skipValue returns the index after the value starting at b[i].

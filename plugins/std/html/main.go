@@ -60,8 +60,11 @@ func stripHTML(dst, src []byte) []byte {
 	}
 	for i < len(src) {
 		if src[i] != '<' {
-			i++
-			continue
+			k := bytes.IndexByte(src[i:], '<') // assembly in Go's wasm port
+			if k < 0 {
+				break
+			}
+			i += k
 		}
 		// A tag starts only with a letter, '/', '!' or '?'.
 		if i+1 >= len(src) || !(isLetter(src[i+1]) || src[i+1] == '/' || src[i+1] == '!' || src[i+1] == '?') {
