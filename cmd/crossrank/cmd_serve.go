@@ -135,7 +135,7 @@ func newSidecar(ctx context.Context, cfg config.Config, log *slog.Logger) (sc *s
 		return nil, fmt.Errorf("serve: %w", err)
 	}
 	if cfg.ModelPull != "" {
-		dir := filepath.Join(".cache", "models", filepath.FromSlash(cfg.ModelPull))
+		dir := filepath.Join(cfg.ModelCache, filepath.FromSlash(cfg.ModelPull))
 		log.Info("pulling model", "repo", cfg.ModelPull, "dir", dir)
 		if _, err := hub.Pull(ctx, cfg.ModelPull, dir, hub.Options{Log: io.Discard}); err != nil {
 			return nil, fmt.Errorf("serve: --model-pull %s: %w", cfg.ModelPull, err)

@@ -75,16 +75,36 @@ func direct(t testing.TB, s models.Scorer, q batcher.Seq) float32 {
 type gated struct {
 	models.Scorer
 	gate chan struct{}
+	once sync.Once
 }
 
 func newGated(s models.Scorer) *gated { return &gated{Scorer: s, gate: make(chan struct{})} }
+
+// gatedBatcher starts a batcher over g whose cleanup opens the gate first, so
+// a failing test cannot leave Close waiting on a closed gate.
+func gatedBatcher(t *testing.T, g *gated, cfg batcher.Config, opts ...batcher.Option) *batcher.Batcher {
+	b := batcher.New("twin", g, cfg, opts...)
+	t.Cleanup(func() { b.Close(context.Background()) })
+	t.Cleanup(g.open)
+	return b
+}
+
+// uniform returns n pairs of the same length, so batches are always full
+// whatever the grouping's padding trade-off.
+func uniform(rng *rand.Rand, n, pLen int) []batcher.Seq {
+	out := make([]batcher.Seq, n)
+	for i := range out {
+		out[i] = seq(rng, 5, pLen)
+	}
+	return out
+}
 
 func (g *gated) Score(ctx context.Context, b *models.Batch) ([]float32, error) {
 	<-g.gate
 	return g.Scorer.Score(ctx, b)
 }
 
-func (g *gated) open() { close(g.gate) }
+func (g *gated) open() { g.once.Do(func() { close(g.gate) }) }
 
 // waitQueued waits until b holds n queued pairs.
 func waitQueued(t *testing.T, b *batcher.Batcher, n int) {
@@ -185,10 +205,9 @@ func TestConcurrentRequestsShareBatches(t *testing.T) {
 func TestCancelledPairsDropped(t *testing.T) {
 	g := newGated(loadTwin(t))
 	var log batchLog
-	b := batcher.New("twin", g, batcher.Config{MaxBatchPairs: 8, Workers: 1}, batcher.WithObserver(log.observe))
-	defer b.Close(context.Background())
+	b := gatedBatcher(t, g, batcher.Config{MaxBatchPairs: 8, Workers: 1}, batcher.WithObserver(log.observe))
 	rng := rand.New(rand.NewPCG(3, 4))
-	big := seqs(rng, 24, 10, 20)
+	big := uniform(rng, 24, 15)
 	done := make(chan error, 1)
 	go func() {
 		_, err := b.Submit(context.Background(), big)
@@ -220,12 +239,11 @@ func TestCancelledPairsDropped(t *testing.T) {
 // TestQueueFull: Submit answers ErrQueueFull once MaxQueuePairs are waiting.
 func TestQueueFull(t *testing.T) {
 	g := newGated(loadTwin(t))
-	b := batcher.New("twin", g, batcher.Config{MaxBatchPairs: 4, Workers: 1, MaxQueuePairs: 40})
-	defer b.Close(context.Background())
+	b := gatedBatcher(t, g, batcher.Config{MaxBatchPairs: 4, Workers: 1, MaxQueuePairs: 40})
 	rng := rand.New(rand.NewPCG(5, 6))
 	done := make(chan error, 1)
 	go func() {
-		_, err := b.Submit(context.Background(), seqs(rng, 40, 10, 20))
+		_, err := b.Submit(context.Background(), uniform(rng, 40, 15))
 		done <- err
 	}()
 	waitQueued(t, b, 36)
@@ -244,12 +262,11 @@ func TestQueueFull(t *testing.T) {
 func TestSmallRequestNotStarved(t *testing.T) {
 	g := newGated(loadTwin(t))
 	var log batchLog
-	b := batcher.New("twin", g, batcher.Config{MaxBatchPairs: 8, Workers: 1, Quantum: 4}, batcher.WithObserver(log.observe))
-	defer b.Close(context.Background())
+	b := gatedBatcher(t, g, batcher.Config{MaxBatchPairs: 8, Workers: 1, Quantum: 4}, batcher.WithObserver(log.observe))
 	rng := rand.New(rand.NewPCG(9, 10))
 	bigDone := make(chan *batcher.Result, 1)
 	go func() {
-		r, err := b.Submit(context.Background(), seqs(rng, 96, 10, 40))
+		r, err := b.Submit(context.Background(), uniform(rng, 96, 20))
 		if err != nil {
 			t.Error(err)
 		}
@@ -258,7 +275,7 @@ func TestSmallRequestNotStarved(t *testing.T) {
 	waitQueued(t, b, 88)
 	smallDone := make(chan *batcher.Result, 1)
 	go func() {
-		r, err := b.Submit(context.Background(), seqs(rand.New(rand.NewPCG(11, 12)), 4, 10, 40))
+		r, err := b.Submit(context.Background(), uniform(rand.New(rand.NewPCG(11, 12)), 4, 20))
 		if err != nil {
 			t.Error(err)
 		}
@@ -290,11 +307,11 @@ func TestSmallRequestNotStarved(t *testing.T) {
 // get ErrClosed.
 func TestCloseFinishesQueued(t *testing.T) {
 	g := newGated(loadTwin(t))
-	b := batcher.New("twin", g, batcher.Config{MaxBatchPairs: 8, Workers: 2})
+	b := gatedBatcher(t, g, batcher.Config{MaxBatchPairs: 8, Workers: 2})
 	rng := rand.New(rand.NewPCG(13, 14))
 	var wg sync.WaitGroup
 	for i := range 8 {
-		req := seqs(rng, 6, 10, 30)
+		req := uniform(rng, 6, 20)
 		wg.Go(func() {
 			r, err := b.Submit(context.Background(), req)
 			if err != nil || len(r.Logits) != len(req) {

@@ -61,7 +61,8 @@ type IndexDefaults struct {
 type Config struct {
 	Addr           string   `yaml:"addr" help:"listen address"`
 	Models         []string `yaml:"models" flag:"model" help:"model folder, or name=DIR; repeatable (env: comma-separated)"`
-	ModelPull      string   `yaml:"model_pull" help:"Hugging Face hub id to pull into .cache/models/<id> and serve"`
+	ModelPull      string   `yaml:"model_pull" help:"Hugging Face hub id to pull into <model_cache>/<id> and serve"`
+	ModelCache     string   `yaml:"model_cache" help:"folder that --model-pull downloads into"`
 	DefaultModel   string   `yaml:"default_model" help:"model used when a request names none (default: the first)"`
 	ORTLib         string   `yaml:"ort_lib" help:"ONNX Runtime shared library (default: found automatically)"`
 	Provider       string   `yaml:"provider" help:"execution provider: cpu, cuda, tensorrt, coreml"`
@@ -92,6 +93,7 @@ type Config struct {
 func Default() Config {
 	return Config{
 		Addr:           "127.0.0.1:8080",
+		ModelCache:     ".cache/models",
 		Provider:       "cpu",
 		Workers:        2,
 		Threads:        1,
@@ -308,6 +310,9 @@ func (c Config) Validate() error {
 	}
 	if len(c.Models) == 0 && c.ModelPull == "" {
 		bad("no model: set --model DIR (or --model-pull HUBID)")
+	}
+	if c.ModelPull != "" && c.ModelCache == "" {
+		bad("model_cache is empty: --model-pull needs a folder to download into")
 	}
 	if _, err := c.ModelSpecs(); err != nil {
 		errs = append(errs, err)

@@ -200,3 +200,15 @@ func passagesAround(rng *rand.Rand, n, median int) []string {
 }
 
 type fasthttpCtx = fasthttp.RequestCtx
+
+// waitFor polls cond until it holds, failing the test after 30 s.
+func waitFor(t testing.TB, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

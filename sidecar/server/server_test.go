@@ -450,9 +450,7 @@ func TestOverload429(t *testing.T) {
 		first <- post(t, sc.base+"/v1/rerank", mustJSON(t, map[string]any{"query": "q", "documents": docs}))
 	}()
 	bt, _ := sc.eng.Batcher("twin")
-	for bt.Queued() < 12 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "12 queued pairs", func() bool { return bt.Queued() >= 12 })
 	r := post(t, sc.base+"/v1/rerank", mustJSON(t, map[string]any{"query": "other", "documents": docs[:8]}))
 	if r.status != 429 || r.header.Get("Retry-After") == "" || !bytes.Contains(r.body, []byte(`"overloaded"`)) {
 		t.Errorf("overload: %d %v %s, want 429 with Retry-After", r.status, r.header, r.body)
@@ -477,7 +475,11 @@ func TestDeadline504(t *testing.T) {
 	go func() {
 		first <- post(t, sc.base+"/v1/rerank", mustJSON(t, map[string]any{"query": "q", "documents": []string{"a", "b", "c", "d"}}))
 	}()
-	<-g.entered // the first batch is now held by the gate
+	select { // the first batch is now held by the gate
+	case <-g.entered:
+	case <-time.After(30 * time.Second):
+		t.Fatal("first batch never reached the model")
+	}
 	r := post(t, sc.base+"/v1/rerank", []byte(`{"query": "late", "documents": ["x", "y", "z"], "timeout_ms": 30}`))
 	if r.status != 504 || !bytes.Contains(r.body, []byte(`"timeout"`)) {
 		t.Errorf("deadline: %d %s, want 504", r.status, r.body)
@@ -535,9 +537,7 @@ func TestGracefulShutdown(t *testing.T) {
 		}()
 	}
 	bt, _ := sc.eng.Batcher("twin")
-	for bt.Queued() < 3*n-4 {
-		time.Sleep(time.Millisecond)
-	}
+	waitFor(t, "all requests queued", func() bool { return bt.Queued() >= 3*n-4 })
 	sc.stop() // as SIGTERM does in serve
 	time.Sleep(50 * time.Millisecond)
 	if _, err := http.Get(sc.base + "/health"); err == nil {
