@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"fmt"
 	"html"
+	"unicode/utf8"
 
 	plugin "github.com/crossrank/crossrank/sdk/go"
 )
@@ -51,12 +52,7 @@ func stripHTML(dst, src []byte) []byte {
 	i := 0
 	textStart := 0
 	flush := func(end int) {
-		run := src[textStart:end]
-		if bytes.IndexByte(run, '&') >= 0 {
-			dst = append(dst, html.UnescapeString(string(run))...)
-		} else {
-			dst = append(dst, run...)
-		}
+		dst = appendUnescaped(dst, src[textStart:end])
 	}
 	for i < len(src) {
 		if src[i] != '<' {
@@ -72,7 +68,7 @@ func stripHTML(dst, src []byte) []byte {
 			continue
 		}
 		flush(i)
-		if bytes.HasPrefix(src[i:], []byte("<!--")) {
+		if i+4 <= len(src) && src[i+1] == '!' && src[i+2] == '-' && src[i+3] == '-' {
 			end := bytes.Index(src[i+4:], []byte("-->"))
 			if end < 0 {
 				i = len(src)
@@ -149,32 +145,150 @@ func indexFold(s []byte, needle string) int {
 	return -1
 }
 
+// spaceClass marks the bytes collapse treats specially: 1 for ASCII white
+// space, 2 for 0xC2 (the first byte of a no-break space).
+var spaceClass = [256]uint8{' ': 1, '\t': 1, '\n': 1, '\r': 1, '\f': 1, '\v': 1, 0xC2: 2}
+
 // collapse appends src to dst with runs of white space (including no-break
-// space) turned into one space and the ends trimmed.
+// space) turned into one space and the ends trimmed. Runs of other bytes are
+// copied whole (memory.copy) rather than appended byte by byte.
 func collapse(dst, src []byte) []byte {
 	space := false
 	wrote := false
-	for i := 0; i < len(src); {
-		c := src[i]
-		w := 0
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
-			w = 1
-		case c == 0xC2 && i+1 < len(src) && src[i+1] == 0xA0:
-			w = 2
+	i := 0
+	for i < len(src) {
+		// The run of ordinary bytes at i.
+		j := i
+		for j < len(src) {
+			k := spaceClass[src[j]]
+			if k == 0 || k == 2 && (j+1 >= len(src) || src[j+1] != 0xA0) {
+				j++
+				continue
+			}
+			break
 		}
-		if w > 0 {
+		if j > i {
+			if space && wrote {
+				dst = append(dst, ' ')
+			}
+			dst = append(dst, src[i:j]...)
+			space, wrote = false, true
+		}
+		// The run of white space at j.
+		for j < len(src) {
+			if k := spaceClass[src[j]]; k == 1 {
+				j++
+			} else if k == 2 && j+1 < len(src) && src[j+1] == 0xA0 {
+				j += 2
+			} else {
+				break
+			}
 			space = true
-			i += w
-			continue
 		}
-		if space && wrote {
-			dst = append(dst, ' ')
-		}
-		space = false
-		wrote = true
-		dst = append(dst, c)
-		i++
+		i = j
 	}
 	return dst
+}
+
+// appendUnescaped appends s to dst with HTML character references decoded
+// as html.UnescapeString decodes them. The common ones (&amp; &lt; &gt;
+// &quot; &apos; &nbsp; and numeric references) are decoded here without
+// allocating; any other named reference goes through html.UnescapeString.
+func appendUnescaped(dst, s []byte) []byte {
+	for {
+		k := bytes.IndexByte(s, '&')
+		if k < 0 {
+			return append(dst, s...)
+		}
+		dst = append(dst, s[:k]...)
+		s = s[k:]
+		n := 0
+		dst, n = appendEntity(dst, s)
+		s = s[n:]
+	}
+}
+
+// appendEntity decodes the character reference at s[0] == '&' the way the
+// standard library's html package does, appends it to dst and returns the
+// number of bytes of s it consumed.
+func appendEntity(dst, s []byte) ([]byte, int) {
+	if len(s) <= 1 {
+		return append(dst, '&'), 1
+	}
+	i := 1
+	if s[1] == '#' {
+		if len(s) <= 3 { // We need at least "&#.".
+			return append(dst, '&'), 1
+		}
+		i++
+		hex := false
+		if c := s[i]; c == 'x' || c == 'X' {
+			hex = true
+			i++
+		}
+		x := rune(0)
+		for i < len(s) {
+			c := s[i]
+			i++
+			if hex {
+				if '0' <= c && c <= '9' {
+					x = 16*x + rune(c) - '0'
+					continue
+				} else if 'a' <= c && c <= 'f' {
+					x = 16*x + rune(c) - 'a' + 10
+					continue
+				} else if 'A' <= c && c <= 'F' {
+					x = 16*x + rune(c) - 'A' + 10
+					continue
+				}
+			} else if '0' <= c && c <= '9' {
+				x = 10*x + rune(c) - '0'
+				continue
+			}
+			if c != ';' {
+				i--
+			}
+			break
+		}
+		if i <= 3 { // No characters matched.
+			return append(dst, '&'), 1
+		}
+		if 0x80 <= x && x <= 0x9F {
+			// Windows-1252 characters, as html.UnescapeString maps them.
+			return append(dst, html.UnescapeString(string(s[:i]))...), i
+		} else if x == 0 || (0xD800 <= x && x <= 0xDFFF) || x > 0x10FFFF {
+			x = utf8.RuneError
+		}
+		return utf8.AppendRune(dst, x), i
+	}
+	for i < len(s) {
+		c := s[i]
+		i++
+		if 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' {
+			continue
+		}
+		if c != ';' {
+			i--
+		}
+		break
+	}
+	switch string(s[1:i]) {
+	case "":
+		return append(dst, '&'), 1
+	case "amp;":
+		return append(dst, '&'), i
+	case "lt;":
+		return append(dst, '<'), i
+	case "gt;":
+		return append(dst, '>'), i
+	case "quot;":
+		return append(dst, '"'), i
+	case "apos;":
+		return append(dst, '\''), i
+	case "nbsp;":
+		return append(dst, 0xC2, 0xA0), i
+	}
+	// Any other name (and names without ';', which may match a prefix): the
+	// standard library's full table. It only looks at s[:i].
+	return append(dst, html.UnescapeString(string(s[:i]))...), i
 }

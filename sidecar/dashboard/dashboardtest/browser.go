@@ -56,6 +56,13 @@ func Start(t testing.TB) *Browser {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The profile lives outside t.TempDir: Chromium's helper processes can
+	// still write into it for a moment after the browser exits, which made
+	// t.TempDir's strict cleanup fail now and then.
+	profile, err := os.MkdirTemp("", "crossrank-chromium-")
+	if err != nil {
+		t.Fatal(err)
+	}
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(bin),
 		chromedp.Headless,
@@ -63,7 +70,7 @@ func Start(t testing.TB) *Browser {
 		chromedp.DisableGPU,
 		chromedp.NoFirstRun,
 		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
+		chromedp.UserDataDir(profile),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-dev-shm-usage", true),
@@ -71,7 +78,11 @@ func Start(t testing.TB) *Browser {
 	}
 	actx, cancelA := chromedp.NewExecAllocator(context.Background(), opts...)
 	bctx, cancelB := chromedp.NewContext(actx)
-	t.Cleanup(func() { cancelB(); cancelA() })
+	t.Cleanup(func() {
+		cancelB()
+		cancelA()
+		removeProfile(profile)
+	})
 	b := &Browser{ctx: bctx}
 	chromedp.ListenTarget(bctx, b.onEvent)
 	if err := chromedp.Run(bctx, log.Enable(), runtime.Enable()); err != nil {
@@ -184,4 +195,15 @@ func (b *Browser) ConsoleErrors() []string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return append([]string(nil), b.errors...)
+}
+
+// removeProfile removes a Chromium profile folder, retrying briefly while
+// late helper processes finish writing into it.
+func removeProfile(dir string) {
+	for i := 0; i < 20; i++ {
+		if err := os.RemoveAll(dir); err == nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
