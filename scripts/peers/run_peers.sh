@@ -9,7 +9,8 @@
 # Environment: PEERS_OUT (default out/peers), PEERS_REQUESTS (50),
 # PEERS_BATCH (32), PEERS_THREADS (2), PEERS_PORT (18089), PEERS_ONLY
 # (space-separated subset of: tjs torch onnx), PEERS_CONCURRENCY (sidecar
-# concurrencies, "1,4"; the peers run one request at a time).
+# concurrencies, "1,4"; the peers run one request at a time), PEERS_WORKERS
+# (sidecar workers sharing the PEERS_THREADS threads, 2).
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 BIN=${BIN:-$ROOT/bin/crossrank}
@@ -59,8 +60,12 @@ for p in $ONLY; do
 done
 
 echo "== crossrank sidecar"
-# One batch at a time on $THREADS threads, like each peer; no score cache.
-"$BIN" serve --model "$TWIN" --addr "127.0.0.1:$PORT" --threads "$THREADS" --workers 1 --cache-size 0 \
+# $THREADS threads in all, like each peer, split as the sidecar's defaults
+# split them (PEERS_WORKERS workers of THREADS/PEERS_WORKERS intra-op threads;
+# 2 x 1 measured fastest here); no score cache.
+WORKERS=${PEERS_WORKERS:-2}
+PER=$(( THREADS / WORKERS )); (( PER >= 1 )) || PER=1
+"$BIN" serve --model "$TWIN" --addr "127.0.0.1:$PORT" --threads "$PER" --workers "$WORKERS" --cache-size 0 \
 	>"$OUT/serve.log" 2>&1 &
 SERVE=$!
 trap 'kill $SERVE 2>/dev/null || true; wait $SERVE 2>/dev/null || true' EXIT

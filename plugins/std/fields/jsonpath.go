@@ -3,8 +3,8 @@
 package main
 
 import (
-	"bytes"
 	"errors"
+	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -23,31 +23,60 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
-// stringEnd returns the index after the string starting at b[i] == '"' and
-// whether it holds escapes. bytes.IndexByte is assembly in Go's wasm port,
-// several times faster than a byte loop.
-func stringEnd(b []byte, i int) (int, bool, error) {
-	esc := false
+// stringEnd returns the index after the string starting at b[i] == '"'.
+func stringEnd(b []byte, i int) (int, error) {
 	j := i + 1
 	for {
-		k := bytes.IndexByte(b[j:], '"')
+		k := indexQuoteOrBackslash(b, j)
 		if k < 0 {
-			return 0, false, errJSON
+			return 0, errJSON
 		}
-		q := j + k
-		// The quote is escaped if an odd number of backslashes precede it.
-		n := 0
-		for p := q - 1; p > i && b[p] == '\\'; p-- {
-			n++
+		if b[k] == '"' {
+			return k + 1, nil
 		}
-		if !esc && bytes.IndexByte(b[j:q], '\\') >= 0 {
-			esc = true
-		}
-		if n%2 == 0 {
-			return q + 1, esc, nil
-		}
-		j = q + 1
+		j = k + 2 // skip the escaped byte
 	}
+}
+
+// Byte loops are slow in a Go WASM guest (bytes.IndexByte there reads 4
+// bytes at a time); these scan 8 bytes per step.
+
+const (
+	quotes      = 0x2222222222222222
+	backslashes = 0x5C5C5C5C5C5C5C5C
+)
+
+// indexQuoteOrBackslash returns the index of the first '"' or '\\' in b at
+// or after i, or -1.
+func indexQuoteOrBackslash(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		x := load64(b, i)
+		if m := eqMask(x, quotes) | eqMask(x, backslashes); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] == '"' || b[i] == '\\' {
+			return i
+		}
+	}
+	return -1
+}
+
+// indexBackslash returns the index of the first '\\' in b, or -1.
+func indexBackslash(b []byte) int {
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		if m := eqMask(load64(b, i), backslashes); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] == '\\' {
+			return i
+		}
+	}
+	return -1
 }
 
 // skipValue returns the index after the value starting at b[i].
@@ -58,14 +87,13 @@ func skipValue(b []byte, i int) (int, error) {
 	}
 	switch b[i] {
 	case '"':
-		j, _, err := stringEnd(b, i)
-		return j, err
+		return stringEnd(b, i)
 	case '{', '[':
 		depth := 0
 		for j := i; j < len(b); j++ {
 			switch b[j] {
 			case '"':
-				e, _, err := stringEnd(b, j)
+				e, err := stringEnd(b, j)
 				if err != nil {
 					return 0, err
 				}
@@ -89,34 +117,38 @@ func skipValue(b []byte, i int) (int, error) {
 }
 
 // keyEquals reports whether the JSON string b[i:end] (quotes included) is key.
-func keyEquals(b []byte, i, end int, esc bool, key string, scratch *[]byte) bool {
-	if !esc {
-		return string(b[i+1:end-1]) == key
+func keyEquals(b []byte, i, end int, key string, scratch *[]byte) bool {
+	body := b[i+1 : end-1]
+	if indexBackslash(body) < 0 {
+		return string(body) == key
 	}
-	*scratch = unescape((*scratch)[:0], b[i+1:end-1])
+	*scratch = unescape((*scratch)[:0], body, nil)
 	return string(*scratch) == key
 }
 
-// unescape appends the decoded contents of a JSON string body to dst.
-func unescape(dst, s []byte) []byte {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i+1 >= len(s) {
-			dst = append(dst, c)
-			continue
+// unescape appends the decoded contents of a JSON string body to dst,
+// through t unless t is nil. The runs between escapes go whole.
+func unescape(dst, s []byte, t *tidier) []byte {
+	var buf [utf8.UTFMax]byte
+	for {
+		k := indexBackslash(s)
+		if k < 0 || k+1 >= len(s) { // none, or a lone backslash at the end
+			return add(dst, s, t)
 		}
-		i++
-		switch s[i] {
+		dst = add(dst, s[:k], t)
+		i := k + 1
+		c := s[i]
+		switch c {
 		case 'n':
-			dst = append(dst, '\n')
+			c = '\n'
 		case 't':
-			dst = append(dst, '\t')
+			c = '\t'
 		case 'r':
-			dst = append(dst, '\r')
+			c = '\r'
 		case 'b':
-			dst = append(dst, '\b')
+			c = '\b'
 		case 'f':
-			dst = append(dst, '\f')
+			c = '\f'
 		case 'u':
 			r, n := hex4(s[i+1:])
 			i += n
@@ -127,12 +159,22 @@ func unescape(dst, s []byte) []byte {
 					i += 2 + n2
 				}
 			}
-			dst = utf8.AppendRune(dst, r)
-		default: // " \ /
-			dst = append(dst, s[i])
-		}
+			dst = add(dst, buf[:utf8.EncodeRune(buf[:], r)], t)
+			s = s[i+1:]
+			continue
+		} // default: " \ / and anything else stand for themselves
+		buf[0] = c
+		dst = add(dst, buf[:1], t)
+		s = s[i+1:]
 	}
-	return dst
+}
+
+// add appends b to dst, through t unless t is nil.
+func add(dst, b []byte, t *tidier) []byte {
+	if t == nil {
+		return append(dst, b...)
+	}
+	return t.collapse(dst, b)
 }
 
 func hex4(s []byte) (rune, int) {
@@ -199,11 +241,11 @@ func visit(b []byte, i int, path []string, scratch *[]byte, emit *emitter) (int,
 			if i >= len(b) || b[i] != '"' {
 				return 0, errJSON
 			}
-			end, esc, err := stringEnd(b, i)
+			end, err := stringEnd(b, i)
 			if err != nil {
 				return 0, err
 			}
-			match := keyEquals(b, i, end, esc, path[0], scratch)
+			match := keyEquals(b, i, end, path[0], scratch)
 			j := skipWS(b, end)
 			if j >= len(b) || b[j] != ':' {
 				return 0, errJSON
@@ -238,8 +280,7 @@ func visit(b []byte, i int, path []string, scratch *[]byte, emit *emitter) (int,
 	}
 	switch {
 	case b[i] == '"':
-		_, esc, _ := stringEnd(b, i)
-		emit.emit(b[i+1:j-1], esc)
+		emit.emit(b[i+1:j-1], true)
 	case string(b[i:j]) == "null":
 	default: // numbers and booleans as written
 		emit.emit(b[i:j], false)
@@ -247,21 +288,25 @@ func visit(b []byte, i int, path []string, scratch *[]byte, emit *emitter) (int,
 	return j, nil
 }
 
-// emitter appends the values visit finds, joined by sep.
+// emitter appends the values visit finds, joined by sep, through a tidier.
 type emitter struct {
 	dst   []byte
-	sep   string
+	sep   []byte
 	first bool
+	t     tidier
 }
+
+// text appends b through the tidier.
+func (e *emitter) text(b []byte) { e.dst = e.t.collapse(e.dst, b) }
 
 func (e *emitter) emit(v []byte, esc bool) {
 	if !e.first {
-		e.dst = append(e.dst, e.sep...)
+		e.text(e.sep)
 	}
 	e.first = false
 	if esc {
-		e.dst = unescape(e.dst, v)
+		e.dst = unescape(e.dst, v, &e.t)
 	} else {
-		e.dst = append(e.dst, v...)
+		e.text(v)
 	}
 }

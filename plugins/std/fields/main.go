@@ -14,22 +14,24 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
+	"unsafe"
 
 	plugin "github.com/crossrank/crossrank/sdk/go"
 )
 
 type segment struct {
-	lit  string
+	lit  []byte
 	path []string // nil for a literal
 }
 
 type fieldsPlugin struct {
 	segs     []segment
-	arraySep string
+	arraySep []byte
 
-	scratch, tidy []byte // reused between calls
-	em            emitter
+	scratch []byte // reused between calls
+	em      emitter
 }
 
 func main() {}
@@ -57,9 +59,9 @@ func (p *fieldsPlugin) configure(raw []byte) error {
 	if err := dec.Decode(&c); err != nil {
 		return fmt.Errorf("fields: %w", err)
 	}
-	p.arraySep = ", "
+	p.arraySep = []byte(", ")
 	if c.ArraySeparator != nil {
-		p.arraySep = *c.ArraySeparator
+		p.arraySep = []byte(*c.ArraySeparator)
 	}
 	tmpl := c.Template
 	switch {
@@ -105,7 +107,7 @@ func parseTemplate(t string) ([]segment, error) {
 				return nil, fmt.Errorf("fields: template %q: empty placeholder", t)
 			}
 			if lit.Len() > 0 {
-				segs = append(segs, segment{lit: lit.String()})
+				segs = append(segs, segment{lit: []byte(lit.String())})
 				lit.Reset()
 			}
 			segs = append(segs, segment{path: strings.Split(name, ".")})
@@ -117,7 +119,7 @@ func parseTemplate(t string) ([]segment, error) {
 		}
 	}
 	if lit.Len() > 0 {
-		segs = append(segs, segment{lit: lit.String()})
+		segs = append(segs, segment{lit: []byte(lit.String())})
 	}
 	return segs, nil
 }
@@ -127,34 +129,115 @@ func (p *fieldsPlugin) passage(dst, _ []byte, doc plugin.Doc) ([]byte, error) {
 		return append(dst, doc.Data...), nil
 	}
 	start := len(dst)
+	// Everything rendered goes through the emitter's tidier, which collapses
+	// white space as it appends (one pass, no copy).
+	e := &p.em
+	*e = emitter{dst: dst, sep: p.arraySep}
 	for _, s := range p.segs {
 		if s.path == nil {
-			dst = append(dst, s.lit...)
+			e.text(s.lit)
 			continue
 		}
-		p.em = emitter{dst: dst, sep: p.arraySep, first: true}
-		if _, err := visit(doc.Data, 0, s.path, &p.scratch, &p.em); err != nil {
+		e.first = true
+		if _, err := visit(doc.Data, 0, s.path, &p.scratch, e); err != nil {
 			return dst, fmt.Errorf("fields: document: %w", err)
 		}
-		dst = p.em.dst
 	}
-	// Tidy: collapse white space, drop separators left by empty fields.
-	p.tidy = append(p.tidy[:0], dst[start:]...)
-	dst = dst[:start]
-	space := false
-	for _, c := range p.tidy {
-		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
-			space = true
-			continue
-		}
-		if space && len(dst) > start {
-			dst = append(dst, ' ')
-		}
-		space = false
-		dst = append(dst, c)
-	}
+	dst = e.dst
+	// Drop separators left by empty fields.
 	out := bytes.TrimLeft(dst[start:], " .,;:|-")
 	out = bytes.TrimRight(out, " ,;:|-")
 	n := copy(dst[start:], out)
 	return dst[:start+n], nil
+}
+
+// tidier collapses white space (space, tab, CR, LF) in a stream of pieces:
+// each run becomes one space, and the ends are trimmed.
+type tidier struct {
+	space bool // white space seen since the last byte written
+	wrote bool // something was written
+}
+
+// collapse appends src to dst, tidied, continuing the stream.
+//
+// Byte loops are slow in a Go WASM guest, so collapse looks at 8 bytes at a
+// time: a block without control bytes or two spaces in a row (most of
+// running text) is copied whole; any other block goes byte by byte.
+func (t *tidier) collapse(dst, src []byte) []byte {
+	// The output is at most src and one pending space: reserve it once and
+	// store into it.
+	dst = slices.Grow(dst, len(src)+1)
+	w := len(dst)
+	out := dst[:cap(dst)]
+	space, wrote := t.space, t.wrote
+	i := 0
+	for i < len(src) {
+		if i+8 <= len(src) {
+			x := load64(src, i)
+			sp := eqMask(x, 0x2020202020202020)
+			if ctlMask(x) == 0 && sp&(sp>>8) == 0 && (sp&0x80 == 0 || wrote && !space) {
+				if space && wrote {
+					out[w] = ' '
+					w++
+				}
+				// Each output byte stands for at least one input byte
+				// (the pending space for one before src), so out has room
+				// for 8 bytes at w.
+				store64(out, w, x)
+				if sp>>63 != 0 { // ends in a space: keep it pending
+					w += 7
+					space = true
+				} else {
+					w += 8
+					space = false
+				}
+				wrote = true
+				i += 8
+				continue
+			}
+		}
+		c := src[i]
+		i++
+		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
+			space = true
+			continue
+		}
+		if space && wrote {
+			out[w] = ' '
+			w++
+		}
+		space = false
+		wrote = true
+		out[w] = c
+		w++
+	}
+	t.space, t.wrote = space, wrote
+	return out[:w]
+}
+
+const lo7s = 0x7F7F7F7F7F7F7F7F
+
+// load64 reads 8 bytes of b at i (i+8 <= len(b)) as one little-endian
+// word: a single i64.load in WASM.
+func load64(b []byte, i int) uint64 {
+	_ = b[i+7]
+	return *(*uint64)(unsafe.Pointer(&b[i]))
+}
+
+// store64 writes x as 8 little-endian bytes of b at i (i+8 <= len(b)).
+func store64(b []byte, i int, x uint64) {
+	_ = b[i+7]
+	*(*uint64)(unsafe.Pointer(&b[i])) = x
+}
+
+// eqMask has 0x80 in each byte of x that equals the byte repeated in rep,
+// and 0 elsewhere.
+func eqMask(x, rep uint64) uint64 {
+	t := x ^ rep
+	return ^((t&lo7s + lo7s) | t | lo7s)
+}
+
+// ctlMask has 0x80 in each byte of x below 0x20, and 0 elsewhere.
+func ctlMask(x uint64) uint64 {
+	return ^((x&lo7s + 0x6060606060606060) | x | lo7s)
 }

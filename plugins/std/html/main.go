@@ -11,7 +11,9 @@ import (
 	"bytes"
 	"fmt"
 	"html"
+	"slices"
 	"unicode/utf8"
+	"unsafe"
 
 	plugin "github.com/crossrank/crossrank/sdk/go"
 )
@@ -145,49 +147,98 @@ func indexFold(s []byte, needle string) int {
 	return -1
 }
 
-// spaceClass marks the bytes collapse treats specially: 1 for ASCII white
-// space, 2 for 0xC2 (the first byte of a no-break space).
-var spaceClass = [256]uint8{' ': 1, '\t': 1, '\n': 1, '\r': 1, '\f': 1, '\v': 1, 0xC2: 2}
-
 // collapse appends src to dst with runs of white space (including no-break
-// space) turned into one space and the ends trimmed. Runs of other bytes are
-// copied whole (memory.copy) rather than appended byte by byte.
+// space) turned into one space and the ends trimmed.
+//
+// Byte loops are slow in a Go WASM guest, so collapse looks at 8 bytes at a
+// time: a block without control bytes, 0xC2 or two spaces in a row (most of
+// running text) is copied whole; any other block goes byte by byte.
 func collapse(dst, src []byte) []byte {
+	// The output is never longer than src: reserve it once and store into it.
+	dst = slices.Grow(dst, len(src))
+	w := len(dst)
+	out := dst[:cap(dst)]
 	space := false
 	wrote := false
 	i := 0
 	for i < len(src) {
-		// The run of ordinary bytes at i.
-		j := i
-		for j < len(src) {
-			k := spaceClass[src[j]]
-			if k == 0 || k == 2 && (j+1 >= len(src) || src[j+1] != 0xA0) {
-				j++
+		if i+8 <= len(src) {
+			x := load64(src, i)
+			sp := eqMask(x, 0x2020202020202020)
+			if ctlMask(x)|eqMask(x, 0xC2C2C2C2C2C2C2C2) == 0 && sp&(sp>>8) == 0 && (sp&0x80 == 0 || wrote && !space) {
+				if space && wrote {
+					out[w] = ' '
+					w++
+				}
+				// Each output byte stands for at least one input byte, so
+				// out has room for 8 bytes at w.
+				store64(out, w, x)
+				if sp>>63 != 0 { // ends in a space: keep it pending
+					w += 7
+					space = true
+				} else {
+					w += 8
+					space = false
+				}
+				wrote = true
+				i += 8
 				continue
 			}
-			break
 		}
-		if j > i {
-			if space && wrote {
-				dst = append(dst, ' ')
-			}
-			dst = append(dst, src[i:j]...)
-			space, wrote = false, true
+		c := src[i]
+		n := 0
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
+			n = 1
+		case c == 0xC2 && i+1 < len(src) && src[i+1] == 0xA0:
+			n = 2
 		}
-		// The run of white space at j.
-		for j < len(src) {
-			if k := spaceClass[src[j]]; k == 1 {
-				j++
-			} else if k == 2 && j+1 < len(src) && src[j+1] == 0xA0 {
-				j += 2
-			} else {
-				break
-			}
+		if n > 0 {
 			space = true
+			i += n
+			continue
 		}
-		i = j
+		if space && wrote {
+			out[w] = ' '
+			w++
+		}
+		space = false
+		wrote = true
+		out[w] = c
+		w++
+		i++
 	}
-	return dst
+	return out[:w]
+}
+
+const (
+	lo7s = 0x7F7F7F7F7F7F7F7F
+	his  = 0x8080808080808080
+)
+
+// load64 reads 8 bytes of b at i (i+8 <= len(b)) as one little-endian
+// word: a single i64.load in WASM.
+func load64(b []byte, i int) uint64 {
+	_ = b[i+7]
+	return *(*uint64)(unsafe.Pointer(&b[i]))
+}
+
+// store64 writes x as 8 little-endian bytes of b at i (i+8 <= len(b)).
+func store64(b []byte, i int, x uint64) {
+	_ = b[i+7]
+	*(*uint64)(unsafe.Pointer(&b[i])) = x
+}
+
+// eqMask has 0x80 in each byte of x that equals the byte repeated in rep,
+// and 0 elsewhere.
+func eqMask(x, rep uint64) uint64 {
+	t := x ^ rep
+	return ^((t&lo7s + lo7s) | t | lo7s)
+}
+
+// ctlMask has 0x80 in each byte of x below 0x20, and 0 elsewhere.
+func ctlMask(x uint64) uint64 {
+	return ^((x&lo7s + 0x6060606060606060) | x | lo7s)
 }
 
 // appendUnescaped appends s to dst with HTML character references decoded
