@@ -17,7 +17,7 @@ fuzz-sidecar:
 	$(GO) test -run XXX -fuzz '^FuzzDecodeRerank$$' -fuzztime $(SIDECAR_FUZZTIME) ./sidecar/api/
 	$(GO) test -run XXX -fuzz '^FuzzDecodeTEI$$' -fuzztime $(SIDECAR_FUZZTIME) ./sidecar/api/
 	$(GO) test -run XXX -fuzz '^FuzzDecodeHits$$' -fuzztime $(SIDECAR_FUZZTIME) ./sidecar/api/
-	$(GO) test -run XXX -fuzz '^FuzzParseObject$$' -fuzztime $(SIDECAR_FUZZTIME) ./sidecar/rerank/
+	$(GO) test -run XXX -fuzz '^FuzzParseObject$$' -fuzztime $(SIDECAR_FUZZTIME) ./sidecar/internal/rawjson/
 	$(GO) test -run XXX -fuzz '^FuzzAppendString$$' -fuzztime $(SIDECAR_FUZZTIME) ./sidecar/api/jsonw/
 
 ## bench-sidecar: end-to-end HTTP pairs/s vs the raw session, batch sizes, workers x threads, grouping vs FIFO

@@ -42,6 +42,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/crossrank/crossrank/sidecar/config"
+	"github.com/crossrank/crossrank/sidecar/internal/rawjson"
 	"github.com/crossrank/crossrank/sidecar/rerank"
 )
 
@@ -391,7 +392,7 @@ func (p *Proxy) plan(ctx *fasthttp.RequestCtx, target string) (*plan, error) {
 		pl.skip = "no body"
 		return pl, nil
 	}
-	obj, err := parseObject(body)
+	obj, err := rawjson.ParseObject(body)
 	if err != nil {
 		pl.skip = "body is not a JSON object"
 		return pl, nil // the engine answers with its own parse error
@@ -399,11 +400,11 @@ func (p *Proxy) plan(ctx *fasthttp.RequestCtx, target string) (*plan, error) {
 
 	var ext extRerank
 	hasExt := false
-	if rawExt, ok := obj.get("ext"); ok {
-		extObj, err := parseObject(rawExt)
+	if rawExt, ok := obj.Get("ext"); ok {
+		extObj, err := rawjson.ParseObject(rawExt)
 		if err == nil {
-			if raw, ok := extObj.get("rerank"); ok {
-				if ro, err := parseObject(raw); err == nil && ro.index("query_context") >= 0 {
+			if raw, ok := extObj.Get("rerank"); ok {
+				if ro, err := rawjson.ParseObject(raw); err == nil && ro.Index("query_context") >= 0 {
 					// OpenSearch's own rerank processor: not ours.
 					pl.skip = "ext.rerank.query_context belongs to an OpenSearch search pipeline"
 					return pl, nil
@@ -414,11 +415,11 @@ func (p *Proxy) plan(ctx *fasthttp.RequestCtx, target string) (*plan, error) {
 					return nil, fmt.Errorf("ext.rerank: %v (want {\"query\": string, \"fields\": [string], \"window\": int, \"pipeline\": string, \"model\": string, \"enabled\": bool})", err)
 				}
 				hasExt = true
-				extObj = extObj.remove("rerank")
+				extObj = extObj.Remove("rerank")
 				if len(extObj) == 0 {
-					obj = obj.remove("ext")
+					obj = obj.Remove("ext")
 				} else {
-					obj = obj.set("ext", extObj.appendTo(nil))
+					obj = obj.Set("ext", extObj.AppendTo(nil))
 				}
 			}
 		}
@@ -429,7 +430,7 @@ func (p *Proxy) plan(ctx *fasthttp.RequestCtx, target string) (*plan, error) {
 	}
 	if hasExt && ext.Enabled != nil && !*ext.Enabled {
 		pl.skip = "ext.rerank.enabled is false"
-		pl.body = obj.appendTo(nil)
+		pl.body = obj.AppendTo(nil)
 		return pl, nil
 	}
 
@@ -462,7 +463,7 @@ func (p *Proxy) plan(ctx *fasthttp.RequestCtx, target string) (*plan, error) {
 	}
 
 	args := ctx.QueryArgs()
-	if args.Has("scroll") || obj.index("search_after") >= 0 {
+	if args.Has("scroll") || obj.Index("search_after") >= 0 {
 		if hasExt {
 			return nil, errors.New("ext.rerank cannot be combined with scroll or search_after: rerank the first page, or page with from/size")
 		}
@@ -489,7 +490,7 @@ func (p *Proxy) plan(ctx *fasthttp.RequestCtx, target string) (*plan, error) {
 	}
 	if size == 0 {
 		pl.skip = "size is 0"
-		pl.body = obj.appendTo(nil)
+		pl.body = obj.AppendTo(nil)
 		return pl, nil
 	}
 
@@ -517,7 +518,7 @@ func (p *Proxy) plan(ctx *fasthttp.RequestCtx, target string) (*plan, error) {
 	}
 
 	fetch := max(window, from+size)
-	obj = obj.set("from", json.RawMessage("0")).set("size", json.RawMessage(strconv.Itoa(fetch)))
+	obj = obj.Set("from", json.RawMessage("0")).Set("size", json.RawMessage(strconv.Itoa(fetch)))
 	if args.Has("from") || args.Has("size") {
 		q := fasthttp.AcquireArgs()
 		defer fasthttp.ReleaseArgs(q)
@@ -526,25 +527,25 @@ func (p *Proxy) plan(ctx *fasthttp.RequestCtx, target string) (*plan, error) {
 		q.Del("size")
 		pl.query = q.String()
 	}
-	pl.rerank, pl.body, pl.from, pl.size, pl.window, pl.rerankOpt = true, obj.appendTo(nil), from, size, window, opts
+	pl.rerank, pl.body, pl.from, pl.size, pl.window, pl.rerankOpt = true, obj.AppendTo(nil), from, size, window, opts
 	return pl, nil
 }
 
 // cutPage keeps hits [from, from+size) of a search response.
 func cutPage(b []byte, from, size int) ([]byte, error) {
-	top, err := parseObject(b)
+	top, err := rawjson.ParseObject(b)
 	if err != nil {
 		return nil, fmt.Errorf("reranked response: %w", err)
 	}
-	rawHits, ok := top.get("hits")
+	rawHits, ok := top.Get("hits")
 	if !ok {
 		return b, nil
 	}
-	hits, err := parseObject(rawHits)
+	hits, err := rawjson.ParseObject(rawHits)
 	if err != nil {
 		return nil, fmt.Errorf("reranked response hits: %w", err)
 	}
-	rawArr, ok := hits.get("hits")
+	rawArr, ok := hits.Get("hits")
 	if !ok {
 		return b, nil
 	}
@@ -555,9 +556,9 @@ func cutPage(b []byte, from, size int) ([]byte, error) {
 	lo, hi := min(from, len(arr)), min(from+size, len(arr))
 	page := append([]byte{'['}, bytes.Join(rawSlices(arr[lo:hi]), []byte{','})...)
 	page = append(page, ']')
-	hits = hits.set("hits", page)
-	top = top.set("hits", hits.appendTo(nil))
-	return top.appendTo(make([]byte, 0, len(b))), nil
+	hits = hits.Set("hits", page)
+	top = top.Set("hits", hits.AppendTo(nil))
+	return top.AppendTo(make([]byte, 0, len(b))), nil
 }
 
 func rawSlices(in []json.RawMessage) [][]byte {

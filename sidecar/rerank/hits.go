@@ -4,11 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"strconv"
 
 	"github.com/crossrank/crossrank/sidecar/api/jsonw"
+	"github.com/crossrank/crossrank/sidecar/internal/rawjson"
 )
 
 // HitsOptions says how to rerank a _search response.
@@ -48,24 +48,24 @@ func RerankHitsResult(ctx context.Context, e *Engine, searchResponse []byte, opt
 	if opts.Window < 0 {
 		return nil, invalid("window: %d is negative", opts.Window)
 	}
-	top, err := parseObject(searchResponse)
+	top, err := rawjson.ParseObject(searchResponse)
 	if err != nil {
 		return nil, invalid("response: %v", err)
 	}
-	hi := top.index("hits")
+	hi := top.Index("hits")
 	if hi < 0 {
 		return nil, invalid("response.hits is missing")
 	}
-	hitsObj, err := parseObject(top[hi].val)
+	hitsObj, err := rawjson.ParseObject(top[hi].Val)
 	if err != nil {
 		return nil, invalid("response.hits: %v", err)
 	}
-	ai := hitsObj.index("hits")
+	ai := hitsObj.Index("hits")
 	if ai < 0 {
 		return nil, invalid("response.hits.hits is missing")
 	}
 	var rawHits []json.RawMessage
-	if err := json.Unmarshal(hitsObj[ai].val, &rawHits); err != nil {
+	if err := json.Unmarshal(hitsObj[ai].Val, &rawHits); err != nil {
 		return nil, invalid("response.hits.hits: must be an array of hits")
 	}
 	window := len(rawHits)
@@ -75,16 +75,16 @@ func RerankHitsResult(ctx context.Context, e *Engine, searchResponse []byte, opt
 	if window == 0 {
 		return &HitsResult{Body: searchResponse}, nil
 	}
-	hits := make([]object, window)
+	hits := make([]rawjson.Object, window)
 	docs := make([]json.RawMessage, window)
 	for i := range window {
-		if hits[i], err = parseObject(rawHits[i]); err != nil {
+		if hits[i], err = rawjson.ParseObject(rawHits[i]); err != nil {
 			return nil, invalid("response.hits.hits[%d]: %v", i, err)
 		}
-		if j := hits[i].index("_source"); j >= 0 {
-			docs[i] = hits[i][j].val
-		} else if j := hits[i].index("fields"); j >= 0 {
-			docs[i] = hits[i][j].val
+		if j := hits[i].Index("_source"); j >= 0 {
+			docs[i] = hits[i][j].Val
+		} else if j := hits[i].Index("fields"); j >= 0 {
+			docs[i] = hits[i][j].Val
 		} else {
 			docs[i] = json.RawMessage("{}")
 		}
@@ -99,17 +99,17 @@ func RerankHitsResult(ctx context.Context, e *Engine, searchResponse []byte, opt
 	order := Order(res.Scores)
 	maxScore := res.Scores[order[0]]
 	for _, raw := range rawHits[window:] {
-		h, err := parseObject(raw)
+		h, err := rawjson.ParseObject(raw)
 		if err != nil {
 			continue
 		}
-		if j := h.index("_score"); j >= 0 {
-			if v, err := strconv.ParseFloat(string(bytes.TrimSpace(h[j].val)), 64); err == nil && v > maxScore {
+		if j := h.Index("_score"); j >= 0 {
+			if v, err := strconv.ParseFloat(string(bytes.TrimSpace(h[j].Val)), 64); err == nil && v > maxScore {
 				maxScore = v
 			}
 		}
 	}
-	newHits := make([]byte, 0, len(hitsObj[ai].val)+64*window)
+	newHits := make([]byte, 0, len(hitsObj[ai].Val)+64*window)
 	newHits = append(newHits, '[')
 	for n, i := range order {
 		if n > 0 {
@@ -118,107 +118,32 @@ func RerankHitsResult(ctx context.Context, e *Engine, searchResponse []byte, opt
 		h := hits[i]
 		orig := json.RawMessage("null")
 		score := jsonw.AppendFloat(nil, res.Scores[i])
-		if j := h.index("_score"); j >= 0 {
-			orig = h[j].val
-			h[j].val = score
+		if j := h.Index("_score"); j >= 0 {
+			orig = h[j].Val
+			h[j].Val = score
 		} else {
-			h = append(h, field{name: "_score", val: score})
+			h = append(h, rawjson.Member{Name: "_score", Val: score})
 		}
 		rr := append(append([]byte(`{"original_score":`), bytes.TrimSpace(orig)...), '}')
-		if j := h.index("_rerank"); j >= 0 {
-			h[j].val = rr
+		if j := h.Index("_rerank"); j >= 0 {
+			h[j].Val = rr
 		} else {
-			h = append(h, field{name: "_rerank", val: rr})
+			h = append(h, rawjson.Member{Name: "_rerank", Val: rr})
 		}
-		newHits = h.appendTo(newHits)
+		newHits = h.AppendTo(newHits)
 	}
 	for _, raw := range rawHits[window:] {
 		newHits = append(newHits, ',')
 		newHits = append(newHits, raw...)
 	}
 	newHits = append(newHits, ']')
-	hitsObj[ai].val = newHits
+	hitsObj[ai].Val = newHits
 	ms := jsonw.AppendFloat(nil, maxScore)
-	if j := hitsObj.index("max_score"); j >= 0 {
-		hitsObj[j].val = ms
+	if j := hitsObj.Index("max_score"); j >= 0 {
+		hitsObj[j].Val = ms
 	} else {
-		hitsObj = append(hitsObj, field{name: "max_score", val: ms})
+		hitsObj = append(hitsObj, rawjson.Member{Name: "max_score", Val: ms})
 	}
-	top[hi].val = hitsObj.appendTo(nil)
-	return &HitsResult{Body: top.appendTo(make([]byte, 0, len(searchResponse)+64*window)), Result: res}, nil
-}
-
-// object is a JSON object kept as ordered raw members.
-type object []field
-
-type field struct {
-	name string
-	key  []byte // the key as written, quotes included (nil: encode name)
-	val  json.RawMessage
-}
-
-func (o object) index(name string) int {
-	for i, f := range o {
-		if f.name == name {
-			return i
-		}
-	}
-	return -1
-}
-
-func (o object) appendTo(dst []byte) []byte {
-	dst = append(dst, '{')
-	for i, f := range o {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		if f.key != nil {
-			dst = append(dst, f.key...)
-		} else {
-			dst = strconv.AppendQuote(dst, f.name)
-		}
-		dst = append(dst, ':')
-		dst = append(dst, f.val...)
-	}
-	return append(dst, '}')
-}
-
-// parseObject splits a JSON object into its members, keeping each value's
-// bytes as written.
-func parseObject(b []byte) (object, error) {
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.UseNumber()
-	tok, err := dec.Token()
-	if err != nil {
-		return nil, fmt.Errorf("not JSON: %w", err)
-	}
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		return nil, fmt.Errorf("must be an object")
-	}
-	var o object
-	for dec.More() {
-		start := dec.InputOffset()
-		tok, err := dec.Token()
-		if err != nil {
-			return nil, fmt.Errorf("bad key: %w", err)
-		}
-		name, ok := tok.(string)
-		if !ok {
-			return nil, fmt.Errorf("bad key")
-		}
-		end := dec.InputOffset()
-		key := bytes.TrimLeft(b[start:end], " \t\r\n,")
-		var v json.RawMessage
-		if err := dec.Decode(&v); err != nil {
-			return nil, fmt.Errorf("member %q: %w", name, err)
-		}
-		o = append(o, field{name: name, key: key, val: v})
-	}
-	if _, err := dec.Token(); err != nil {
-		return nil, fmt.Errorf("unterminated object: %w", err)
-	}
-	if _, err := dec.Token(); err == nil {
-		return nil, fmt.Errorf("data after the object")
-	}
-	return o, nil
+	top[hi].Val = hitsObj.AppendTo(nil)
+	return &HitsResult{Body: top.AppendTo(make([]byte, 0, len(searchResponse)+64*window)), Result: res}, nil
 }

@@ -41,31 +41,6 @@ func TestOrder(t *testing.T) {
 	}
 }
 
-// FuzzParseObject: parseObject never panics, and for any object it accepts,
-// writing it back gives JSON that decodes to the same value.
-func FuzzParseObject(f *testing.F) {
-	f.Add([]byte(`{"a":1,"b":{"c":[1,2]},"d":"x"}`))
-	f.Add([]byte(` { "k" : "v" , "\u00e9" : null } `))
-	f.Add([]byte(`{"a":1}{`))
-	f.Fuzz(func(t *testing.T, b []byte) {
-		o, err := parseObject(b)
-		if err != nil {
-			return
-		}
-		out := o.appendTo(nil)
-		var want, got any
-		if json.Unmarshal(b, &want) != nil {
-			return // encoding/json is stricter on some inputs (e.g. invalid UTF-8)
-		}
-		if err := json.Unmarshal(out, &got); err != nil {
-			t.Fatalf("%q rewritten as invalid JSON %q: %v", b, out, err)
-		}
-		if fmt.Sprint(want) != fmt.Sprint(got) {
-			t.Fatalf("%q rewritten as %q: %v != %v", b, out, want, got)
-		}
-	})
-}
-
 func ExampleDocumentText() {
 	text, _ := DocumentText(json.RawMessage(`{"title": "Go", "body": "A language."}`), []string{"title", "body"})
 	fmt.Println(text)

@@ -3,8 +3,8 @@
 package main
 
 import (
+	"bytes"
 	"errors"
-	"math/bits"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -24,59 +24,26 @@ func skipWS(b []byte, i int) int {
 }
 
 // stringEnd returns the index after the string starting at b[i] == '"'.
+// bytes.IndexByte is assembly in Go's wasm port, several times faster than
+// a byte loop (and than 8-bytes-at-a-time Go code there).
 func stringEnd(b []byte, i int) (int, error) {
 	j := i + 1
 	for {
-		k := indexQuoteOrBackslash(b, j)
+		k := bytes.IndexByte(b[j:], '"')
 		if k < 0 {
 			return 0, errJSON
 		}
-		if b[k] == '"' {
-			return k + 1, nil
+		q := j + k
+		// The quote is escaped if an odd number of backslashes precede it.
+		n := 0
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			n++
 		}
-		j = k + 2 // skip the escaped byte
-	}
-}
-
-// Byte loops are slow in a Go WASM guest (bytes.IndexByte there reads 4
-// bytes at a time); these scan 8 bytes per step.
-
-const (
-	quotes      = 0x2222222222222222
-	backslashes = 0x5C5C5C5C5C5C5C5C
-)
-
-// indexQuoteOrBackslash returns the index of the first '"' or '\\' in b at
-// or after i, or -1.
-func indexQuoteOrBackslash(b []byte, i int) int {
-	for ; i+8 <= len(b); i += 8 {
-		x := load64(b, i)
-		if m := eqMask(x, quotes) | eqMask(x, backslashes); m != 0 {
-			return i + bits.TrailingZeros64(m)/8
+		if n%2 == 0 {
+			return q + 1, nil
 		}
+		j = q + 1
 	}
-	for ; i < len(b); i++ {
-		if b[i] == '"' || b[i] == '\\' {
-			return i
-		}
-	}
-	return -1
-}
-
-// indexBackslash returns the index of the first '\\' in b, or -1.
-func indexBackslash(b []byte) int {
-	i := 0
-	for ; i+8 <= len(b); i += 8 {
-		if m := eqMask(load64(b, i), backslashes); m != 0 {
-			return i + bits.TrailingZeros64(m)/8
-		}
-	}
-	for ; i < len(b); i++ {
-		if b[i] == '\\' {
-			return i
-		}
-	}
-	return -1
 }
 
 // skipValue returns the index after the value starting at b[i].
@@ -118,38 +85,52 @@ func skipValue(b []byte, i int) (int, error) {
 
 // keyEquals reports whether the JSON string b[i:end] (quotes included) is key.
 func keyEquals(b []byte, i, end int, key string, scratch *[]byte) bool {
-	body := b[i+1 : end-1]
-	if indexBackslash(body) < 0 {
-		return string(body) == key
-	}
-	*scratch = unescape((*scratch)[:0], body, nil)
-	return string(*scratch) == key
+	return string(keyText(b, i, end, scratch)) == key
 }
 
-// unescape appends the decoded contents of a JSON string body to dst,
-// through t unless t is nil. The runs between escapes go whole.
-func unescape(dst, s []byte, t *tidier) []byte {
-	var buf [utf8.UTFMax]byte
+// keyText returns the decoded text of the JSON string b[i:end] (quotes
+// included): b's own bytes when it holds no escapes, else *scratch.
+func keyText(b []byte, i, end int, scratch *[]byte) []byte {
+	body := b[i+1 : end-1]
+	if bytes.IndexByte(body, '\\') < 0 {
+		return body
+	}
+	*scratch = unescape((*scratch)[:0], body)
+	return *scratch
+}
+
+// unescape appends the decoded contents of a JSON string body to dst. The
+// runs between escapes are copied whole.
+func unescape(dst, s []byte) []byte {
 	for {
-		k := indexBackslash(s)
+		k := bytes.IndexByte(s, '\\')
 		if k < 0 || k+1 >= len(s) { // none, or a lone backslash at the end
-			return add(dst, s, t)
+			return append(dst, s...)
 		}
-		dst = add(dst, s[:k], t)
+		dst = append(dst, s[:k]...)
 		i := k + 1
-		c := s[i]
-		switch c {
+		switch s[i] {
 		case 'n':
-			c = '\n'
+			dst = append(dst, '\n')
 		case 't':
-			c = '\t'
+			dst = append(dst, '\t')
 		case 'r':
-			c = '\r'
+			dst = append(dst, '\r')
 		case 'b':
-			c = '\b'
+			dst = append(dst, '\b')
 		case 'f':
-			c = '\f'
+			dst = append(dst, '\f')
 		case 'u':
+			if i+4 < len(s) {
+				// Fast path: an ASCII character (\u003c from an encoder
+				// that escapes HTML).
+				a, b, c, d := unhex[s[i+1]], unhex[s[i+2]], unhex[s[i+3]], unhex[s[i+4]]
+				if a|b|c|d >= 0 && a == 0 && b == 0 && c < 8 {
+					dst = append(dst, byte(c)<<4|byte(d))
+					s = s[i+5:]
+					continue
+				}
+			}
 			r, n := hex4(s[i+1:])
 			i += n
 			if utf16.IsSurrogate(r) && i+2 < len(s) && s[i+1] == '\\' && s[i+2] == 'u' {
@@ -159,23 +140,28 @@ func unescape(dst, s []byte, t *tidier) []byte {
 					i += 2 + n2
 				}
 			}
-			dst = add(dst, buf[:utf8.EncodeRune(buf[:], r)], t)
-			s = s[i+1:]
-			continue
-		} // default: " \ / and anything else stand for themselves
-		buf[0] = c
-		dst = add(dst, buf[:1], t)
+			dst = utf8.AppendRune(dst, r)
+		default: // " \ /
+			dst = append(dst, s[i])
+		}
 		s = s[i+1:]
 	}
 }
 
-// add appends b to dst, through t unless t is nil.
-func add(dst, b []byte, t *tidier) []byte {
-	if t == nil {
-		return append(dst, b...)
+// unhex is the value of a hex digit, -1 for other bytes.
+var unhex = func() (t [256]int8) {
+	for i := range t {
+		t[i] = -1
 	}
-	return t.collapse(dst, b)
-}
+	for c := '0'; c <= '9'; c++ {
+		t[c] = int8(c - '0')
+	}
+	for c := 'a'; c <= 'f'; c++ {
+		t[c] = int8(c - 'a' + 10)
+		t[c-'a'+'A'] = int8(c - 'a' + 10)
+	}
+	return t
+}()
 
 func hex4(s []byte) (rune, int) {
 	if len(s) < 4 {
@@ -195,6 +181,57 @@ func hex4(s []byte) (rune, int) {
 		}
 	}
 	return r, 4
+}
+
+// span is the value of a top-level field that is the first step of a
+// segment's path: b[start:end], for p.segs[seg].
+type span struct{ seg, start, end int }
+
+// topLevel walks the object starting at b[i] == '{' once and appends to
+// spans, in document order, the value of every key that is the first step
+// of a segment's path (a key may repeat). It checks the object as visit
+// would, so a document that visit rejects is rejected here or when the
+// spans are visited.
+func topLevel(b []byte, i int, segs []segment, scratch *[]byte, spans []span) ([]span, error) {
+	i = skipWS(b, i+1)
+	if i < len(b) && b[i] == '}' {
+		return spans, nil
+	}
+	for {
+		i = skipWS(b, i)
+		if i >= len(b) || b[i] != '"' {
+			return spans, errJSON
+		}
+		end, err := stringEnd(b, i)
+		if err != nil {
+			return spans, err
+		}
+		key := keyText(b, i, end, scratch)
+		j := skipWS(b, end)
+		if j >= len(b) || b[j] != ':' {
+			return spans, errJSON
+		}
+		v := skipWS(b, j+1)
+		if j, err = skipValue(b, v); err != nil {
+			return spans, err
+		}
+		for si := range segs {
+			if segs[si].path != nil && string(key) == segs[si].path[0] {
+				spans = append(spans, span{seg: si, start: v, end: j})
+			}
+		}
+		j = skipWS(b, j)
+		if j >= len(b) {
+			return spans, errJSON
+		}
+		if b[j] == '}' {
+			return spans, nil
+		}
+		if b[j] != ',' {
+			return spans, errJSON
+		}
+		i = j + 1
+	}
 }
 
 // visit calls emit for each scalar at path under the value starting at b[i]
@@ -288,25 +325,21 @@ func visit(b []byte, i int, path []string, scratch *[]byte, emit *emitter) (int,
 	return j, nil
 }
 
-// emitter appends the values visit finds, joined by sep, through a tidier.
+// emitter appends the values visit finds, joined by sep.
 type emitter struct {
 	dst   []byte
-	sep   []byte
+	sep   string
 	first bool
-	t     tidier
 }
-
-// text appends b through the tidier.
-func (e *emitter) text(b []byte) { e.dst = e.t.collapse(e.dst, b) }
 
 func (e *emitter) emit(v []byte, esc bool) {
 	if !e.first {
-		e.text(e.sep)
+		e.dst = append(e.dst, e.sep...)
 	}
 	e.first = false
 	if esc {
-		e.dst = unescape(e.dst, v, &e.t)
+		e.dst = unescape(e.dst, v)
 	} else {
-		e.text(v)
+		e.dst = append(e.dst, v...)
 	}
 }

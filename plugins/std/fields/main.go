@@ -22,16 +22,18 @@ import (
 )
 
 type segment struct {
-	lit  []byte
+	lit  string
 	path []string // nil for a literal
 }
 
 type fieldsPlugin struct {
 	segs     []segment
-	arraySep []byte
+	arraySep string
 
-	scratch []byte // reused between calls
-	em      emitter
+	scratch, tidy []byte // reused between calls
+	spans         []span
+	paths         bool // some segment is a placeholder
+	em            emitter
 }
 
 func main() {}
@@ -59,9 +61,9 @@ func (p *fieldsPlugin) configure(raw []byte) error {
 	if err := dec.Decode(&c); err != nil {
 		return fmt.Errorf("fields: %w", err)
 	}
-	p.arraySep = []byte(", ")
+	p.arraySep = ", "
 	if c.ArraySeparator != nil {
-		p.arraySep = []byte(*c.ArraySeparator)
+		p.arraySep = *c.ArraySeparator
 	}
 	tmpl := c.Template
 	switch {
@@ -85,6 +87,10 @@ func (p *fieldsPlugin) configure(raw []byte) error {
 		return err
 	}
 	p.segs = segs
+	p.paths = false
+	for _, s := range segs {
+		p.paths = p.paths || s.path != nil
+	}
 	return nil
 }
 
@@ -107,7 +113,7 @@ func parseTemplate(t string) ([]segment, error) {
 				return nil, fmt.Errorf("fields: template %q: empty placeholder", t)
 			}
 			if lit.Len() > 0 {
-				segs = append(segs, segment{lit: []byte(lit.String())})
+				segs = append(segs, segment{lit: lit.String()})
 				lit.Reset()
 			}
 			segs = append(segs, segment{path: strings.Split(name, ".")})
@@ -119,7 +125,7 @@ func parseTemplate(t string) ([]segment, error) {
 		}
 	}
 	if lit.Len() > 0 {
-		segs = append(segs, segment{lit: []byte(lit.String())})
+		segs = append(segs, segment{lit: lit.String()})
 	}
 	return segs, nil
 }
@@ -129,47 +135,69 @@ func (p *fieldsPlugin) passage(dst, _ []byte, doc plugin.Doc) ([]byte, error) {
 		return append(dst, doc.Data...), nil
 	}
 	start := len(dst)
-	// Everything rendered goes through the emitter's tidier, which collapses
-	// white space as it appends (one pass, no copy).
-	e := &p.em
-	*e = emitter{dst: dst, sep: p.arraySep}
-	for _, s := range p.segs {
-		if s.path == nil {
-			e.text(s.lit)
-			continue
-		}
-		e.first = true
-		if _, err := visit(doc.Data, 0, s.path, &p.scratch, e); err != nil {
+	b := doc.Data
+	if top := skipWS(b, 0); p.paths && top < len(b) && b[top] == '{' {
+		// An object (the usual _source): walk its fields once for all the
+		// segments instead of once per segment.
+		var err error
+		if p.spans, err = topLevel(b, top, p.segs, &p.scratch, p.spans[:0]); err != nil {
 			return dst, fmt.Errorf("fields: document: %w", err)
 		}
+		for si, s := range p.segs {
+			if s.path == nil {
+				dst = append(dst, s.lit...)
+				continue
+			}
+			p.em = emitter{dst: dst, sep: p.arraySep, first: true}
+			for _, sp := range p.spans {
+				if sp.seg != si {
+					continue
+				}
+				if len(s.path) == 1 && b[sp.start] == '"' {
+					p.em.emit(b[sp.start+1:sp.end-1], true) // a string: as visit emits it
+					continue
+				}
+				if _, err := visit(b, sp.start, s.path[1:], &p.scratch, &p.em); err != nil {
+					return dst, fmt.Errorf("fields: document: %w", err)
+				}
+			}
+			dst = p.em.dst
+		}
+	} else {
+		for _, s := range p.segs {
+			if s.path == nil {
+				dst = append(dst, s.lit...)
+				continue
+			}
+			p.em = emitter{dst: dst, sep: p.arraySep, first: true}
+			if _, err := visit(b, 0, s.path, &p.scratch, &p.em); err != nil {
+				return dst, fmt.Errorf("fields: document: %w", err)
+			}
+			dst = p.em.dst
+		}
 	}
-	dst = e.dst
-	// Drop separators left by empty fields.
+	// Tidy: collapse white space, drop separators left by empty fields.
+	p.tidy = append(p.tidy[:0], dst[start:]...)
+	dst = collapse(dst[:start], p.tidy)
 	out := bytes.TrimLeft(dst[start:], " .,;:|-")
 	out = bytes.TrimRight(out, " ,;:|-")
 	n := copy(dst[start:], out)
 	return dst[:start+n], nil
 }
 
-// tidier collapses white space (space, tab, CR, LF) in a stream of pieces:
-// each run becomes one space, and the ends are trimmed.
-type tidier struct {
-	space bool // white space seen since the last byte written
-	wrote bool // something was written
-}
-
-// collapse appends src to dst, tidied, continuing the stream.
+// collapse appends src to dst with runs of white space (space, tab, CR, LF)
+// turned into one space and the ends trimmed.
 //
 // Byte loops are slow in a Go WASM guest, so collapse looks at 8 bytes at a
 // time: a block without control bytes or two spaces in a row (most of
 // running text) is copied whole; any other block goes byte by byte.
-func (t *tidier) collapse(dst, src []byte) []byte {
-	// The output is at most src and one pending space: reserve it once and
-	// store into it.
-	dst = slices.Grow(dst, len(src)+1)
+func collapse(dst, src []byte) []byte {
+	// The output is never longer than src: reserve it once and store into it.
+	dst = slices.Grow(dst, len(src))
 	w := len(dst)
 	out := dst[:cap(dst)]
-	space, wrote := t.space, t.wrote
+	space := false
+	wrote := false
 	i := 0
 	for i < len(src) {
 		if i+8 <= len(src) {
@@ -180,9 +208,8 @@ func (t *tidier) collapse(dst, src []byte) []byte {
 					out[w] = ' '
 					w++
 				}
-				// Each output byte stands for at least one input byte
-				// (the pending space for one before src), so out has room
-				// for 8 bytes at w.
+				// Each output byte stands for at least one input byte, so
+				// out has room for 8 bytes at w.
 				store64(out, w, x)
 				if sp>>63 != 0 { // ends in a space: keep it pending
 					w += 7
@@ -197,9 +224,9 @@ func (t *tidier) collapse(dst, src []byte) []byte {
 			}
 		}
 		c := src[i]
-		i++
 		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
 			space = true
+			i++
 			continue
 		}
 		if space && wrote {
@@ -210,8 +237,8 @@ func (t *tidier) collapse(dst, src []byte) []byte {
 		wrote = true
 		out[w] = c
 		w++
+		i++
 	}
-	t.space, t.wrote = space, wrote
 	return out[:w]
 }
 
