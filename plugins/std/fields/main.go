@@ -1,5 +1,3 @@
-//go:build wasip1
-
 // Command fields is the standard crossrank plugin that makes a passage from
 // fields of a JSON document (an Elasticsearch _source) with a template.
 //
@@ -37,15 +35,6 @@ type fieldsPlugin struct {
 }
 
 func main() {}
-
-func init() {
-	p := &fieldsPlugin{}
-	plugin.Register(plugin.Plugin{
-		Configure:  p.configure,
-		Passage:    p.passage,
-		AcceptJSON: true,
-	})
-}
 
 type config struct {
 	Template       string   `json:"template"`

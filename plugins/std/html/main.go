@@ -1,5 +1,3 @@
-//go:build wasip1
-
 // Command html is the standard crossrank plugin that turns HTML into plain
 // text: tags removed (block-level tags become a space), script, style and
 // comment contents dropped, character entities decoded, white space
@@ -9,43 +7,68 @@ package main
 
 import (
 	"bytes"
-	"fmt"
 	"html"
 	"slices"
 	"unicode/utf8"
 	"unsafe"
-
-	plugin "github.com/crossrank/crossrank/sdk/go"
 )
 
 func main() {}
 
-func init() {
-	var scratch []byte
-	plugin.Register(plugin.Plugin{
-		Configure: func(c []byte) error {
-			if len(bytes.TrimSpace(c)) > 2 {
-				return fmt.Errorf("html: takes no config, got %s", c)
-			}
-			return nil
-		},
-		Passage: func(dst, _ []byte, doc plugin.Doc) ([]byte, error) {
-			scratch = stripHTML(scratch[:0], doc.Data)
-			return collapse(dst, scratch), nil
-		},
-	})
+// plainText appends the text of the HTML src to dst, using scratch (returned
+// for reuse).
+func plainText(dst, src, scratch []byte) (out, scratch2 []byte) {
+	scratch = stripHTML(scratch[:0], src)
+	return collapse(dst, scratch), scratch
 }
 
+// blockTags break the text flow (each becomes a space).
+var blockTags = []string{"address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt",
+	"figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
+	"header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table",
+	"td", "th", "title", "tr", "ul", "option"}
+
+// A tagKey is a lower-cased tag name of at most 16 bytes as two words, zero
+// padded: comparing tags this way costs no string conversion or runtime call
+// in a WASM guest.
+type tagKey struct{ lo, hi uint64 }
+
+func keyOf(name string) tagKey {
+	var b [16]byte
+	copy(b[:], name)
+	return tagKey{load64(b[:], 0), load64(b[:], 8)}
+}
+
+var (
+	keyScript = keyOf("script")
+	keyStyle  = keyOf("style")
+	// blockTable is an open-addressing hash set of the block tags' keys.
+	blockTable = func() (t [128]tagKey) {
+		for _, name := range blockTags {
+			k := keyOf(name)
+			h := hashKey(k)
+			for t[h].lo != 0 {
+				h = (h + 1) % uint64(len(t))
+			}
+			t[h] = k
+		}
+		return t
+	}()
+)
+
+func hashKey(k tagKey) uint64 { return ((k.lo ^ k.hi*31) * 0x9E3779B97F4A7C15) >> 57 }
+
 // isBlock reports whether a tag breaks the text flow (it becomes a space).
-func isBlock(tag string) bool {
-	switch tag {
-	case "address", "article", "aside", "blockquote", "br", "dd", "div", "dl", "dt",
-		"figcaption", "figure", "footer", "form", "h1", "h2", "h3", "h4", "h5", "h6",
-		"header", "hr", "li", "main", "nav", "ol", "p", "pre", "section", "table",
-		"td", "th", "title", "tr", "ul", "option":
-		return true
+func isBlock(k tagKey) bool {
+	for h := hashKey(k); ; h = (h + 1) % uint64(len(blockTable)) {
+		e := blockTable[h]
+		if e.lo == 0 {
+			return false
+		}
+		if e == k {
+			return true
+		}
 	}
-	return false
 }
 
 // stripHTML appends the text of src to dst.
@@ -86,6 +109,7 @@ func stripHTML(dst, src []byte) []byte {
 			j++
 		}
 		n := 0
+		name = [16]byte{}
 		for j < len(src) && (isLetter(src[j]) || (src[j] >= '0' && src[j] <= '9')) {
 			if n < len(name) {
 				name[n] = src[j] | 0x20
@@ -93,7 +117,7 @@ func stripHTML(dst, src []byte) []byte {
 			}
 			j++
 		}
-		tag := string(name[:n]) // small; the compiler avoids allocating for map look-ups
+		tag := tagKey{load64(name[:], 0), load64(name[:], 8)} // the first 16 bytes of the name
 		// Skip to the end of the tag, honouring quoted attribute values.
 		var quote byte
 		for j < len(src) {
@@ -110,8 +134,8 @@ func stripHTML(dst, src []byte) []byte {
 			j++
 		}
 		i = j + 1
-		if !closing && (tag == "script" || tag == "style") {
-			end := indexFold(src[i:], "</"+tag)
+		if !closing && (tag == keyScript || tag == keyStyle) {
+			end := indexFold(src[i:], "</"+string(name[:n]))
 			if end < 0 {
 				i = len(src)
 			} else {

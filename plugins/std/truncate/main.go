@@ -35,11 +35,14 @@ type truncator struct {
 	strategy string
 
 	// best_window state, reused between calls.
-	terms  map[string]int
-	counts []int
-	keys   []int
-	key    []byte
-	cuts   []int
+	terms    map[string]int
+	termList [][]byte // the terms by id
+	query    []byte   // the query terms was built from
+	built    bool
+	counts   []int
+	keys     []int
+	key      []byte
+	cuts     []int
 }
 
 func main() {}
@@ -142,6 +145,38 @@ var stop = map[string]bool{
 
 // normWord appends the lower-cased letters and digits of w to dst.
 func normWord(dst, w []byte) []byte {
+	for i := 0; i < len(w); i++ {
+		v := asciiNorm[w[i]]
+		if v == 0 {
+			continue
+		}
+		if v == 0xFF {
+			return normRunes(dst, w[i:])
+		}
+		dst = append(dst, v)
+	}
+	return dst
+}
+
+// asciiNorm maps an ASCII letter or digit to its lower case and other ASCII
+// bytes to 0 (what unicode's functions say of them), and the bytes of
+// non-ASCII characters to 0xFF.
+var asciiNorm = func() (t [256]byte) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = byte(c)
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c] = byte(c)
+		t[c-'a'+'A'] = byte(c)
+	}
+	for c := utf8.RuneSelf; c < 256; c++ {
+		t[c] = 0xFF
+	}
+	return t
+}()
+
+// normRunes is normWord for any UTF-8.
+func normRunes(dst, w []byte) []byte {
 	for i := 0; i < len(w); {
 		r, n := rune(w[i]), 1
 		if r >= utf8.RuneSelf {
@@ -155,16 +190,45 @@ func normWord(dst, w []byte) []byte {
 	return dst
 }
 
+// termID returns the id of the query term key, or -1. A few terms (the
+// usual query) are compared directly, which in a WASM guest is much cheaper
+// than hashing for the map.
+func (t *truncator) termID(key []byte) int {
+	if len(t.termList) > 8 {
+		if id, ok := t.terms[string(key)]; ok {
+			return id
+		}
+		return -1
+	}
+	if len(key) == 0 {
+		return -1
+	}
+	for id, term := range t.termList { // terms are not empty
+		if len(term) == len(key) && term[0] == key[0] && string(term) == string(key) {
+			return id
+		}
+	}
+	return -1
+}
+
 func (t *truncator) bestWindow(dst, query, p []byte, budget int) []byte {
-	clear(t.terms)
-	for _, w := range bytes.FieldsFunc(query, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
-		t.key = normWord(t.key[:0], w)
-		if len(t.key) == 0 || stop[string(t.key)] {
-			continue
+	// The query is the same for every passage of a request: build its terms
+	// once.
+	if !t.built || !bytes.Equal(query, t.query) {
+		clear(t.terms)
+		t.termList = t.termList[:0]
+		for _, w := range bytes.FieldsFunc(query, func(r rune) bool { return !unicode.IsLetter(r) && !unicode.IsDigit(r) }) {
+			t.key = normWord(t.key[:0], w)
+			if len(t.key) == 0 || stop[string(t.key)] {
+				continue
+			}
+			if _, ok := t.terms[string(t.key)]; !ok {
+				t.terms[string(t.key)] = len(t.terms)
+				t.termList = append(t.termList, []byte(string(t.key)))
+			}
 		}
-		if _, ok := t.terms[string(t.key)]; !ok {
-			t.terms[string(t.key)] = len(t.terms)
-		}
+		t.query = append(t.query[:0], query...)
+		t.built = true
 	}
 	words := plugin.WordTokens(p, 0)
 	if len(words) == 0 {
@@ -175,11 +239,7 @@ func (t *truncator) bestWindow(dst, query, p []byte, budget int) []byte {
 	for _, w := range words {
 		total += int(w.Tokens)
 		t.key = normWord(t.key[:0], p[w.Start:w.End])
-		id, ok := t.terms[string(t.key)]
-		if !ok {
-			id = -1
-		}
-		t.keys = append(t.keys, id)
+		t.keys = append(t.keys, t.termID(t.key))
 	}
 	if total <= budget {
 		return append(dst, p[words[0].Start:words[len(words)-1].End]...)
