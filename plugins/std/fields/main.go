@@ -14,8 +14,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"unsafe"
 
+	"github.com/crossrank/crossrank/plugins/std/internal/swar"
 	plugin "github.com/crossrank/crossrank/sdk/go"
 )
 
@@ -190,16 +190,16 @@ func collapse(dst, src []byte) []byte {
 	i := 0
 	for i < len(src) {
 		if i+8 <= len(src) {
-			x := load64(src, i)
-			sp := eqMask(x, 0x2020202020202020)
-			if ctlMask(x) == 0 && sp&(sp>>8) == 0 && (sp&0x80 == 0 || wrote && !space) {
+			x := swar.Load64(src, i)
+			sp := swar.EqMask(x, 0x2020202020202020)
+			if swar.CtlMask(x) == 0 && sp&(sp>>8) == 0 && (sp&0x80 == 0 || wrote && !space) {
 				if space && wrote {
 					out[w] = ' '
 					w++
 				}
 				// Each output byte stands for at least one input byte, so
 				// out has room for 8 bytes at w.
-				store64(out, w, x)
+				swar.Store64(out, w, x)
 				if sp>>63 != 0 { // ends in a space: keep it pending
 					w += 7
 					space = true
@@ -229,31 +229,4 @@ func collapse(dst, src []byte) []byte {
 		i++
 	}
 	return out[:w]
-}
-
-const lo7s = 0x7F7F7F7F7F7F7F7F
-
-// load64 reads 8 bytes of b at i (i+8 <= len(b)) as one little-endian
-// word: a single i64.load in WASM.
-func load64(b []byte, i int) uint64 {
-	_ = b[i+7]
-	return *(*uint64)(unsafe.Pointer(&b[i]))
-}
-
-// store64 writes x as 8 little-endian bytes of b at i (i+8 <= len(b)).
-func store64(b []byte, i int, x uint64) {
-	_ = b[i+7]
-	*(*uint64)(unsafe.Pointer(&b[i])) = x
-}
-
-// eqMask has 0x80 in each byte of x that equals the byte repeated in rep,
-// and 0 elsewhere.
-func eqMask(x, rep uint64) uint64 {
-	t := x ^ rep
-	return ^((t&lo7s + lo7s) | t | lo7s)
-}
-
-// ctlMask has 0x80 in each byte of x below 0x20, and 0 elsewhere.
-func ctlMask(x uint64) uint64 {
-	return ^((x&lo7s + 0x6060606060606060) | x | lo7s)
 }

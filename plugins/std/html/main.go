@@ -10,7 +10,8 @@ import (
 	"html"
 	"slices"
 	"unicode/utf8"
-	"unsafe"
+
+	"github.com/crossrank/crossrank/plugins/std/internal/swar"
 )
 
 func main() {}
@@ -36,7 +37,7 @@ type tagKey struct{ lo, hi uint64 }
 func keyOf(name string) tagKey {
 	var b [16]byte
 	copy(b[:], name)
-	return tagKey{load64(b[:], 0), load64(b[:], 8)}
+	return tagKey{swar.Load64(b[:], 0), swar.Load64(b[:], 8)}
 }
 
 var (
@@ -117,7 +118,7 @@ func stripHTML(dst, src []byte) []byte {
 			}
 			j++
 		}
-		tag := tagKey{load64(name[:], 0), load64(name[:], 8)} // the first 16 bytes of the name
+		tag := tagKey{swar.Load64(name[:], 0), swar.Load64(name[:], 8)} // the first 16 bytes of the name
 		// Skip to the end of the tag, honouring quoted attribute values.
 		var quote byte
 		for j < len(src) {
@@ -187,16 +188,16 @@ func collapse(dst, src []byte) []byte {
 	i := 0
 	for i < len(src) {
 		if i+8 <= len(src) {
-			x := load64(src, i)
-			sp := eqMask(x, 0x2020202020202020)
-			if ctlMask(x)|eqMask(x, 0xC2C2C2C2C2C2C2C2) == 0 && sp&(sp>>8) == 0 && (sp&0x80 == 0 || wrote && !space) {
+			x := swar.Load64(src, i)
+			sp := swar.EqMask(x, 0x2020202020202020)
+			if swar.CtlMask(x)|swar.EqMask(x, 0xC2C2C2C2C2C2C2C2) == 0 && sp&(sp>>8) == 0 && (sp&0x80 == 0 || wrote && !space) {
 				if space && wrote {
 					out[w] = ' '
 					w++
 				}
 				// Each output byte stands for at least one input byte, so
 				// out has room for 8 bytes at w.
-				store64(out, w, x)
+				swar.Store64(out, w, x)
 				if sp>>63 != 0 { // ends in a space: keep it pending
 					w += 7
 					space = true
@@ -233,36 +234,6 @@ func collapse(dst, src []byte) []byte {
 		i++
 	}
 	return out[:w]
-}
-
-const (
-	lo7s = 0x7F7F7F7F7F7F7F7F
-	his  = 0x8080808080808080
-)
-
-// load64 reads 8 bytes of b at i (i+8 <= len(b)) as one little-endian
-// word: a single i64.load in WASM.
-func load64(b []byte, i int) uint64 {
-	_ = b[i+7]
-	return *(*uint64)(unsafe.Pointer(&b[i]))
-}
-
-// store64 writes x as 8 little-endian bytes of b at i (i+8 <= len(b)).
-func store64(b []byte, i int, x uint64) {
-	_ = b[i+7]
-	*(*uint64)(unsafe.Pointer(&b[i])) = x
-}
-
-// eqMask has 0x80 in each byte of x that equals the byte repeated in rep,
-// and 0 elsewhere.
-func eqMask(x, rep uint64) uint64 {
-	t := x ^ rep
-	return ^((t&lo7s + lo7s) | t | lo7s)
-}
-
-// ctlMask has 0x80 in each byte of x below 0x20, and 0 elsewhere.
-func ctlMask(x uint64) uint64 {
-	return ^((x&lo7s + 0x6060606060606060) | x | lo7s)
 }
 
 // appendUnescaped appends s to dst with HTML character references decoded
