@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"path/filepath"
 	"strings"
@@ -13,21 +12,16 @@ import (
 // runPlugin runs `crossrank plugin ARGS...` in-process with stdin.
 func runPlugin(t *testing.T, stdin string, args ...string) (query string, passages []string, err error) {
 	t.Helper()
-	c := newPluginCmd()
-	var out bytes.Buffer
-	c.SetIn(strings.NewReader(stdin))
-	c.SetOut(&out)
-	c.SetErr(&bytes.Buffer{})
-	c.SetArgs(args)
-	if err := c.Execute(); err != nil {
+	out, err := runCommand(t, newPluginCmd, stdin, args...)
+	if err != nil {
 		return "", nil, err
 	}
 	var v struct {
 		Query    string   `json:"query"`
 		Passages []string `json:"passages"`
 	}
-	if err := json.Unmarshal(out.Bytes(), &v); err != nil {
-		t.Fatalf("output %q: %v", out.String(), err)
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("output %q: %v", out, err)
 	}
 	return v.Query, v.Passages, nil
 }

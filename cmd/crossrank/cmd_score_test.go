@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"math"
 	"regexp"
@@ -15,14 +14,7 @@ import (
 // runScore runs `crossrank score ARGS...` in-process with stdin.
 func runScore(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
-	c := newScoreCmd()
-	var out, errOut bytes.Buffer
-	c.SetIn(strings.NewReader(stdin))
-	c.SetOut(&out)
-	c.SetErr(&errOut)
-	c.SetArgs(args)
-	err := c.Execute()
-	return out.String(), err
+	return runCommand(t, newScoreCmd, stdin, args...)
 }
 
 var scoreJSONLLine = regexp.MustCompile(`^\{"logit": -?[0-9]+\.[0-9]+(e[-+][0-9]+)?, "score": [0-9]\.[0-9]+(e[-+][0-9]+)?\}$`)

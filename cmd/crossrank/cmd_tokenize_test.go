@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
 	"path/filepath"
 	"slices"
@@ -14,14 +13,7 @@ import (
 // runTokenize runs `crossrank tokenize ARGS...` in-process with stdin.
 func runTokenize(t *testing.T, stdin string, args ...string) (string, error) {
 	t.Helper()
-	c := newTokenizeCmd()
-	var out, errOut bytes.Buffer
-	c.SetIn(strings.NewReader(stdin))
-	c.SetOut(&out)
-	c.SetErr(&errOut)
-	c.SetArgs(args)
-	err := c.Execute()
-	return out.String(), err
+	return runCommand(t, newTokenizeCmd, stdin, args...)
 }
 
 var bertJSON = filepath.Join("..", "..", "models", "assets", "bert-base-uncased.json")

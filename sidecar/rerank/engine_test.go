@@ -15,16 +15,12 @@ import (
 	"github.com/crossrank/crossrank/models/tokenizer"
 	"github.com/crossrank/crossrank/plugins"
 	"github.com/crossrank/crossrank/sidecar/rerank"
+	"github.com/crossrank/crossrank/sidecar/rerank/reranktest"
 )
 
 func twin(t testing.TB) rerank.Model {
 	t.Helper()
-	m, err := rerank.LoadModel(context.Background(), "twin", testenv.TwinDir(t), ort.WithLibrary(testenv.ORTLib(t)), ort.WithThreads(1, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Scorer.Close() })
-	return m
+	return reranktest.Twin(t, 1)
 }
 
 func engine(t testing.TB, m rerank.Model, opts ...rerank.Option) *rerank.Engine {

@@ -16,10 +16,10 @@ import (
 
 	"github.com/crossrank/crossrank/internal/testenv"
 	"github.com/crossrank/crossrank/models"
-	"github.com/crossrank/crossrank/models/ort"
 	"github.com/crossrank/crossrank/models/tokenizer"
 	"github.com/crossrank/crossrank/sidecar/batcher"
 	"github.com/crossrank/crossrank/sidecar/rerank"
+	"github.com/crossrank/crossrank/sidecar/rerank/reranktest"
 )
 
 // benchWorkload is MS MARCO-like: queries of 3-10 words, passages of
@@ -65,12 +65,7 @@ var benchConfigs = []benchConfig{
 }
 
 func loadBench(b *testing.B, threads int) rerank.Model {
-	m, err := rerank.LoadModel(context.Background(), "twin", testenv.TwinDir(b), ort.WithLibrary(testenv.ORTLib(b)), ort.WithThreads(threads, 1))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { m.Scorer.Close() })
-	return m
+	return reranktest.Twin(b, threads)
 }
 
 // BenchmarkSidecar measures end-to-end pairs/s over loopback HTTP

@@ -24,18 +24,14 @@ import (
 	"github.com/crossrank/crossrank/models/tokenizer"
 	"github.com/crossrank/crossrank/sidecar/batcher"
 	"github.com/crossrank/crossrank/sidecar/rerank"
+	"github.com/crossrank/crossrank/sidecar/rerank/reranktest"
 	"github.com/crossrank/crossrank/sidecar/server"
 )
 
 // twin loads the default shape twin on the real ONNX Runtime.
 func twin(t testing.TB) rerank.Model {
 	t.Helper()
-	m, err := rerank.LoadModel(context.Background(), "twin", testenv.TwinDir(t), ort.WithLibrary(testenv.ORTLib(t)), ort.WithThreads(1, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Scorer.Close() })
-	return m
+	return reranktest.Twin(t, 1)
 }
 
 // reference scores pairs the way `crossrank score` does: the model's own

@@ -12,7 +12,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/crossrank/crossrank/plugins/std/internal/swar"
@@ -176,57 +175,4 @@ func (p *fieldsPlugin) passage(dst, _ []byte, doc plugin.Doc) ([]byte, error) {
 
 // collapse appends src to dst with runs of white space (space, tab, CR, LF)
 // turned into one space and the ends trimmed.
-//
-// Byte loops are slow in a Go WASM guest, so collapse looks at 8 bytes at a
-// time: a block without control bytes or two spaces in a row (most of
-// running text) is copied whole; any other block goes byte by byte.
-func collapse(dst, src []byte) []byte {
-	// The output is never longer than src: reserve it once and store into it.
-	dst = slices.Grow(dst, len(src))
-	w := len(dst)
-	out := dst[:cap(dst)]
-	space := false
-	wrote := false
-	i := 0
-	for i < len(src) {
-		if i+8 <= len(src) {
-			x := swar.Load64(src, i)
-			sp := swar.EqMask(x, 0x2020202020202020)
-			if swar.CtlMask(x) == 0 && sp&(sp>>8) == 0 && (sp&0x80 == 0 || wrote && !space) {
-				if space && wrote {
-					out[w] = ' '
-					w++
-				}
-				// Each output byte stands for at least one input byte, so
-				// out has room for 8 bytes at w.
-				swar.Store64(out, w, x)
-				if sp>>63 != 0 { // ends in a space: keep it pending
-					w += 7
-					space = true
-				} else {
-					w += 8
-					space = false
-				}
-				wrote = true
-				i += 8
-				continue
-			}
-		}
-		c := src[i]
-		if c == ' ' || c == '\t' || c == '\n' || c == '\r' {
-			space = true
-			i++
-			continue
-		}
-		if space && wrote {
-			out[w] = ' '
-			w++
-		}
-		space = false
-		wrote = true
-		out[w] = c
-		w++
-		i++
-	}
-	return out[:w]
-}
+func collapse(dst, src []byte) []byte { return swar.Collapse(dst, src, swar.ASCIISpace) }

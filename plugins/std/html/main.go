@@ -8,7 +8,6 @@ package main
 import (
 	"bytes"
 	"html"
-	"slices"
 	"unicode/utf8"
 
 	"github.com/crossrank/crossrank/plugins/std/internal/swar"
@@ -174,67 +173,7 @@ func indexFold(s []byte, needle string) int {
 
 // collapse appends src to dst with runs of white space (including no-break
 // space) turned into one space and the ends trimmed.
-//
-// Byte loops are slow in a Go WASM guest, so collapse looks at 8 bytes at a
-// time: a block without control bytes, 0xC2 or two spaces in a row (most of
-// running text) is copied whole; any other block goes byte by byte.
-func collapse(dst, src []byte) []byte {
-	// The output is never longer than src: reserve it once and store into it.
-	dst = slices.Grow(dst, len(src))
-	w := len(dst)
-	out := dst[:cap(dst)]
-	space := false
-	wrote := false
-	i := 0
-	for i < len(src) {
-		if i+8 <= len(src) {
-			x := swar.Load64(src, i)
-			sp := swar.EqMask(x, 0x2020202020202020)
-			if swar.CtlMask(x)|swar.EqMask(x, 0xC2C2C2C2C2C2C2C2) == 0 && sp&(sp>>8) == 0 && (sp&0x80 == 0 || wrote && !space) {
-				if space && wrote {
-					out[w] = ' '
-					w++
-				}
-				// Each output byte stands for at least one input byte, so
-				// out has room for 8 bytes at w.
-				swar.Store64(out, w, x)
-				if sp>>63 != 0 { // ends in a space: keep it pending
-					w += 7
-					space = true
-				} else {
-					w += 8
-					space = false
-				}
-				wrote = true
-				i += 8
-				continue
-			}
-		}
-		c := src[i]
-		n := 0
-		switch {
-		case c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v':
-			n = 1
-		case c == 0xC2 && i+1 < len(src) && src[i+1] == 0xA0:
-			n = 2
-		}
-		if n > 0 {
-			space = true
-			i += n
-			continue
-		}
-		if space && wrote {
-			out[w] = ' '
-			w++
-		}
-		space = false
-		wrote = true
-		out[w] = c
-		w++
-		i++
-	}
-	return out[:w]
-}
+func collapse(dst, src []byte) []byte { return swar.Collapse(dst, src, swar.HTMLSpace) }
 
 // appendUnescaped appends s to dst with HTML character references decoded
 // as html.UnescapeString decodes them. The common ones (&amp; &lt; &gt;
