@@ -10,8 +10,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crossrank/crossrank/internal/testenv"
-	"github.com/crossrank/crossrank/models/ort"
 	"github.com/crossrank/crossrank/models/tokenizer"
 	"github.com/crossrank/crossrank/plugins"
 	"github.com/crossrank/crossrank/sidecar/rerank"
@@ -36,24 +34,7 @@ func engine(t testing.TB, m rerank.Model, opts ...rerank.Option) *rerank.Engine 
 // direct scores each pair alone with the tokenizer and the session.
 func direct(t testing.TB, m rerank.Model, tr tokenizer.Truncation, query string, passages []string) []float32 {
 	t.Helper()
-	tok, err := tokenizer.Load(testenv.TwinDir(t) + "/tokenizer.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok = tok.WithTruncation(tr)
-	enc := func(q, p string) ([]int64, []int64, error) {
-		e, err := tok.EncodePair(q, p)
-		return e.IDs, e.TypeIDs, err
-	}
-	pairs := make([]ort.Pair, len(passages))
-	for i, p := range passages {
-		pairs[i] = ort.Pair{Query: query, Passage: p}
-	}
-	out, err := ort.ScorePairs(context.Background(), m.Scorer, enc, pairs, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return reranktest.Reference(t, m, tr, 4, query, passages)
 }
 
 func docs(texts ...string) []json.RawMessage {

@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -18,9 +17,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/crossrank/crossrank/internal/testenv"
 	"github.com/crossrank/crossrank/models"
-	"github.com/crossrank/crossrank/models/ort"
 	"github.com/crossrank/crossrank/models/tokenizer"
 	"github.com/crossrank/crossrank/sidecar/batcher"
 	"github.com/crossrank/crossrank/sidecar/rerank"
@@ -39,24 +36,8 @@ func twin(t testing.TB) rerank.Model {
 // session, outside the sidecar's engine, batcher and HTTP layers.
 func reference(t testing.TB, m rerank.Model, query string, passages []string) []float32 {
 	t.Helper()
-	tok, err := tokenizer.Load(filepath.Join(testenv.TwinDir(t), "tokenizer.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok = tok.WithTruncation(tokenizer.Truncation{MaxLength: m.Scorer.Info().MaxLength, Strategy: tokenizer.LongestFirst, Direction: tokenizer.Right})
-	enc := func(q, p string) ([]int64, []int64, error) {
-		e, err := tok.EncodePair(q, p)
-		return e.IDs, e.TypeIDs, err
-	}
-	pairs := make([]ort.Pair, len(passages))
-	for i, p := range passages {
-		pairs[i] = ort.Pair{Query: query, Passage: p}
-	}
-	out, err := ort.ScorePairs(context.Background(), m.Scorer, enc, pairs, 8)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	tr := tokenizer.Truncation{MaxLength: m.Scorer.Info().MaxLength, Strategy: tokenizer.LongestFirst, Direction: tokenizer.Right}
+	return reranktest.Reference(t, m, tr, 8, query, passages)
 }
 
 func sigmoid(x float32) float64 { return 1 / (1 + math.Exp(-float64(x))) }

@@ -4,10 +4,12 @@ package reranktest
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 
 	"github.com/crossrank/crossrank/internal/testenv"
 	"github.com/crossrank/crossrank/models/ort"
+	"github.com/crossrank/crossrank/models/tokenizer"
 	"github.com/crossrank/crossrank/sidecar/rerank"
 )
 
@@ -21,4 +23,29 @@ func Twin(t testing.TB, threads int) rerank.Model {
 	}
 	t.Cleanup(func() { m.Scorer.Close() })
 	return m
+}
+
+// Reference scores (query, passage) pairs the way `crossrank score` does,
+// outside the engine, batcher and HTTP layers: the twin's own tokenizer with
+// truncation tr, and ort.ScorePairs on m's session in batches of batch.
+func Reference(t testing.TB, m rerank.Model, tr tokenizer.Truncation, batch int, query string, passages []string) []float32 {
+	t.Helper()
+	tok, err := tokenizer.Load(filepath.Join(testenv.TwinDir(t), "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok = tok.WithTruncation(tr)
+	enc := func(q, p string) ([]int64, []int64, error) {
+		e, err := tok.EncodePair(q, p)
+		return e.IDs, e.TypeIDs, err
+	}
+	pairs := make([]ort.Pair, len(passages))
+	for i, p := range passages {
+		pairs[i] = ort.Pair{Query: query, Passage: p}
+	}
+	out, err := ort.ScorePairs(context.Background(), m.Scorer, enc, pairs, batch)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }
