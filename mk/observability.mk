@@ -4,10 +4,11 @@
 PEERS_VENV := $(CACHE)/venv-peers
 PEERS_OUT ?= $(ROOT)/out/peers
 
-.PHONY: setup-chromium bench-peers bench-report bench-soak
+.PHONY: setup-chromium bench-peers bench-report bench-soak test-peers-report
 
 SETUP_TARGETS += setup-chromium
 BENCH_TARGETS += bench-report
+TEST_TARGETS += test-peers-report
 
 ## setup-chromium: Debian chromium for the dashboard's browser test (idempotent)
 setup-chromium:
@@ -24,6 +25,10 @@ $(PEERS_VENV)/.crossrank-stamp: scripts/peers/requirements.txt
 ## bench-peers: crossrank vs transformers.js, sentence-transformers (PyTorch CPU, ONNX) on the twin (not part of make test)
 bench-peers: setup build $(PEERS_VENV)/.crossrank-stamp
 	BIN=$(BIN) TWIN=$(CACHE)/models/twin PEERS_OUT=$(PEERS_OUT) ./scripts/peers/run_peers.sh
+
+## test-peers-report: the peer report's medians, ratios and verdict on hand-made rounds (stdlib Python)
+test-peers-report:
+	python3 -m unittest discover -s scripts/peers -p 'test_*.py'
 
 ## bench-report: a short batch x concurrency sweep of the default model, report in out/bench
 bench-report: setup build

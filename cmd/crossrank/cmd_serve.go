@@ -157,7 +157,11 @@ func newSidecar(ctx context.Context, cfg config.Config, log *slog.Logger) (sc *s
 		return nil, fmt.Errorf("serve: %w", err)
 	}
 	for _, s := range specs {
-		m, err := rerank.LoadModel(ctx, s.Name, s.Dir, ort.WithLibrary(lib), ort.WithThreads(cfg.Threads, 1), ort.WithProvider(cfg.Provider))
+		opts := []ort.Option{ort.WithLibrary(lib), ort.WithThreads(cfg.Threads, 1), ort.WithProvider(cfg.Provider)}
+		if cfg.ORTDisabledOptimizers != nil {
+			opts = append(opts, ort.WithDisabledOptimizers(cfg.ORTDisabledOptimizers...))
+		}
+		m, err := rerank.LoadModel(ctx, s.Name, s.Dir, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("serve: %w", err)
 		}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
@@ -36,6 +37,8 @@ type config struct {
 	quantized    bool
 	name         string
 	noWarmup     bool
+	disabled     []string // graph optimisers to skip; nil: DefaultDisabledOptimizers
+	optimised    string   // where ORT writes its optimised graph ("": nowhere)
 }
 
 // WithLibrary sets the ONNX Runtime library path (default: FindLibrary("")).
@@ -65,6 +68,39 @@ func WithName(name string) Option { return func(c *config) { c.name = name } }
 
 // WithoutWarmup skips the warm-up run Load does by default.
 func WithoutWarmup() Option { return func(c *config) { c.noWarmup = true } }
+
+// WithDisabledOptimizers names ONNX Runtime graph optimisers (transformers,
+// e.g. "AttentionFusion") to skip when the session is created, replacing
+// DefaultDisabledOptimizers; no names, or the single name "none", runs every
+// optimiser.
+func WithDisabledOptimizers(names ...string) Option {
+	return func(c *config) {
+		c.disabled = []string{}
+		for _, n := range names {
+			if n = strings.TrimSpace(n); n != "" && n != "none" {
+				c.disabled = append(c.disabled, n)
+			}
+		}
+	}
+}
+
+// WithOptimizedModelPath has ONNX Runtime write the graph it runs, after its
+// optimisers, to path (for inspection; the file is specific to this machine).
+func WithOptimizedModelPath(path string) Option { return func(c *config) { c.optimised = path } }
+
+// DefaultDisabledOptimizers returns the graph optimisers Load skips for an
+// execution provider unless WithDisabledOptimizers says otherwise. On the CPU
+// provider it is AttentionFusion: ONNX Runtime's fused CPU Attention kernel
+// was measured 9-19% slower than the unfused MatMul/Softmax subgraph it
+// replaces for MiniLM-sized BERT encoders at 8-32 pairs of 40-128 tokens,
+// and no faster at 256 (see RATIONALE.md, "Attention fusion"). GPU providers
+// keep every fusion.
+func DefaultDisabledOptimizers(provider string) []string {
+	if provider == "" || provider == "cpu" {
+		return []string{"AttentionFusion"}
+	}
+	return nil
+}
 
 // input roles, in the order the session's inputs are passed.
 const (
@@ -256,6 +292,20 @@ func configure(so *onnxruntime.SessionOptions, cfg config, lib string) error {
 	if cfg.inter > 0 {
 		if err := so.SetInterOpNumThreads(cfg.inter); err != nil {
 			return fmt.Errorf("ort: set inter-op threads %d: %w", cfg.inter, err)
+		}
+	}
+	disabled := cfg.disabled
+	if disabled == nil {
+		disabled = DefaultDisabledOptimizers(cfg.provider)
+	}
+	if len(disabled) > 0 {
+		if err := so.AddSessionConfigEntry("optimization.disable_specified_optimizers", strings.Join(disabled, ";")); err != nil {
+			return fmt.Errorf("ort: disable optimizers %v: %w", disabled, err)
+		}
+	}
+	if cfg.optimised != "" {
+		if err := so.SetOptimizedModelFilePath(cfg.optimised); err != nil {
+			return fmt.Errorf("ort: optimised model path %s: %w", cfg.optimised, err)
 		}
 	}
 	var mode onnxruntime.ExecutionMode = onnxruntime.ExecutionModeSequential

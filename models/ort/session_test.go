@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -373,4 +374,75 @@ func ExampleScorePairs() {
 	}
 	fmt.Println(len(logits), logits[0] != logits[1])
 	// Output: 2 true
+}
+
+// TestDisabledOptimizers checks that the graph optimisers Load skips by
+// default on the CPU provider are really skipped (ONNX Runtime's optimised
+// graph has no fused Attention), that WithDisabledOptimizers overrides the
+// default in both directions, and that every variant scores alike.
+func TestDisabledOptimizers(t *testing.T) {
+	batch := randomBatch(3, 8, 48, false)
+	cases := []struct {
+		name      string
+		opts      []ort.Option
+		attention int // fused Attention nodes in the optimised graph
+		biasGelu  int // fused BiasGelu nodes
+	}{
+		{"default", nil, 0, 6},
+		{"none", []ort.Option{ort.WithDisabledOptimizers("none")}, 6, 6},
+		{"empty", []ort.Option{ort.WithDisabledOptimizers()}, 6, 6},
+		// Both names must take effect (ORT wants them ';'-separated).
+		{"two names", []ort.Option{ort.WithDisabledOptimizers("AttentionFusion", "BiasGeluFusion")}, 0, 0},
+	}
+	var ref []float32
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "optimised.onnx")
+			s := loadTwin(t, append(c.opts, ort.WithOptimizedModelPath(path))...)
+			m, err := onnx.ReadFile(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			ops := map[string]int{}
+			for _, n := range m.Graph.Nodes {
+				ops[n.OpType]++
+			}
+			if ops["Attention"] != c.attention {
+				t.Errorf("optimised graph has %d Attention nodes, want %d (ops %v)", ops["Attention"], c.attention, ops)
+			}
+			if ops["BiasGelu"] != c.biasGelu {
+				t.Errorf("optimised graph has %d BiasGelu nodes, want %d (ops %v)", ops["BiasGelu"], c.biasGelu, ops)
+			}
+			got, err := s.Score(context.Background(), batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ref == nil {
+				ref = got
+				return
+			}
+			for i := range got {
+				if d := math.Abs(float64(got[i] - ref[i])); d > 1e-5 {
+					t.Errorf("row %d: logit %v, default graph gives %v (|diff| %.2g > 1e-5)", i, got[i], ref[i], d)
+				}
+			}
+		})
+	}
+}
+
+func TestDefaultDisabledOptimizers(t *testing.T) {
+	for _, c := range []struct {
+		provider string
+		want     []string
+	}{
+		{"cpu", []string{"AttentionFusion"}},
+		{"", []string{"AttentionFusion"}},
+		{"cuda", nil},
+		{"tensorrt", nil},
+		{"coreml", nil},
+	} {
+		if got := ort.DefaultDisabledOptimizers(c.provider); !slices.Equal(got, c.want) {
+			t.Errorf("DefaultDisabledOptimizers(%q) = %v, want %v", c.provider, got, c.want)
+		}
+	}
 }

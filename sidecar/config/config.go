@@ -59,30 +59,31 @@ type IndexDefaults struct {
 
 // Config is the effective configuration of `crossrank serve`.
 type Config struct {
-	Addr           string   `yaml:"addr" help:"listen address"`
-	Models         []string `yaml:"models" flag:"model" help:"model folder, or name=DIR; repeatable (env: comma-separated)"`
-	ModelPull      string   `yaml:"model_pull" help:"Hugging Face hub id to pull into <model_cache>/<id> and serve"`
-	ModelCache     string   `yaml:"model_cache" help:"folder that --model-pull downloads into"`
-	DefaultModel   string   `yaml:"default_model" help:"model used when a request names none (default: the first)"`
-	ORTLib         string   `yaml:"ort_lib" help:"ONNX Runtime shared library (default: found automatically)"`
-	Provider       string   `yaml:"provider" help:"execution provider: cpu, cuda, tensorrt, coreml"`
-	Workers        int      `yaml:"workers" help:"batches run at once per model"`
-	Threads        int      `yaml:"threads" help:"intra-op threads per batch"`
-	MaxBatchPairs  int      `yaml:"max_batch_pairs" help:"pairs per batch"`
-	MaxBatchTokens int      `yaml:"max_batch_tokens" help:"padded tokens per batch (pairs x longest)"`
-	MaxWait        Duration `yaml:"max_wait" help:"longest a pair waits for its batch to fill"`
-	MaxQueuePairs  int      `yaml:"max_queue_pairs" help:"pairs waiting per model before requests get 429"`
-	FIFOBatching   bool     `yaml:"fifo_batching" help:"batch in arrival order instead of grouping by length"`
-	CacheSize      int      `yaml:"cache_size" help:"score cache entries (0: off)"`
-	MaxDocuments   int      `yaml:"max_documents" help:"documents per request"`
-	MaxBodyBytes   int      `yaml:"max_body_bytes" help:"request body limit in bytes"`
-	RequestTimeout Duration `yaml:"request_timeout" help:"deadline of a request without timeout_ms"`
-	ShutdownGrace  Duration `yaml:"shutdown_grace" help:"time in-flight requests get to finish on SIGTERM"`
-	PluginDir      string   `yaml:"plugin_dir" help:"folder of .wasm plugins"`
-	PipelinesFile  string   `yaml:"pipelines_file" flag:"pipelines" help:"YAML file with a pipelines: map"`
-	DefaultPipe    string   `yaml:"default_pipeline" help:"pipeline used when a request names none"`
-	Upstream       string   `yaml:"upstream" help:"Elasticsearch/OpenSearch URL for _search proxy mode"`
-	LogLevel       string   `yaml:"log_level" help:"debug, info, warn or error"`
+	Addr                  string   `yaml:"addr" help:"listen address"`
+	Models                []string `yaml:"models" flag:"model" help:"model folder, or name=DIR; repeatable (env: comma-separated)"`
+	ModelPull             string   `yaml:"model_pull" help:"Hugging Face hub id to pull into <model_cache>/<id> and serve"`
+	ModelCache            string   `yaml:"model_cache" help:"folder that --model-pull downloads into"`
+	DefaultModel          string   `yaml:"default_model" help:"model used when a request names none (default: the first)"`
+	ORTLib                string   `yaml:"ort_lib" help:"ONNX Runtime shared library (default: found automatically)"`
+	Provider              string   `yaml:"provider" help:"execution provider: cpu, cuda, tensorrt, coreml"`
+	ORTDisabledOptimizers []string `yaml:"ort_disabled_optimizers" help:"ONNX Runtime graph optimisers to skip (default on cpu: AttentionFusion, measured faster; none: run all)"`
+	Workers               int      `yaml:"workers" help:"batches run at once per model"`
+	Threads               int      `yaml:"threads" help:"intra-op threads per batch"`
+	MaxBatchPairs         int      `yaml:"max_batch_pairs" help:"pairs per batch"`
+	MaxBatchTokens        int      `yaml:"max_batch_tokens" help:"padded tokens per batch (pairs x longest)"`
+	MaxWait               Duration `yaml:"max_wait" help:"longest a pair waits for its batch to fill"`
+	MaxQueuePairs         int      `yaml:"max_queue_pairs" help:"pairs waiting per model before requests get 429"`
+	FIFOBatching          bool     `yaml:"fifo_batching" help:"batch in arrival order instead of grouping by length"`
+	CacheSize             int      `yaml:"cache_size" help:"score cache entries (0: off)"`
+	MaxDocuments          int      `yaml:"max_documents" help:"documents per request"`
+	MaxBodyBytes          int      `yaml:"max_body_bytes" help:"request body limit in bytes"`
+	RequestTimeout        Duration `yaml:"request_timeout" help:"deadline of a request without timeout_ms"`
+	ShutdownGrace         Duration `yaml:"shutdown_grace" help:"time in-flight requests get to finish on SIGTERM"`
+	PluginDir             string   `yaml:"plugin_dir" help:"folder of .wasm plugins"`
+	PipelinesFile         string   `yaml:"pipelines_file" flag:"pipelines" help:"YAML file with a pipelines: map"`
+	DefaultPipe           string   `yaml:"default_pipeline" help:"pipeline used when a request names none"`
+	Upstream              string   `yaml:"upstream" help:"Elasticsearch/OpenSearch URL for _search proxy mode"`
+	LogLevel              string   `yaml:"log_level" help:"debug, info, warn or error"`
 
 	Pipelines map[string][]PipelineStep `yaml:"pipelines,omitempty" flag:"-"`
 	Indices   map[string]IndexDefaults  `yaml:"indices,omitempty" flag:"-"`
