@@ -8,7 +8,7 @@
 // waited MaxWait. Within what is waiting, pairs are grouped by token length:
 // the queue is sorted by length and the batch is the contiguous run around
 // the most urgent pair that wastes least compute on padding. Urgency follows
-// start-time fair queueing: a request's k-th pair has virtual round
+// start-time fair queueing: a request's k-th longest pair has virtual round
 // start+k/Quantum, so a large request is served Quantum pairs per round and
 // cannot starve a small one that arrives after it. Pairs of a request whose
 // context is done are dropped before inference. See sidecar/RATIONALE.md.
@@ -339,9 +339,9 @@ func (b *Batcher) loop() {
 		select {
 		case r := <-b.in:
 			quantum := int64(b.cfg.Quantum)
-			for i, s := range r.seqs {
+			for k, i := range longestFirst(r.seqs) {
 				seq++
-				pending = append(pending, &pair{req: r, idx: i, length: len(s.IDs), round: vtime + int64(i)/quantum, seq: seq})
+				pending = append(pending, &pair{req: r, idx: i, length: len(r.seqs[i].IDs), round: vtime + int64(k)/quantum, seq: seq})
 			}
 		case w := <-b.want:
 			waiters = append(waiters, w)
@@ -354,6 +354,19 @@ func (b *Batcher) loop() {
 		}
 		timer.Stop()
 	}
+}
+
+// longestFirst returns the indices of seqs, longest first (ties in input
+// order): a request's k-th longest pair gets its k-th round, so its long pairs
+// run first and its last batches are its shortest, which shortens the tail in
+// which one worker still runs while the others have nothing of it left.
+func longestFirst(seqs []Seq) []int {
+	order := make([]int, len(seqs))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(a, c int) bool { return len(seqs[order[a]].IDs) > len(seqs[order[c]].IDs) })
+	return order
 }
 
 func oldest(p []*pair) time.Time {

@@ -303,6 +303,38 @@ func TestSmallRequestNotStarved(t *testing.T) {
 	}
 }
 
+// TestLongestPairsFirst: within one request the long pairs run first and
+// the short ones last, so the request's final batches (which one worker may
+// run while the others idle) are its cheapest.
+func TestLongestPairsFirst(t *testing.T) {
+	g := newGated(loadTwin(t))
+	var log batchLog
+	b := gatedBatcher(t, g, batcher.Config{MaxBatchPairs: 4, Workers: 1, Quantum: 4}, batcher.WithObserver(log.observe))
+	rng := rand.New(rand.NewPCG(21, 22))
+	req := seqs(rng, 24, 4, 120)
+	done := make(chan error, 1)
+	go func() {
+		_, err := b.Submit(context.Background(), req)
+		done <- err
+	}()
+	for deadline := time.Now().Add(10 * time.Second); b.Queued() == 0 || b.Queued() == len(req); time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the gated worker took no batch: %d pairs queued", b.Queued())
+		}
+	}
+	g.open() // the rest of the request is queued and grouped from here on
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	var rows []int
+	for _, bi := range log.all() {
+		rows = append(rows, bi.PaddedTokens/bi.Pairs)
+	}
+	if len(rows) < 6 || !slices.IsSortedFunc(rows, func(a, c int) int { return c - a }) {
+		t.Errorf("row lengths of the request's batches in run order %v: want non-increasing (longest pairs first)", rows)
+	}
+}
+
 // TestCloseFinishesQueued: Close lets queued requests finish; later Submits
 // get ErrClosed.
 func TestCloseFinishesQueued(t *testing.T) {
