@@ -238,3 +238,38 @@ func BenchmarkScoreOverhead(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkGraphOptimizers compares the CPU session Load creates by default
+// (AttentionFusion skipped, see DefaultDisabledOptimizers) with one running
+// every ONNX Runtime fusion, one thread, interleaved per shape so both meet
+// the same machine state.
+func BenchmarkGraphOptimizers(b *testing.B) {
+	ctx := context.Background()
+	graphs := []struct {
+		name string
+		opts []ort.Option
+	}{{"default", nil}, {"all-fusions", []ort.Option{ort.WithDisabledOptimizers("none")}}}
+	sessions := make([]*ort.Session, len(graphs))
+	for i, g := range graphs {
+		sessions[i] = loadTwin(b, g.opts...)
+	}
+	for _, n := range []int{2, 8, 32} {
+		for _, l := range []int{64, 128} {
+			batch := randomBatch(uint64(n*100+l), n, l, true)
+			for i, g := range graphs {
+				b.Run(fmt.Sprintf("b=%d/L=%d/%s", n, l, g.name), func(b *testing.B) {
+					if _, err := sessions[i].Score(ctx, batch); err != nil { // warm this shape
+						b.Fatal(err)
+					}
+					b.ResetTimer()
+					for range b.N {
+						if _, err := sessions[i].Score(ctx, batch); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "pairs/s")
+				})
+			}
+		}
+	}
+}

@@ -90,11 +90,11 @@ func WithOptimizedModelPath(path string) Option { return func(c *config) { c.opt
 
 // DefaultDisabledOptimizers returns the graph optimisers Load skips for an
 // execution provider unless WithDisabledOptimizers says otherwise. On the CPU
-// provider it is AttentionFusion: ONNX Runtime's fused CPU Attention kernel
-// was measured 9-19% slower than the unfused MatMul/Softmax subgraph it
-// replaces for MiniLM-sized BERT encoders at 8-32 pairs of 40-128 tokens,
-// and no faster at 256 (see RATIONALE.md, "Attention fusion"). GPU providers
-// keep every fusion.
+// provider it is AttentionFusion: with it (and the layer-norm fusions that
+// come with it) the MiniLM-sized twin ran 6-15% slower on one thread at 2-32
+// pairs of 64-128 tokens, and no faster at 256 (BenchmarkGraphOptimizers;
+// RATIONALE.md, "Graph optimisers on the CPU"). GPU providers keep every
+// fusion.
 func DefaultDisabledOptimizers(provider string) []string {
 	if provider == "" || provider == "cpu" {
 		return []string{"AttentionFusion"}
