@@ -19,8 +19,10 @@ func metricsBefore(env *serveEnv) error {
 	// GPU series only when a GPU provider runs and NVML answers.
 	switch strings.ToLower(env.Config.Provider) {
 	case "cuda", "tensorrt":
-		if probe, err := metrics.FindNvidiaSMI(env.Ctx); err == nil {
+		if probe, err := metrics.OpenNVML(); err == nil {
 			opts = append(opts, metrics.WithGPU(probe))
+			env.Closers = append(env.Closers, probe.Close)
+			env.Log.Info("GPU metrics", "gpu", probe.Name())
 		} else {
 			env.Log.Warn("no GPU metrics", "err", err)
 		}

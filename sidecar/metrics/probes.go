@@ -1,12 +1,8 @@
 package metrics
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os/exec"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -76,51 +72,4 @@ type GPUSample struct {
 // GPUProbe reads the GPU.
 type GPUProbe interface {
 	Sample(ctx context.Context) (GPUSample, error)
-}
-
-// NvidiaSMI reads GPU 0 through the nvidia-smi tool (NVML underneath). It
-// returns an error when nvidia-smi is not installed, so a machine without an
-// NVIDIA GPU never reports GPU numbers.
-type NvidiaSMI struct {
-	Path  string // nvidia-smi binary
-	Index int    // GPU index
-}
-
-// FindNvidiaSMI returns a probe when nvidia-smi is on PATH and answers.
-func FindNvidiaSMI(ctx context.Context) (*NvidiaSMI, error) {
-	path, err := exec.LookPath("nvidia-smi")
-	if err != nil {
-		return nil, fmt.Errorf("metrics: no GPU probe: %w", err)
-	}
-	n := &NvidiaSMI{Path: path}
-	if _, err := n.Sample(ctx); err != nil {
-		return nil, err
-	}
-	return n, nil
-}
-
-// Sample implements GPUProbe.
-func (n *NvidiaSMI) Sample(ctx context.Context) (GPUSample, error) {
-	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	out, err := exec.CommandContext(ctx, n.Path, "--query-gpu=memory.used,utilization.gpu",
-		"--format=csv,noheader,nounits", "-i", strconv.Itoa(n.Index)).Output()
-	if err != nil {
-		return GPUSample{}, fmt.Errorf("metrics: nvidia-smi: %w", err)
-	}
-	return parseNvidiaSMI(out)
-}
-
-func parseNvidiaSMI(out []byte) (GPUSample, error) {
-	line := strings.TrimSpace(string(bytes.SplitN(out, []byte("\n"), 2)[0]))
-	f := strings.Split(line, ",")
-	if len(f) != 2 {
-		return GPUSample{}, fmt.Errorf("metrics: nvidia-smi: unexpected output %q", line)
-	}
-	mem, err1 := strconv.ParseFloat(strings.TrimSpace(f[0]), 64)
-	util, err2 := strconv.ParseFloat(strings.TrimSpace(f[1]), 64)
-	if err1 != nil || err2 != nil {
-		return GPUSample{}, fmt.Errorf("metrics: nvidia-smi: unexpected output %q", line)
-	}
-	return GPUSample{MemoryMB: mem, UtilPct: util}, nil
 }

@@ -2,22 +2,21 @@ package metrics
 
 import "testing"
 
-func TestParseNvidiaSMI(t *testing.T) {
+func TestVisibleDevice(t *testing.T) {
 	tests := []struct {
-		in      string
-		want    GPUSample
-		wantErr bool
+		env   string
+		index int
+		uuid  string
 	}{
-		{"1135, 67\n", GPUSample{MemoryMB: 1135, UtilPct: 67}, false},
-		{"0, 0\n1, 1\n", GPUSample{}, false}, // first GPU line only
-		{"[N/A], 3\n", GPUSample{}, true},
-		{"garbage", GPUSample{}, true},
-		{"", GPUSample{}, true},
+		{"", 0, ""},
+		{"2", 2, ""},
+		{" 3 ,0", 3, ""},
+		{"GPU-8f1c2a3b-0000-1111-2222-333344445555,1", -1, "GPU-8f1c2a3b-0000-1111-2222-333344445555"},
 	}
 	for _, tc := range tests {
-		got, err := parseNvidiaSMI([]byte(tc.in))
-		if (err != nil) != tc.wantErr || got != tc.want {
-			t.Errorf("parse(%q) = %+v, %v; want %+v, err %v", tc.in, got, err, tc.want, tc.wantErr)
+		i, u := visibleDevice(tc.env)
+		if i != tc.index || u != tc.uuid {
+			t.Errorf("visibleDevice(%q) = %d, %q; want %d, %q", tc.env, i, u, tc.index, tc.uuid)
 		}
 	}
 }

@@ -80,7 +80,7 @@ func WithClock(now func() time.Time) Option {
 func WithoutSampler() Option { return func(c *config) { c.sampler = false } }
 
 // WithGPU enables GPU memory and utilisation from probe (for example
-// NvidiaSMI). Without it GPU series are absent, never zero-filled.
+// OpenNVML). Without it GPU series are absent, never zero-filled.
 func WithGPU(probe GPUProbe) Option { return func(c *config) { c.gpu = probe } }
 
 // WithProcessProbe replaces the /proc based CPU and memory probe.

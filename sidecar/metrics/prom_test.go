@@ -8,7 +8,7 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"os/exec"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -373,19 +373,22 @@ func ExampleNew() {
 	// Output: 1 50 12
 }
 
-func TestNvidiaSMIAbsentOrReal(t *testing.T) {
-	// On a machine without nvidia-smi, no probe (and so no GPU series);
-	// where one exists, a real reading.
-	probe, err := metrics.FindNvidiaSMI(context.Background())
-	if _, lookErr := exec.LookPath("nvidia-smi"); lookErr != nil {
+func TestNVMLAbsentOrReal(t *testing.T) {
+	// On a machine without the NVIDIA driver, no probe (and so no GPU
+	// series); where the driver is loaded, a real reading.
+	probe, err := metrics.OpenNVML()
+	if _, statErr := os.Stat("/proc/driver/nvidia/version"); statErr != nil {
 		if err == nil || probe != nil {
-			t.Fatalf("no nvidia-smi, yet a probe: %v", probe)
+			t.Fatalf("no NVIDIA driver, yet a probe: %v", probe)
 		}
+		t.Logf("no GPU probe, as expected: %v", err)
 		return
 	}
 	if err != nil {
-		t.Fatalf("nvidia-smi present but unreadable: %v", err)
+		t.Fatalf("NVIDIA driver loaded but NVML unreadable: %v", err)
 	}
+	defer probe.Close()
+	t.Logf("GPU %s", probe.Name())
 	s, err := probe.Sample(context.Background())
 	if err != nil || s.MemoryMB <= 0 || s.UtilPct < 0 || s.UtilPct > 100 {
 		t.Fatalf("GPU sample %+v, %v", s, err)
