@@ -102,6 +102,15 @@ type Graph struct {
 	DocString    string
 }
 
+// OpCounts returns how many nodes of each op type the graph holds.
+func (g *Graph) OpCounts() map[string]int {
+	ops := make(map[string]int)
+	for _, n := range g.Nodes {
+		ops[n.OpType]++
+	}
+	return ops
+}
+
 // Node is a NodeProto.
 type Node struct {
 	Name    string

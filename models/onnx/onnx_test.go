@@ -65,6 +65,15 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+func TestOpCounts(t *testing.T) {
+	g := sample().Graph
+	g.Nodes = append(g.Nodes, &onnx.Node{Name: "mm2", OpType: "MatMul"})
+	want := map[string]int{"MatMul": 2, "Softmax": 1, "Constant": 1, "Attention": 1}
+	if got := g.OpCounts(); !reflect.DeepEqual(got, want) {
+		t.Errorf("OpCounts = %v, want %v", got, want)
+	}
+}
+
 // TestTypedFields decodes tensors and attributes written the ways other
 // exporters write them: typed (non-raw) data, packed and unpacked repeated
 // fields.

@@ -403,10 +403,7 @@ func TestDisabledOptimizers(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ops := map[string]int{}
-			for _, n := range m.Graph.Nodes {
-				ops[n.OpType]++
-			}
+			ops := m.Graph.OpCounts()
 			if ops["Attention"] != c.attention {
 				t.Errorf("optimised graph has %d Attention nodes, want %d (ops %v)", ops["Attention"], c.attention, ops)
 			}

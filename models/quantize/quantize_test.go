@@ -311,10 +311,7 @@ func TestTwinInt8Fusion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops := map[string]int{}
-	for _, n := range m.Graph.Nodes {
-		ops[n.OpType]++
-	}
+	ops := m.Graph.OpCounts()
 	t.Logf("optimised int8 graph: %d nodes: %v", len(m.Graph.Nodes), ops)
 	if got := ops["DynamicQuantizeMatMul"] + ops["MatMulIntegerToFloat"]; got != 36 {
 		t.Errorf("%d MatMuls fused into DynamicQuantizeMatMul/MatMulIntegerToFloat, want 36 (6 layers × 6)", got)

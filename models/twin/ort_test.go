@@ -74,10 +74,7 @@ func TestORTFusion(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ops := map[string]int{}
-	for _, n := range m.Graph.Nodes {
-		ops[n.OpType]++
-	}
+	ops := m.Graph.OpCounts()
 	t.Logf("optimised graph: %d nodes: %v", len(m.Graph.Nodes), ops)
 	for _, want := range []struct {
 		op string
