@@ -2,6 +2,7 @@ package testenv
 
 import (
 	"fmt"
+	"math"
 	"testing"
 
 	ort "github.com/yalue/onnxruntime_go"
@@ -99,6 +100,27 @@ func (s *ORTSession) Score(n, l int, ids, mask, types []int64) ([]float32, error
 		return nil, fmt.Errorf("testenv: score: logits are %T, not float32", outs[0])
 	}
 	return append([]float32(nil), tn.GetData()...), nil
+}
+
+// AloneVsBatch scores p as one padded batch and each pair alone (unpadded)
+// on s, and returns |alone - batched| per pair; any Score error fails t.
+func AloneVsBatch(t testing.TB, s *ORTSession, p *Pairs) []float64 {
+	t.Helper()
+	batch, err := s.Score(p.N, p.L, p.IDs, p.Mask, p.Types)
+	if err != nil {
+		t.Fatal(err)
+	}
+	diffs := make([]float64, p.N)
+	for i := range p.N {
+		ids, mask, types := p.Row(i)
+		n := p.Lens[i]
+		alone, err := s.Score(1, n, ids[:n], mask[:n], types[:n])
+		if err != nil {
+			t.Fatal(err)
+		}
+		diffs[i] = math.Abs(float64(alone[0] - batch[i]))
+	}
+	return diffs
 }
 
 // Pairs is a padded batch of (query, passage) token sequences.

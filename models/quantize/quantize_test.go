@@ -5,6 +5,7 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -329,20 +330,7 @@ func TestTwinInt8Fusion(t *testing.T) {
 func TestInt8BatchDependence(t *testing.T) {
 	s := testenv.NewORTSession(t, filepath.Join(testenv.TwinInt8Dir(t), "onnx", "model_quantized.onnx"), testenv.ORTOptions{Threads: 2})
 	p := testenv.SyntheticPairs(6, 128, 31)
-	batch, err := s.Score(p.N, p.L, p.IDs, p.Mask, p.Types)
-	if err != nil {
-		t.Fatal(err)
-	}
-	worst := 0.0
-	for i := 0; i < p.N; i++ {
-		ids, mask, types := p.Row(i)
-		n := p.Lens[i]
-		alone, err := s.Score(1, n, ids[:n], mask[:n], types[:n])
-		if err != nil {
-			t.Fatal(err)
-		}
-		worst = math.Max(worst, math.Abs(float64(alone[0]-batch[i])))
-	}
+	worst := slices.Max(testenv.AloneVsBatch(t, s, p))
 	t.Logf("int8: pair alone vs in a batch of 6 padded to 128: max |Δlogit| %.3g", worst)
 	if worst > 0.5 {
 		t.Errorf("int8 logits move by %.3g with batch composition (want < 0.5)", worst)

@@ -124,22 +124,11 @@ func TestORTPaddingInvariance(t *testing.T) {
 	dir := testenv.TwinDir(t)
 	s := testenv.NewORTSession(t, filepath.Join(dir, "onnx", "model.onnx"), testenv.ORTOptions{Threads: 2})
 	p := testenv.SyntheticPairs(6, 512, 3)
-	batch, err := s.Score(p.N, p.L, p.IDs, p.Mask, p.Types)
-	if err != nil {
-		t.Fatal(err)
-	}
 	worst := 0.0
-	for i := 0; i < p.N; i++ {
-		ids, mask, types := p.Row(i)
-		n := p.Lens[i]
-		alone, err := s.Score(1, n, ids[:n], mask[:n], types[:n])
-		if err != nil {
-			t.Fatal(err)
-		}
-		d := math.Abs(float64(alone[0] - batch[i]))
+	for i, d := range testenv.AloneVsBatch(t, s, p) {
 		worst = max(worst, d)
 		if d > 1e-5 {
-			t.Errorf("pair %d (%d tokens): alone %v, padded to 512 in a batch %v (|Δ| %.2g > 1e-5)", i, n, alone[0], batch[i], d)
+			t.Errorf("pair %d (%d tokens): alone and padded to 512 in a batch differ by %.2g > 1e-5", i, p.Lens[i], d)
 		}
 	}
 	t.Logf("alone vs padded to 512: max |Δ| %.2g", worst)

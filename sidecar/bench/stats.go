@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/crossrank/crossrank/sidecar/metrics"
 )
 
 // Summary describes a sample the way the reference report does.
@@ -26,21 +28,7 @@ type Summary struct {
 func Percentile(xs []float64, q float64) float64 {
 	s := append([]float64(nil), xs...)
 	sort.Float64s(s)
-	return percentileSorted(s, q)
-}
-
-func percentileSorted(s []float64, q float64) float64 {
-	if len(s) == 0 || math.IsNaN(q) {
-		return math.NaN()
-	}
-	q = math.Max(0, math.Min(100, q))
-	pos := q / 100 * float64(len(s)-1)
-	lo := int(math.Floor(pos))
-	hi := int(math.Ceil(pos))
-	if lo == hi {
-		return s[lo]
-	}
-	return s[lo] + (s[hi]-s[lo])*(pos-float64(lo))
+	return metrics.PercentileSorted(s, q)
 }
 
 // Summarize computes a Summary; every field is NaN for an empty sample.
@@ -63,8 +51,8 @@ func Summarize(xs []float64) Summary {
 	return Summary{
 		N: len(s), Avg: mean, Min: s[0], Max: s[len(s)-1],
 		StdDev: math.Sqrt(ss / float64(len(s))),
-		P50:    percentileSorted(s, 50), P75: percentileSorted(s, 75), P90: percentileSorted(s, 90),
-		P95: percentileSorted(s, 95), P99: percentileSorted(s, 99),
+		P50:    metrics.PercentileSorted(s, 50), P75: metrics.PercentileSorted(s, 75), P90: metrics.PercentileSorted(s, 90),
+		P95: metrics.PercentileSorted(s, 95), P99: metrics.PercentileSorted(s, 99),
 	}
 }
 
@@ -122,7 +110,7 @@ func LatencyBands(latMs, tp []float64) ([]Band, error) {
 	}
 	s := append([]float64(nil), latMs...)
 	sort.Float64s(s)
-	p50, p75, p90 := percentileSorted(s, 50), percentileSorted(s, 75), percentileSorted(s, 90)
+	p50, p75, p90 := metrics.PercentileSorted(s, 50), metrics.PercentileSorted(s, 75), metrics.PercentileSorted(s, 90)
 	inf := math.Inf(1)
 	bands := []Band{
 		{Label: fmt.Sprintf("< %.1fms (P50)", p50), LoMs: -inf, HiMs: p50, Percentiles: "P50"},

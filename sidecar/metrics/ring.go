@@ -304,9 +304,9 @@ func fillPoint(p *Point, b *bucket) {
 		p.LatAvgMs = fptr(b.latSum / float64(b.latSeen))
 		sorted := b.lat // a private copy (see Snapshot)
 		sort.Float64s(sorted)
-		p.LatP50Ms = fptr(percentileSorted(sorted, 50))
-		p.LatP95Ms = fptr(percentileSorted(sorted, 95))
-		p.LatP99Ms = fptr(percentileSorted(sorted, 99))
+		p.LatP50Ms = fptr(PercentileSorted(sorted, 50))
+		p.LatP95Ms = fptr(PercentileSorted(sorted, 95))
+		p.LatP99Ms = fptr(PercentileSorted(sorted, 99))
 	}
 	for i, dst := range []**float64{&p.PluginsMs, &p.TokenizeMs, &p.QueueMs, &p.InferenceMs} {
 		if b.stageN[i] > 0 {
@@ -335,12 +335,15 @@ func fillPoint(p *Point, b *bucket) {
 	}
 }
 
-// percentileSorted is the linear-interpolation percentile (NumPy's default)
-// of an ascending slice; NaN when empty.
-func percentileSorted(s []float64, q float64) float64 {
-	if len(s) == 0 {
+// PercentileSorted is the q-th percentile (0..100, clamped) of an ascending
+// slice by linear interpolation between closest ranks (NumPy's default
+// method); NaN when s is empty or q is NaN. The stats ring and the bench
+// report share it, so their percentiles agree.
+func PercentileSorted(s []float64, q float64) float64 {
+	if len(s) == 0 || math.IsNaN(q) {
 		return math.NaN()
 	}
+	q = math.Max(0, math.Min(100, q))
 	pos := q / 100 * float64(len(s)-1)
 	lo := int(math.Floor(pos))
 	hi := int(math.Ceil(pos))
