@@ -292,6 +292,10 @@ func TestDashboardLiveSidecar(t *testing.T) {
 	if s.Charts["gpu_mem"].Points != 0 {
 		t.Error("GPU chart has data on a CPU sidecar")
 	}
+	// The header names the served model from the real /v1/models: the twin.
+	if m := s.Model; m == nil || m.ID == "" || m.Kind != "cross-encoder" || m.Weights != "random twin" {
+		t.Errorf("dashboard model = %+v (%s), want the twin: a cross-encoder with random weights", m, s.ModelError)
+	}
 	dir := t.TempDir()
 	if d := os.Getenv("CROSSRANK_SCREENSHOT_DIR"); d != "" {
 		dir = d
