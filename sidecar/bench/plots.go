@@ -126,7 +126,12 @@ func (f *figure) fitAxes(zeroX bool) {
 type plotLayout struct {
 	Canvas vg.Rectangle // the whole image
 	Data   vg.Rectangle // the data area inside the axes
-	Legend vg.Rectangle // the legend's box (empty without entries)
+	Legend vg.Rectangle // the legend's box where Draw puts it (empty without entries)
+	// LegendGonum is plot.Legend.Rectangle's box for the legend's canvas.
+	// gonum places a Left legend at the canvas's right edge there while
+	// Draw starts it at the left edge: the two agree only when the canvas
+	// is exactly the legend's width, as draw makes it.
+	LegendGonum vg.Rectangle
 }
 
 // legendWidth is the width of the legend's entries (icon, space, text).
@@ -159,7 +164,11 @@ func (f *figure) draw(c draw.Canvas) plotLayout {
 			Max: vg.Point{X: area.Max.X + pad + lw, Y: lay.Data.Max.Y},
 		}}
 		f.legend.Draw(lc)
-		lay.Legend = f.legend.Rectangle(lc)
+		lay.LegendGonum = f.legend.Rectangle(lc)
+		// Draw (Left, Top): icons from the canvas's left edge, entries
+		// down from its top; the height is gonum's.
+		h := lay.LegendGonum.Size().Y
+		lay.Legend = vg.Rectangle{Min: vg.Point{X: lc.Min.X, Y: lc.Max.Y - h}, Max: vg.Point{X: lc.Min.X + lw, Y: lc.Max.Y}}
 	}
 	return lay
 }
