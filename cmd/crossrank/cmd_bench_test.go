@@ -265,7 +265,8 @@ func TestDashboardLiveSidecar(t *testing.T) {
 	}
 	defer stop()
 	br := dashboardtest.Start(t)
-	if err := br.Open(ctx, url+"/dashboard", "#chart-latency canvas"); err != nil {
+	// The root URL opens the dashboard (a redirect Chromium follows).
+	if err := br.Open(ctx, url+"/", "#chart-latency canvas"); err != nil {
 		t.Fatal(err)
 	}
 	c, err := bench.NewClient(url, "")

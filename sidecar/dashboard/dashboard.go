@@ -37,3 +37,14 @@ func Handler() fasthttp.RequestHandler {
 		ctx.SetBody(page)
 	}
 }
+
+// Index answers GET / with a redirect to the dashboard, so the sidecar's
+// root URL opens it. Mount it only where / is free: in _search proxy mode
+// the engine's own GET / (cluster info, read by Elasticsearch clients) must
+// pass through.
+func Index() fasthttp.RequestHandler {
+	return func(ctx *fasthttp.RequestCtx) {
+		ctx.Response.Header.Set("Cache-Control", "no-cache")
+		ctx.Redirect("/dashboard", fasthttp.StatusFound)
+	}
+}

@@ -330,6 +330,27 @@ func checkLayout(ctx context.Context, t *testing.T, br *dashboardtest.Browser, v
 	}
 }
 
+func TestIndexRedirects(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &fasthttp.Server{Handler: dashboard.Index()}
+	go srv.Serve(ln) //nolint:errcheck
+	defer srv.Shutdown()
+	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseRequest(req)
+	defer fasthttp.ReleaseResponse(resp)
+	req.SetRequestURI("http://" + ln.Addr().String() + "/")
+	if err := fasthttp.Do(req, resp); err != nil {
+		t.Fatal(err)
+	}
+	loc := string(resp.Header.Peek("Location"))
+	if resp.StatusCode() != fasthttp.StatusFound || !strings.HasSuffix(loc, "/dashboard") {
+		t.Errorf("GET / = %d Location %q, want 302 to /dashboard", resp.StatusCode(), loc)
+	}
+}
+
 func ExampleHandler() {
 	h := dashboard.Handler() // mount on GET /dashboard beside metrics' StatsHandler on GET /v1/stats
 	var ctx fasthttp.RequestCtx
