@@ -229,7 +229,7 @@ func TestDashboardInChromium(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		checkLayout(ctx, t, br, vp.name)
+		checkLayout(ctx, t, br, vp.name, want)
 		shot := filepath.Join(dir, "dashboard-"+vp.name+".png")
 		if err := br.Screenshot(ctx, shot); err != nil {
 			t.Fatal(err)
@@ -274,8 +274,10 @@ func TestDashboardInChromium(t *testing.T) {
 
 // checkLayout asserts that every shown chart's title is one line high and
 // not cut, that its legend is one row whose items neither overlap each
-// other nor the plot's canvas, and that all of it lies inside the panel.
-func checkLayout(ctx context.Context, t *testing.T, br *dashboardtest.Browser, viewport string) {
+// other nor the plot's canvas, that all of it lies inside the panel, and
+// that exactly the series with values (want) left pixels of their legend
+// colour on the canvas.
+func checkLayout(ctx context.Context, t *testing.T, br *dashboardtest.Browser, viewport string, want counts) {
 	t.Helper()
 	layout, err := br.Layout(ctx)
 	if err != nil {
@@ -307,6 +309,14 @@ func checkLayout(ctx context.Context, t *testing.T, br *dashboardtest.Browser, v
 			if !c.Section.Contains(part.r) {
 				t.Errorf("%s: %s %+v sticks out of its panel %+v", where, part.name, part.r, c.Section)
 			}
+		}
+		for name, n := range c.Ink {
+			if has := want[c.ID][name] > 0; has != (n > 0) {
+				t.Errorf("%s: series %s has %d values and %d pixels of its colour", where, name, want[c.ID][name], n)
+			}
+		}
+		if len(c.Ink) != len(c.Items) {
+			t.Errorf("%s: ink measured for %d of %d series", where, len(c.Ink), len(c.Items))
 		}
 		if c.Title.Intersects(c.Canvas) || c.Legend.Intersects(c.Canvas) || c.Title.Intersects(c.Legend) {
 			t.Errorf("%s: title %+v, legend %+v and canvas %+v overlap", where, c.Title, c.Legend, c.Canvas)

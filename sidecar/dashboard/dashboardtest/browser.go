@@ -67,6 +67,9 @@ type ChartLayout struct {
 	LegendLine float64 // the legend's computed line height
 	Items      []Rect  // each legend item
 	Canvas     Rect    // the plot's canvas
+	// Ink counts, per legend name, the canvas pixels drawn in that
+	// series' legend colour: a series with data has some, one without none.
+	Ink map[string]int
 }
 
 // Layout measures every chart's title, legend and canvas in the page.
@@ -77,7 +80,21 @@ func (b *Browser) Layout(ctx context.Context) ([]ChartLayout, error) {
   return {ID: sec.id.replace(/^chart-/, ""), Hidden: getComputedStyle(sec).display === "none",
     Section: r(sec), Title: r(h), TitleLine: parseFloat(getComputedStyle(h).lineHeight), TitleClip: h.scrollWidth > h.clientWidth,
     Legend: r(lg), LegendLine: parseFloat(getComputedStyle(lg).lineHeight),
-    Items: Array.from(lg.children).map(r), Canvas: r(cv)};
+    Items: Array.from(lg.children).map(r), Canvas: r(cv), Ink: ink(cv, lg)};
+  function ink(cv, lg) {
+    const out = {};
+    if (cv.width === 0 || cv.height === 0) return out;
+    const px = cv.getContext("2d").getImageData(0, 0, cv.width, cv.height).data;
+    for (const it of lg.children) {
+      const m = getComputedStyle(it).color.match(/\d+/g).map(Number);
+      let n = 0;
+      for (let i = 0; i < px.length; i += 4) {
+        if (px[i + 3] > 200 && Math.abs(px[i] - m[0]) + Math.abs(px[i + 1] - m[1]) + Math.abs(px[i + 2] - m[2]) < 24) n++;
+      }
+      out[it.getAttribute("data-series")] = n;
+    }
+    return out;
+  }
 }))`
 	var raw string
 	if err := b.Eval(ctx, js, &raw); err != nil {
