@@ -265,7 +265,8 @@ func TestDashboardLiveSidecar(t *testing.T) {
 	}
 	defer stop()
 	br := dashboardtest.Start(t)
-	if err := br.Open(ctx, url+"/dashboard", "#chart-latency canvas"); err != nil {
+	// The root URL opens the dashboard (a redirect Chromium follows).
+	if err := br.Open(ctx, url+"/", "#chart-latency canvas"); err != nil {
 		t.Fatal(err)
 	}
 	c, err := bench.NewClient(url, "")
@@ -291,6 +292,10 @@ func TestDashboardLiveSidecar(t *testing.T) {
 	}
 	if s.Charts["gpu_mem"].Points != 0 {
 		t.Error("GPU chart has data on a CPU sidecar")
+	}
+	// The header names the served model from the real /v1/models: the twin.
+	if m := s.Model; m == nil || m.ID == "" || m.Kind != "cross-encoder" || m.Weights != "random twin" {
+		t.Errorf("dashboard model = %+v (%s), want the twin: a cross-encoder with random weights", m, s.ModelError)
 	}
 	dir := t.TempDir()
 	if d := os.Getenv("CROSSRANK_SCREENSHOT_DIR"); d != "" {

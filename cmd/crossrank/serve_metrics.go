@@ -9,7 +9,9 @@ import (
 )
 
 // The metrics hook gives serve a Prometheus recorder with its one-second
-// stats ring and mounts GET /metrics, GET /v1/stats and GET /dashboard.
+// stats ring and mounts GET /metrics, GET /v1/stats and GET /dashboard (and
+// GET /, a redirect to it, except in _search proxy mode, where / is the
+// engine's).
 func init() {
 	registerServeHook(serveHook{Name: "metrics", Before: metricsBefore, After: metricsAfter})
 }
@@ -43,5 +45,8 @@ func metricsAfter(env *serveEnv) error {
 		server.WithHandler("GET", "/v1/stats", rec.StatsHandler()),
 		server.WithHandler("GET", "/dashboard", dashboard.Handler()),
 	)
+	if env.Config.Upstream == "" {
+		env.ServerOptions = append(env.ServerOptions, server.WithHandler("GET", "/", dashboard.Index()))
+	}
 	return nil
 }

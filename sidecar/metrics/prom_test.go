@@ -201,6 +201,8 @@ func TestStatsRing(t *testing.T) {
 		p.Request("/v1/rerank", 200, time.Duration(i*10)*time.Millisecond, 20)
 	}
 	p.Request("/v1/rerank", 500, time.Second, 20) // error: not in latency or pairs
+	p.Request("/v1/rerank", 422, time.Millisecond, 0)
+	p.Request("/v1/rerank", 499, time.Millisecond, 0)
 	p.Stage(metrics.StageTokenize, 4*time.Millisecond)
 	p.Stage(metrics.StageTokenize, 6*time.Millisecond)
 	p.Stage(metrics.StageInference, 30*time.Millisecond)
@@ -254,7 +256,10 @@ func TestStatsRing(t *testing.T) {
 			t.Errorf("%s = %v, want %v", c.name, *c.got, c.want)
 		}
 	}
-	if p0.Requests != 6 || p0.Errors != 1 || p0.Pairs != 100 || p0.PairsPerSec != 100 || p0.QueueMs != nil {
+	if p0.Errors4xx != 2 || p0.Errors5xx != 1 {
+		t.Errorf("errors by class: 4xx %d, 5xx %d, want 2 and 1", p0.Errors4xx, p0.Errors5xx)
+	}
+	if p0.Requests != 8 || p0.Errors != 3 || p0.Pairs != 100 || p0.PairsPerSec != 100 || p0.QueueMs != nil {
 		t.Errorf("second 0 = %+v", p0)
 	}
 	if p0.Inflight == nil || *p0.Inflight != 2 {

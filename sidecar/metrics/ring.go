@@ -31,6 +31,8 @@ type bucket struct {
 	sec          int64
 	requests     int
 	errors       int
+	errors4xx    int
+	errors5xx    int
 	pairs        int
 	lat          []float64 // ms, a reservoir sample
 	latSeen      int
@@ -123,6 +125,11 @@ func (r *Ring) Request(code int, d time.Duration, pairs int) {
 	b.requests++
 	if code >= 400 {
 		b.errors++
+		if code >= 500 {
+			b.errors5xx++
+		} else {
+			b.errors4xx++
+		}
 		return
 	}
 	b.pairs += pairs
@@ -205,6 +212,8 @@ type Point struct {
 	T               int64    `json:"t"` // unix seconds
 	Requests        int      `json:"requests"`
 	Errors          int      `json:"errors"`
+	Errors4xx       int      `json:"errors_4xx"` // client errors (400-499) among Errors
+	Errors5xx       int      `json:"errors_5xx"` // server errors (≥ 500) among Errors
 	Pairs           int      `json:"pairs"`
 	PairsPerSec     float64  `json:"pairs_per_s"`
 	LatAvgMs        *float64 `json:"latency_avg_ms"`
@@ -299,6 +308,7 @@ func fptr(v float64) *float64 { return &v }
 
 func fillPoint(p *Point, b *bucket) {
 	p.Requests, p.Errors, p.Pairs = b.requests, b.errors, b.pairs
+	p.Errors4xx, p.Errors5xx = b.errors4xx, b.errors5xx
 	p.PairsPerSec = float64(b.pairs)
 	if b.latSeen > 0 {
 		p.LatAvgMs = fptr(b.latSum / float64(b.latSeen))

@@ -27,8 +27,95 @@ type State struct {
 	Points  int      `json:"points"`  // seconds held
 	GPU     bool     `json:"gpu"`
 	Charts  map[string]struct {
-		Points int `json:"points"` // values drawn (all series)
+		Points int            `json:"points"` // values drawn (all series)
+		Series map[string]int `json:"series"` // values drawn per series, by legend name
 	} `json:"charts"`
+	Model *struct {
+		ID      string `json:"id"`
+		Kind    string `json:"kind"`    // cross-encoder or bi-encoder
+		Weights string `json:"weights"` // trained, random twin or weights unknown
+		Models  int    `json:"models"`  // models served
+	} `json:"model"` // the default model from /v1/models; nil until read
+	ModelError string `json:"modelError"` // why /v1/models could not be read
+}
+
+// Rect is an element's bounding box in CSS pixels.
+type Rect struct {
+	X, Y, W, H float64
+}
+
+// Intersects reports whether r and o share an area.
+func (r Rect) Intersects(o Rect) bool {
+	return r.X < o.X+o.W && o.X < r.X+r.W && r.Y < o.Y+o.H && o.Y < r.Y+r.H
+}
+
+// Contains reports whether o lies inside r (within half a pixel).
+func (r Rect) Contains(o Rect) bool {
+	const e = 0.5
+	return o.X >= r.X-e && o.Y >= r.Y-e && o.X+o.W <= r.X+r.W+e && o.Y+o.H <= r.Y+r.H+e
+}
+
+// ChartLayout is where one chart's parts are drawn.
+type ChartLayout struct {
+	ID         string  // chart id (section "chart-ID")
+	Hidden     bool    // not displayed (GPU charts without a GPU)
+	Section    Rect    // the chart's panel
+	Title      Rect    // the h2 title's box
+	TitleLine  float64 // the title's computed line height
+	TitleClip  bool    // the title's text is wider than its box (ellipsis)
+	Legend     Rect    // the legend row
+	LegendLine float64 // the legend's computed line height
+	Items      []Rect  // each legend item
+	Canvas     Rect    // the plot's canvas
+	// Ink counts, per legend name, the canvas pixels drawn in that
+	// series' legend colour: a series with data has some, one without none.
+	Ink map[string]int
+}
+
+// Layout measures every chart's title, legend and canvas in the page.
+func (b *Browser) Layout(ctx context.Context) ([]ChartLayout, error) {
+	const js = `JSON.stringify(Array.from(document.querySelectorAll("#charts > section")).map(function (sec) {
+  function r(e) { const b = e.getBoundingClientRect(); return {X: b.x, Y: b.y, W: b.width, H: b.height}; }
+  const h = sec.querySelector("h2"), lg = sec.querySelector(".legend"), cv = sec.querySelector("canvas");
+  return {ID: sec.id.replace(/^chart-/, ""), Hidden: getComputedStyle(sec).display === "none",
+    Section: r(sec), Title: r(h), TitleLine: parseFloat(getComputedStyle(h).lineHeight), TitleClip: h.scrollWidth > h.clientWidth,
+    Legend: r(lg), LegendLine: parseFloat(getComputedStyle(lg).lineHeight),
+    Items: Array.from(lg.children).map(r), Canvas: r(cv), Ink: ink(cv, lg)};
+  function ink(cv, lg) {
+    const out = {};
+    if (cv.width === 0 || cv.height === 0) return out;
+    const px = cv.getContext("2d").getImageData(0, 0, cv.width, cv.height).data;
+    for (const it of lg.children) {
+      const m = getComputedStyle(it).color.match(/\d+/g).map(Number);
+      let n = 0;
+      for (let i = 0; i < px.length; i += 4) {
+        if (px[i + 3] > 200 && Math.abs(px[i] - m[0]) + Math.abs(px[i + 1] - m[1]) + Math.abs(px[i + 2] - m[2]) < 24) n++;
+      }
+      out[it.getAttribute("data-series")] = n;
+    }
+    return out;
+  }
+}))`
+	var raw string
+	if err := b.Eval(ctx, js, &raw); err != nil {
+		return nil, err
+	}
+	var out []ChartLayout
+	if err := json.Unmarshal([]byte(raw), &out); err != nil {
+		return nil, fmt.Errorf("dashboardtest: layout %q: %w", raw, err)
+	}
+	return out, nil
+}
+
+// SetViewport resizes the page's viewport to w×h CSS pixels (the page gets
+// a resize event).
+func (b *Browser) SetViewport(ctx context.Context, w, h int64) error {
+	tctx, cancel := b.tab(ctx)
+	defer cancel()
+	if err := chromedp.Run(tctx, chromedp.EmulateViewport(w, h)); err != nil {
+		return fmt.Errorf("dashboardtest: viewport %dx%d: %w", w, h, err)
+	}
+	return nil
 }
 
 // Browser is one headless Chromium with one tab.
