@@ -14,6 +14,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/crossrank/crossrank/models/hub"
+	"github.com/crossrank/crossrank/models/loader"
 	"github.com/crossrank/crossrank/models/ort"
 	"github.com/crossrank/crossrank/sidecar/batcher"
 	"github.com/crossrank/crossrank/sidecar/config"
@@ -161,7 +162,7 @@ func newSidecar(ctx context.Context, cfg config.Config, log *slog.Logger) (sc *s
 		if cfg.ORTDisabledOptimizers != nil {
 			opts = append(opts, ort.WithDisabledOptimizers(cfg.ORTDisabledOptimizers...))
 		}
-		m, err := rerank.LoadModel(ctx, s.Name, s.Dir, opts...)
+		m, err := loader.Load(ctx, s.Name, s.Dir, opts...)
 		if err != nil {
 			return nil, fmt.Errorf("serve: %w", err)
 		}

@@ -22,7 +22,7 @@ func init() {
 			Indices:  cfg.Indices,
 			Model:    cfg.DefaultModel,
 			Timeout:  cfg.RequestTimeout.D(),
-		}, proxy.EngineReranker(env.Engine))
+		}, env.Engine)
 		if err != nil {
 			return fmt.Errorf("--upstream: %w", err)
 		}

@@ -267,7 +267,7 @@ func TestProxyConfigExample(t *testing.T) {
 	if cfg.Upstream == "" || len(cfg.Indices) == 0 {
 		t.Fatalf("config %+v has no upstream or indices", cfg)
 	}
-	if _, err := proxy.New(proxy.Config{Upstream: cfg.Upstream, Indices: cfg.Indices}, proxy.RerankerFunc(nil)); err != nil {
+	if _, err := proxy.New(proxy.Config{Upstream: cfg.Upstream, Indices: cfg.Indices}, proxy.RankerFunc(nil)); err != nil {
 		t.Fatalf("proxy rejects the example's settings: %v", err)
 	}
 	var search map[string]any

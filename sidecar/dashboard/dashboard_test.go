@@ -13,8 +13,8 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/crossrank/crossrank/internal/dashboardtest"
 	"github.com/crossrank/crossrank/sidecar/dashboard"
-	"github.com/crossrank/crossrank/sidecar/dashboard/dashboardtest"
 	"github.com/crossrank/crossrank/sidecar/metrics"
 )
 

@@ -2,6 +2,7 @@ package proxy_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 
@@ -13,16 +14,16 @@ import (
 )
 
 // A proxy in front of an engine at 127.0.0.1:9200, reranking searches on
-// "articles" by default. In the sidecar, the reranker is
-// proxy.EngineReranker(engine) and the handler is the server's fallback.
+// "articles" by default. In the sidecar, the ranker is the engine
+// (*rerank.Engine) and the handler is the server's fallback.
 func ExampleNew() {
 	p, err := proxy.New(proxy.Config{
 		Upstream: "http://127.0.0.1:9200",
 		Indices: map[string]config.IndexDefaults{
 			"articles": {Fields: []string{"title", "text"}, Window: 50, QueryPath: "query.match.text.query"},
 		},
-	}, proxy.RerankerFunc(func(ctx context.Context, resp []byte, o rerank.HitsOptions) ([]byte, error) {
-		return resp, nil // stands in for proxy.EngineReranker(engine)
+	}, proxy.RankerFunc(func(ctx context.Context, req rerank.Request) (*rerank.Result, error) {
+		return nil, errors.New("stands in for the engine")
 	}))
 	if err != nil {
 		fmt.Println(err)

@@ -9,9 +9,9 @@
 // finds the query text in the query DSL. The proxy removes ext.rerank before
 // forwarding (the engines reject unknown ext sections), asks the engine for
 // max(window, from+size) hits from the top, reorders the first window hits
-// (rerank.RerankHits: _score rewritten, the original in
-// _rerank.original_score, max_score updated, later hits unchanged) and cuts
-// the page (from, size) out of the result.
+// (the engine ranks their documents; _score rewritten, the original in
+// _rerank.original_score, max_score updated, later hits unchanged) and
+// writes the page (from, size) of the result.
 //
 // Everything else passes through unchanged: method, path, query string,
 // headers (Authorization included), body, and the engine's answer — status,
@@ -41,29 +41,27 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/crossrank/crossrank/sidecar/api"
 	"github.com/crossrank/crossrank/sidecar/config"
+	"github.com/crossrank/crossrank/sidecar/internal/hits"
 	"github.com/crossrank/crossrank/sidecar/internal/rawjson"
 	"github.com/crossrank/crossrank/sidecar/rerank"
 )
 
-// Reranker reorders the first opts.Window hits of a _search response.
-type Reranker interface {
-	RerankHits(ctx context.Context, searchResponse []byte, opts rerank.HitsOptions) ([]byte, error)
+// Ranker scores and ranks documents; *rerank.Engine is one. The proxy
+// parses the upstream's response once (sidecar/internal/hits), asks the
+// Ranker for the ranking of the window's documents, and writes the page from
+// the ranked result.
+type Ranker interface {
+	Score(ctx context.Context, req rerank.Request) (*rerank.Result, error)
 }
 
-// RerankerFunc adapts a function to Reranker.
-type RerankerFunc func(ctx context.Context, searchResponse []byte, opts rerank.HitsOptions) ([]byte, error)
+// RankerFunc adapts a function to Ranker.
+type RankerFunc func(ctx context.Context, req rerank.Request) (*rerank.Result, error)
 
-// RerankHits calls f.
-func (f RerankerFunc) RerankHits(ctx context.Context, b []byte, o rerank.HitsOptions) ([]byte, error) {
-	return f(ctx, b, o)
-}
-
-// EngineReranker reranks with rerank.RerankHits on e.
-func EngineReranker(e *rerank.Engine) Reranker {
-	return RerankerFunc(func(ctx context.Context, b []byte, o rerank.HitsOptions) ([]byte, error) {
-		return rerank.RerankHits(ctx, e, b, o)
-	})
+// Score calls f.
+func (f RankerFunc) Score(ctx context.Context, req rerank.Request) (*rerank.Result, error) {
+	return f(ctx, req)
 }
 
 // Header names the proxy sets on a search it handled.
@@ -108,7 +106,7 @@ type Config struct {
 // Proxy forwards requests to the upstream and reranks searches.
 type Proxy struct {
 	cfg      Config
-	rr       Reranker
+	rr       Ranker
 	base     string // scheme://host[:port]
 	prefix   string // path prefix, no trailing slash
 	host     string // Host header for the upstream
@@ -116,10 +114,10 @@ type Proxy struct {
 	patterns []string
 }
 
-// New returns a Proxy for cfg that reranks with rr.
-func New(cfg Config, rr Reranker) (*Proxy, error) {
+// New returns a Proxy for cfg that ranks with rr.
+func New(cfg Config, rr Ranker) (*Proxy, error) {
 	if rr == nil {
-		return nil, errors.New("proxy: nil reranker")
+		return nil, errors.New("proxy: nil ranker")
 	}
 	u, err := url.Parse(cfg.Upstream)
 	if err != nil {
@@ -300,14 +298,14 @@ func copyResponseHeader(ctx *fasthttp.RequestCtx, resp *fasthttp.Response) {
 
 // plan is what one search asks for.
 type plan struct {
-	rerank    bool
-	skip      string // why a search is forwarded without reranking
-	body      []byte // the body to forward
-	query     string // the query string to forward
-	from      int
-	size      int
-	window    int
-	rerankOpt rerank.HitsOptions
+	rerank bool
+	skip   string // why a search is forwarded without reranking
+	body   []byte // the body to forward
+	query  string // the query string to forward
+	from   int
+	size   int
+	window int
+	req    rerank.Request // without documents: those come from the hits
 }
 
 // search handles GET|POST /{target}/_search.
@@ -343,12 +341,9 @@ func (p *Proxy) search(ctx *fasthttp.RequestCtx, target string) {
 		ctx.Response.SetBody(resp.Body())
 		return
 	}
-
-	rctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
-	defer cancel()
-	out, err := p.rr.RerankHits(rctx, resp.Body(), pl.rerankOpt)
+	out, err := p.rerank(resp.Body(), pl)
 	if err != nil {
-		e := rerank.AsError(err)
+		e := api.ErrorOf(err)
 		typ := "crossrank_rerank_exception"
 		if e.Status == http.StatusGatewayTimeout {
 			typ = "timeout_exception"
@@ -359,17 +354,32 @@ func (p *Proxy) search(ctx *fasthttp.RequestCtx, target string) {
 		}
 		return
 	}
-	out, err = cutPage(out, pl.from, pl.size)
-	if err != nil {
-		writeESError(ctx, http.StatusBadGateway, "crossrank_rerank_exception", "crossrank: "+err.Error())
-		return
-	}
 	copyResponseHeader(ctx, resp)
 	ctx.Response.Header.Del("Content-Length")
 	ctx.Response.Header.Set(HeaderRerank, "applied; window="+strconv.Itoa(pl.window))
 	ctx.SetStatusCode(http.StatusOK)
 	ctx.SetContentType("application/json; charset=UTF-8")
 	ctx.SetBody(out)
+}
+
+// rerank ranks the window's hits of an upstream response and writes the
+// page the client asked for.
+func (p *Proxy) rerank(body []byte, pl *plan) ([]byte, error) {
+	resp, err := hits.Parse(body, pl.window)
+	if err != nil {
+		return nil, err
+	}
+	var res *rerank.Result
+	if docs := resp.Documents(); len(docs) > 0 {
+		rctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
+		defer cancel()
+		req := pl.req
+		req.Documents, req.DocumentsField = docs, hits.DocumentsField
+		if res, err = p.rr.Score(rctx, req); err != nil {
+			return nil, err
+		}
+	}
+	return resp.Append(make([]byte, 0, len(body)), res, pl.from, pl.size), nil
 }
 
 // extRerank is the body's ext.rerank section.
@@ -382,141 +392,73 @@ type extRerank struct {
 	Enabled  *bool    `json:"enabled"`
 }
 
+// errSkip carries why a search is forwarded without reranking.
+type errSkip string
+
+func (e errSkip) Error() string { return string(e) }
+
 // plan reads a search request and decides what to forward and whether to
 // rerank.
 func (p *Proxy) plan(ctx *fasthttp.RequestCtx, target string) (*plan, error) {
 	pl := &plan{query: string(ctx.URI().QueryString())}
+	err := p.planRerank(ctx, target, pl)
+	var skip errSkip
+	if errors.As(err, &skip) {
+		pl.rerank, pl.skip = false, string(skip)
+		return pl, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return pl, nil
+}
+
+// planRerank fills pl for a search to rerank; an errSkip says why not.
+func (p *Proxy) planRerank(ctx *fasthttp.RequestCtx, target string, pl *plan) error {
 	def, hasDef := p.defaults(target)
 	body := ctx.Request.Body()
 	if len(bytes.TrimSpace(body)) == 0 {
-		pl.skip = "no body"
-		return pl, nil
+		return errSkip("no body")
 	}
 	obj, err := rawjson.ParseObject(body)
 	if err != nil {
-		pl.skip = "body is not a JSON object"
-		return pl, nil // the engine answers with its own parse error
+		return errSkip("body is not a JSON object") // the engine answers with its own parse error
 	}
-
-	var ext extRerank
-	hasExt := false
-	if rawExt, ok := obj.Get("ext"); ok {
-		extObj, err := rawjson.ParseObject(rawExt)
-		if err == nil {
-			if raw, ok := extObj.Get("rerank"); ok {
-				if ro, err := rawjson.ParseObject(raw); err == nil && ro.Index("query_context") >= 0 {
-					// OpenSearch's own rerank processor: not ours.
-					pl.skip = "ext.rerank.query_context belongs to an OpenSearch search pipeline"
-					return pl, nil
-				}
-				dec := json.NewDecoder(bytes.NewReader(raw))
-				dec.DisallowUnknownFields()
-				if err := dec.Decode(&ext); err != nil {
-					return nil, fmt.Errorf("ext.rerank: %v (want {\"query\": string, \"fields\": [string], \"window\": int, \"pipeline\": string, \"model\": string, \"enabled\": bool})", err)
-				}
-				hasExt = true
-				extObj = extObj.Remove("rerank")
-				if len(extObj) == 0 {
-					obj = obj.Remove("ext")
-				} else {
-					obj = obj.Set("ext", extObj.AppendTo(nil))
-				}
-			}
-		}
+	ext, obj, err := readExt(obj)
+	if err != nil {
+		return err
 	}
+	hasExt := ext != nil
 	if !hasExt && !hasDef {
-		pl.skip = "no ext.rerank and no defaults for this index"
-		return pl, nil
+		return errSkip("no ext.rerank and no defaults for this index")
 	}
 	if hasExt && ext.Enabled != nil && !*ext.Enabled {
-		pl.skip = "ext.rerank.enabled is false"
 		pl.body = obj.AppendTo(nil)
-		return pl, nil
+		return errSkip("ext.rerank.enabled is false")
 	}
-
-	var query string
-	switch {
-	case hasExt && ext.Query != nil:
-		query = *ext.Query
-	case def.QueryPath != "":
-		q, ok := lookupPath(body, def.QueryPath)
-		if !ok && hasExt {
-			return nil, fmt.Errorf("ext.rerank.query is missing and the index's query_path %q finds no query text in this search", def.QueryPath)
-		}
-		if !ok {
-			pl.skip = "query_path " + def.QueryPath + " finds no query text"
-			return pl, nil
-		}
-		query = q
-	case hasExt:
-		return nil, errors.New("ext.rerank.query is missing (and the index has no query_path default)")
-	default:
-		pl.skip = "the index defaults have no query_path"
-		return pl, nil
+	query, err := queryText(body, ext, def)
+	if err != nil {
+		return err
 	}
-	if strings.TrimSpace(query) == "" {
-		if hasExt {
-			return nil, errors.New("ext.rerank.query is empty")
-		}
-		pl.skip = "empty query text"
-		return pl, nil
-	}
-
 	args := ctx.QueryArgs()
 	if args.Has("scroll") || obj.Index("search_after") >= 0 {
 		if hasExt {
-			return nil, errors.New("ext.rerank cannot be combined with scroll or search_after: rerank the first page, or page with from/size")
+			return errors.New("ext.rerank cannot be combined with scroll or search_after: rerank the first page, or page with from/size")
 		}
-		pl.skip = "scroll or search_after"
-		return pl, nil
+		return errSkip("scroll or search_after")
 	}
-
-	from, err := intMember(obj, "from", 0)
+	from, size, err := page(obj, args)
 	if err != nil {
-		return nil, err
-	}
-	size, err := intMember(obj, "size", 10)
-	if err != nil {
-		return nil, err
-	}
-	for name, dst := range map[string]*int{"from": &from, "size": &size} {
-		if v := args.Peek(name); v != nil {
-			n, err := strconv.Atoi(string(v))
-			if err != nil || n < 0 {
-				return nil, fmt.Errorf("%s=%s in the query string is not a non-negative integer", name, v)
-			}
-			*dst = n
-		}
+		return err
 	}
 	if size == 0 {
-		pl.skip = "size is 0"
 		pl.body = obj.AppendTo(nil)
-		return pl, nil
+		return errSkip("size is 0")
 	}
-
-	window := p.cfg.Window
-	if def.Window > 0 {
-		window = def.Window
+	window, err := p.window(ext, def)
+	if err != nil {
+		return err
 	}
-	if hasExt && ext.Window != nil {
-		if *ext.Window <= 0 {
-			return nil, fmt.Errorf("ext.rerank.window: %d must be positive", *ext.Window)
-		}
-		window = *ext.Window
-	}
-	opts := rerank.HitsOptions{Query: query, Fields: def.Fields, Window: window, Pipeline: def.Pipeline, Model: p.cfg.Model}
-	if hasExt {
-		if ext.Fields != nil {
-			opts.Fields = ext.Fields
-		}
-		if ext.Pipeline != nil {
-			opts.Pipeline = *ext.Pipeline
-		}
-		if ext.Model != nil {
-			opts.Model = *ext.Model
-		}
-	}
-
 	fetch := max(window, from+size)
 	obj = obj.Set("from", json.RawMessage("0")).Set("size", json.RawMessage(strconv.Itoa(fetch)))
 	if args.Has("from") || args.Has("size") {
@@ -527,46 +469,128 @@ func (p *Proxy) plan(ctx *fasthttp.RequestCtx, target string) (*plan, error) {
 		q.Del("size")
 		pl.query = q.String()
 	}
-	pl.rerank, pl.body, pl.from, pl.size, pl.window, pl.rerankOpt = true, obj.AppendTo(nil), from, size, window, opts
-	return pl, nil
+	pl.rerank, pl.body, pl.from, pl.size, pl.window = true, obj.AppendTo(nil), from, size, window
+	pl.req = p.request(query, ext, def)
+	return nil
 }
 
-// cutPage keeps hits [from, from+size) of a search response.
-func cutPage(b []byte, from, size int) ([]byte, error) {
-	top, err := rawjson.ParseObject(b)
-	if err != nil {
-		return nil, fmt.Errorf("reranked response: %w", err)
-	}
-	rawHits, ok := top.Get("hits")
+// readExt reads and removes the body's ext.rerank section (nil when there
+// is none).
+func readExt(obj rawjson.Object) (*extRerank, rawjson.Object, error) {
+	rawExt, ok := obj.Get("ext")
 	if !ok {
-		return b, nil
+		return nil, obj, nil
 	}
-	hits, err := rawjson.ParseObject(rawHits)
+	extObj, err := rawjson.ParseObject(rawExt)
 	if err != nil {
-		return nil, fmt.Errorf("reranked response hits: %w", err)
+		return nil, obj, nil
 	}
-	rawArr, ok := hits.Get("hits")
+	raw, ok := extObj.Get("rerank")
 	if !ok {
-		return b, nil
+		return nil, obj, nil
 	}
-	var arr []json.RawMessage
-	if err := json.Unmarshal(rawArr, &arr); err != nil {
-		return nil, fmt.Errorf("reranked response hits.hits: %w", err)
+	if ro, err := rawjson.ParseObject(raw); err == nil && ro.Index("query_context") >= 0 {
+		// OpenSearch's own rerank processor: not ours.
+		return nil, obj, errSkip("ext.rerank.query_context belongs to an OpenSearch search pipeline")
 	}
-	lo, hi := min(from, len(arr)), min(from+size, len(arr))
-	page := append([]byte{'['}, bytes.Join(rawSlices(arr[lo:hi]), []byte{','})...)
-	page = append(page, ']')
-	hits = hits.Set("hits", page)
-	top = top.Set("hits", hits.AppendTo(nil))
-	return top.AppendTo(make([]byte, 0, len(b))), nil
+	var ext extRerank
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ext); err != nil {
+		return nil, obj, fmt.Errorf("ext.rerank: %v (want {\"query\": string, \"fields\": [string], \"window\": int, \"pipeline\": string, \"model\": string, \"enabled\": bool})", err)
+	}
+	extObj = extObj.Remove("rerank")
+	if len(extObj) == 0 {
+		obj = obj.Remove("ext")
+	} else {
+		obj = obj.Set("ext", extObj.AppendTo(nil))
+	}
+	return &ext, obj, nil
 }
 
-func rawSlices(in []json.RawMessage) [][]byte {
-	out := make([][]byte, len(in))
-	for i, r := range in {
-		out[i] = r
+// queryText finds the text to rerank against: ext.rerank.query, or the
+// index's query path into the query DSL.
+func queryText(body []byte, ext *extRerank, def config.IndexDefaults) (string, error) {
+	hasExt := ext != nil
+	var query string
+	switch {
+	case hasExt && ext.Query != nil:
+		query = *ext.Query
+	case def.QueryPath != "":
+		q, ok := lookupPath(body, def.QueryPath)
+		if !ok && hasExt {
+			return "", fmt.Errorf("ext.rerank.query is missing and the index's query_path %q finds no query text in this search", def.QueryPath)
+		}
+		if !ok {
+			return "", errSkip("query_path " + def.QueryPath + " finds no query text")
+		}
+		query = q
+	case hasExt:
+		return "", errors.New("ext.rerank.query is missing (and the index has no query_path default)")
+	default:
+		return "", errSkip("the index defaults have no query_path")
 	}
-	return out
+	if strings.TrimSpace(query) == "" {
+		if hasExt {
+			return "", errors.New("ext.rerank.query is empty")
+		}
+		return "", errSkip("empty query text")
+	}
+	return query, nil
+}
+
+// page reads from and size from the body, overridden by the query string.
+func page(obj rawjson.Object, args *fasthttp.Args) (from, size int, err error) {
+	if from, err = intMember(obj, "from", 0); err != nil {
+		return 0, 0, err
+	}
+	if size, err = intMember(obj, "size", 10); err != nil {
+		return 0, 0, err
+	}
+	for name, dst := range map[string]*int{"from": &from, "size": &size} {
+		if v := args.Peek(name); v != nil {
+			n, err := strconv.Atoi(string(v))
+			if err != nil || n < 0 {
+				return 0, 0, fmt.Errorf("%s=%s in the query string is not a non-negative integer", name, v)
+			}
+			*dst = n
+		}
+	}
+	return from, size, nil
+}
+
+// window is the number of hits to rerank: ext.rerank.window, else the
+// index's, else the proxy's.
+func (p *Proxy) window(ext *extRerank, def config.IndexDefaults) (int, error) {
+	window := p.cfg.Window
+	if def.Window > 0 {
+		window = def.Window
+	}
+	if ext != nil && ext.Window != nil {
+		if *ext.Window <= 0 {
+			return 0, fmt.Errorf("ext.rerank.window: %d must be positive", *ext.Window)
+		}
+		window = *ext.Window
+	}
+	return window, nil
+}
+
+// request is the engine request for a search, without its documents.
+func (p *Proxy) request(query string, ext *extRerank, def config.IndexDefaults) rerank.Request {
+	req := rerank.Request{Query: query, RankFields: def.Fields, Pipeline: def.Pipeline, Model: p.cfg.Model}
+	if ext == nil {
+		return req
+	}
+	if ext.Fields != nil {
+		req.RankFields = ext.Fields
+	}
+	if ext.Pipeline != nil {
+		req.Pipeline = *ext.Pipeline
+	}
+	if ext.Model != nil {
+		req.Model = *ext.Model
+	}
+	return req
 }
 
 // upstreamError answers for an upstream that could not be reached or did

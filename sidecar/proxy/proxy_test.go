@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -100,48 +99,39 @@ func newUpstream(t testing.TB, total int, extra http.HandlerFunc) *upstream {
 	return u
 }
 
-// reverser is the tests' reranker: it reverses the first Window hits,
-// writes _score 1000-position and keeps the original score, and records the
-// options it was given.
+// rankCall is what the proxy asked the ranker for.
+type rankCall struct {
+	Query, Pipeline, Model string
+	Fields                 []string
+	Window                 int // documents to rank
+}
+
+// reverser is the tests' ranker: it ranks the documents it is given in
+// reverse, with score 1000-position, and records what it was asked.
 type reverser struct {
 	mu   sync.Mutex
-	opts []rerank.HitsOptions
+	opts []rankCall
 	err  error
 }
 
-func (r *reverser) RerankHits(_ context.Context, b []byte, o rerank.HitsOptions) ([]byte, error) {
+func (r *reverser) Score(_ context.Context, req rerank.Request) (*rerank.Result, error) {
 	r.mu.Lock()
-	r.opts = append(r.opts, o)
+	r.opts = append(r.opts, rankCall{Query: req.Query, Pipeline: req.Pipeline, Model: req.Model, Fields: req.RankFields, Window: len(req.Documents)})
 	err := r.err
 	r.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	var resp map[string]json.RawMessage
-	if err := json.Unmarshal(b, &resp); err != nil {
-		return nil, err
+	n := len(req.Documents)
+	res := &rerank.Result{Scores: make([]float64, n), Order: make([]int, n)}
+	for pos := range n {
+		res.Order[pos] = n - 1 - pos
+		res.Scores[n-1-pos] = float64(1000 - pos)
 	}
-	var hits map[string]json.RawMessage
-	if err := json.Unmarshal(resp["hits"], &hits); err != nil {
-		return nil, err
-	}
-	var arr []map[string]any
-	if err := json.Unmarshal(hits["hits"], &arr); err != nil {
-		return nil, err
-	}
-	w := min(o.Window, len(arr))
-	slices.Reverse(arr[:w])
-	for i := range w {
-		arr[i]["_rerank"] = map[string]any{"original_score": arr[i]["_score"]}
-		arr[i]["_score"] = float64(1000 - i)
-	}
-	hits["hits"], _ = json.Marshal(arr)
-	hits["max_score"] = json.RawMessage("1000.0")
-	resp["hits"], _ = json.Marshal(hits)
-	return json.Marshal(resp)
+	return res, nil
 }
 
-func (r *reverser) last(t *testing.T) rerank.HitsOptions {
+func (r *reverser) last(t *testing.T) rankCall {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -546,7 +536,7 @@ func TestUpstreamUnreachableAndTimeout(t *testing.T) {
 
 func TestRerankErrorIsReported(t *testing.T) {
 	up := newUpstream(t, 5, nil)
-	rr := &reverser{err: rerank.Errorf(http.StatusTooManyRequests, rerank.TypeOverloaded, "too many pairs waiting")}
+	rr := &reverser{err: &rerank.Error{Kind: rerank.KindOverloaded, Message: "too many pairs waiting"}}
 	p, err := New(Config{Upstream: up.URL}, rr)
 	if err != nil {
 		t.Fatal(err)
@@ -751,21 +741,5 @@ func TestSearchTarget(t *testing.T) {
 		if got != tc.target || ok != tc.ok {
 			t.Errorf("%s: got %q %v", tc.path, got, ok)
 		}
-	}
-}
-
-func TestCutPageKeepsBytes(t *testing.T) {
-	in := []byte(`{"took":3,"hits":{"total":{"value":3},"max_score":2.0,"hits":[{"_id":"a","_source":{"k":"é \u00e9"}} ,{"_id":"b"},{"_id":"c"}]},"aggregations":{"x":{"value":1}}}`)
-	out, err := cutPage(in, 1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `{"took":3,"hits":{"total":{"value":3},"max_score":2.0,"hits":[{"_id":"b"}]},"aggregations":{"x":{"value":1}}}`
-	if string(out) != want {
-		t.Errorf("got  %s\nwant %s", out, want)
-	}
-	out, _ = cutPage(in, 0, 1)
-	if !bytes.Contains(out, []byte(`"k":"é \u00e9"`)) {
-		t.Errorf("_source bytes changed: %s", out)
 	}
 }

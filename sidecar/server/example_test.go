@@ -10,6 +10,7 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/crossrank/crossrank/models/loader"
 	"github.com/crossrank/crossrank/models/ort"
 	"github.com/crossrank/crossrank/sidecar/rerank"
 	"github.com/crossrank/crossrank/sidecar/server"
@@ -19,7 +20,7 @@ import (
 func Example() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	m, err := rerank.LoadModel(ctx, "twin", ".cache/models/twin", ort.WithThreads(1, 1))
+	m, err := loader.Load(ctx, "twin", ".cache/models/twin", ort.WithThreads(1, 1))
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -17,11 +17,11 @@ import (
 
 	"github.com/valyala/fasthttp"
 
+	"github.com/crossrank/crossrank/internal/reranktest"
 	"github.com/crossrank/crossrank/models"
 	"github.com/crossrank/crossrank/models/tokenizer"
 	"github.com/crossrank/crossrank/sidecar/batcher"
 	"github.com/crossrank/crossrank/sidecar/rerank"
-	"github.com/crossrank/crossrank/sidecar/rerank/reranktest"
 	"github.com/crossrank/crossrank/sidecar/server"
 )
 

@@ -20,7 +20,8 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/crossrank/crossrank/sidecar/api"
-	"github.com/crossrank/crossrank/sidecar/api/jsonw"
+	"github.com/crossrank/crossrank/sidecar/internal/hits"
+	"github.com/crossrank/crossrank/sidecar/internal/jsonw"
 	"github.com/crossrank/crossrank/sidecar/metrics"
 	"github.com/crossrank/crossrank/sidecar/rerank"
 )
@@ -131,7 +132,7 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 			s.fallback(ctx)
 			return
 		}
-		writeError(ctx, rerank.Errorf(http.StatusNotFound, rerank.TypeNotFound, "no route %s %s", ctx.Method(), path))
+		WriteError(ctx, api.Errorf(http.StatusNotFound, api.TypeNotFound, "no route %s %s", ctx.Method(), path))
 		return
 	}
 	h, ok := methods[string(ctx.Method())]
@@ -140,7 +141,7 @@ func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
 			s.fallback(ctx)
 			return
 		}
-		writeError(ctx, rerank.Errorf(http.StatusMethodNotAllowed, rerank.TypeBadRequest, "%s is not allowed on %s", ctx.Method(), path))
+		WriteError(ctx, api.Errorf(http.StatusMethodNotAllowed, api.TypeBadRequest, "%s is not allowed on %s", ctx.Method(), path))
 		return
 	}
 	h(ctx)
@@ -209,8 +210,10 @@ func (s *Server) requestContext(timeoutMS int) (context.Context, context.CancelF
 	return context.WithTimeout(context.Background(), d)
 }
 
-func writeError(ctx *fasthttp.RequestCtx, err error) {
-	e := rerank.AsError(err)
+// WriteError writes err as the one JSON error shape of API.md, with the
+// status api.ErrorOf maps it to. Routes mounted with WithHandler use it too.
+func WriteError(ctx *fasthttp.RequestCtx, err error) {
+	e := api.ErrorOf(err)
 	if e.Status == http.StatusTooManyRequests {
 		ctx.Response.Header.Set("Retry-After", "1")
 	}
@@ -227,26 +230,23 @@ func writeJSON(ctx *fasthttp.RequestCtx, body []byte) {
 
 func (s *Server) handleReadError(ctx *fasthttp.RequestCtx, err error) {
 	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		writeError(ctx, rerank.Errorf(http.StatusRequestEntityTooLarge, rerank.TypeTooLarge, "request body is larger than the limit of %d bytes", s.maxBody))
+		WriteError(ctx, api.Errorf(http.StatusRequestEntityTooLarge, api.TypeTooLarge, "request body is larger than the limit of %d bytes", s.maxBody))
 		return
 	}
-	writeError(ctx, rerank.Errorf(http.StatusBadRequest, rerank.TypeBadRequest, "cannot read request: %v", err))
+	WriteError(ctx, api.Errorf(http.StatusBadRequest, api.TypeBadRequest, "cannot read request: %v", err))
 }
 
 func (s *Server) handleRerank(ctx *fasthttp.RequestCtx) int {
 	req, err := api.DecodeRerank(ctx.PostBody())
 	if err != nil {
-		writeError(ctx, err)
+		WriteError(ctx, err)
 		return 0
 	}
 	c, cancel := s.requestContext(req.TimeoutMS)
 	defer cancel()
-	res, err := s.eng.Score(c, rerank.Request{
-		Model: req.Model, Pipeline: req.Pipeline, Query: *req.Query, Documents: req.Documents,
-		RankFields: req.RankFields, MaxTokensPerDoc: req.MaxTokensPerDoc,
-	})
+	res, err := s.eng.Score(c, req.Engine())
 	if err != nil {
-		writeError(ctx, err)
+		WriteError(ctx, err)
 		return 0
 	}
 	topN := -1
@@ -260,18 +260,14 @@ func (s *Server) handleRerank(ctx *fasthttp.RequestCtx) int {
 func (s *Server) handleTEI(ctx *fasthttp.RequestCtx) int {
 	req, err := api.DecodeTEI(ctx.PostBody())
 	if err != nil {
-		writeError(ctx, err)
+		WriteError(ctx, err)
 		return 0
 	}
 	c, cancel := s.requestContext(req.TimeoutMS)
 	defer cancel()
-	res, err := s.eng.Score(c, rerank.Request{
-		Model: req.Model, Pipeline: req.Pipeline, Query: *req.Query, Documents: req.Texts,
-		TruncateDirection: api.Direction(req.TruncationDirection),
-		NoTruncate:        req.Truncate != nil && !*req.Truncate,
-	})
+	res, err := s.eng.Score(c, req.Engine())
 	if err != nil {
-		writeError(ctx, err)
+		WriteError(ctx, err)
 		return 0
 	}
 	t := res.Meta.Timings
@@ -287,23 +283,28 @@ func (s *Server) handleTEI(ctx *fasthttp.RequestCtx) int {
 func (s *Server) handleHits(ctx *fasthttp.RequestCtx) int {
 	req, err := api.DecodeHits(ctx.PostBody())
 	if err != nil {
-		writeError(ctx, err)
+		WriteError(ctx, err)
 		return 0
 	}
 	c, cancel := s.requestContext(req.TimeoutMS)
 	defer cancel()
-	out, err := rerank.RerankHitsResult(c, s.eng, req.Response, rerank.HitsOptions{
-		Query: *req.Query, Fields: req.Fields, Window: req.Window, Pipeline: req.Pipeline, Model: req.Model,
-	})
+	resp, err := hits.Parse(req.Response, req.Window)
 	if err != nil {
-		writeError(ctx, err)
+		WriteError(ctx, err)
 		return 0
 	}
-	writeJSON(ctx, out.Body)
-	if out.Result == nil {
+	var res *rerank.Result
+	if docs := resp.Documents(); len(docs) > 0 {
+		if res, err = s.eng.Score(c, req.Engine(docs, hits.DocumentsField)); err != nil {
+			WriteError(ctx, err)
+			return 0
+		}
+	}
+	writeJSON(ctx, resp.Append(make([]byte, 0, len(req.Response)+64*len(resp.Documents())), res, 0, -1))
+	if res == nil {
 		return 0
 	}
-	return out.Result.Meta.Pairs
+	return res.Meta.Pairs
 }
 
 func (s *Server) handleHealth(ctx *fasthttp.RequestCtx) {
@@ -312,7 +313,7 @@ func (s *Server) handleHealth(ctx *fasthttp.RequestCtx) {
 
 func (s *Server) handleReady(ctx *fasthttp.RequestCtx) {
 	if !s.ready.Load() || s.stopping.Load() {
-		writeError(ctx, rerank.Errorf(http.StatusServiceUnavailable, rerank.TypeUnavailable, "not ready"))
+		WriteError(ctx, api.Errorf(http.StatusServiceUnavailable, api.TypeUnavailable, "not ready"))
 		return
 	}
 	writeJSON(ctx, []byte(`{"status":"ready"}`))
