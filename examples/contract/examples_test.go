@@ -67,6 +67,7 @@ func respond(t *testing.T, req *api.RerankRequest) (*rerank.Result, []byte) {
 	for i := range res.Scores {
 		res.Scores[i] = 1 / (1 + math.Exp(-float64(float32(r.NormFloat64()*5))))
 	}
+	res.Order = rerank.Order(res.Scores)
 	topN := -1
 	if req.TopN != nil {
 		topN = *req.TopN
