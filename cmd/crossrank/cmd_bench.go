@@ -14,8 +14,6 @@ import (
 	"github.com/crossrank/crossrank/sidecar/config"
 )
 
-func init() { register(newBenchCmd) }
-
 type benchFlags struct {
 	target, model, corpus, sweep, report, name, description, modelName string
 	synthetic                                                          bool

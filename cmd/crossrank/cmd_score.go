@@ -21,8 +21,6 @@ import (
 	"github.com/crossrank/crossrank/sidecar/rerank"
 )
 
-func init() { register(newScoreCmd) }
-
 type scoreFlags struct {
 	model, query, ortLib, provider, file string
 	jsonl                                bool

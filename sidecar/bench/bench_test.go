@@ -15,13 +15,14 @@ import (
 
 	"github.com/crossrank/crossrank/sidecar/bench"
 	"github.com/crossrank/crossrank/sidecar/metrics"
+	"github.com/crossrank/crossrank/sidecar/metrics/prom"
 )
 
 // stubTarget is a loopback fasthttp server answering /v1/rerank with one
 // score per document and recording metrics like the sidecar.
-func stubTarget(t *testing.T, fail func(i int) bool) (string, *metrics.Prom) {
+func stubTarget(t *testing.T, fail func(i int) bool) (string, *prom.Prom) {
 	t.Helper()
-	rec := metrics.New()
+	rec := prom.New()
 	t.Cleanup(func() { rec.Close() })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

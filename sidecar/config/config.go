@@ -255,14 +255,38 @@ func setFromString(v reflect.Value, raw string) error {
 }
 
 // Parse reads YAML into cfg (keeping what the YAML does not set); unknown
-// keys are an error.
-func Parse(b []byte, cfg *Config) error {
+// keys are an error naming their line.
+func Parse(b []byte, cfg *Config) error { return strict(b, cfg) }
+
+// strict is the one YAML parser of the config and pipelines files: unknown
+// keys and wrong types are errors naming the line.
+func strict(b []byte, v any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
 	return nil
+}
+
+// ReadPipelines reads a --pipelines file: a pipelines: map of named
+// pipelines, parsed as strictly as the config file. Errors name the file
+// (and the line, for bad YAML or an unknown key).
+func ReadPipelines(path string) (map[string][]PipelineStep, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("pipelines file: %w", err)
+	}
+	var f struct {
+		Pipelines map[string][]PipelineStep `yaml:"pipelines"`
+	}
+	if err := strict(b, &f); err != nil {
+		return nil, fmt.Errorf("pipelines file %s: %w", path, err)
+	}
+	if len(f.Pipelines) == 0 {
+		return nil, fmt.Errorf("pipelines file %s: no pipelines: map", path)
+	}
+	return f.Pipelines, nil
 }
 
 // Marshal returns cfg as YAML.

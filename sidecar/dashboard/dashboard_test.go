@@ -16,6 +16,7 @@ import (
 	"github.com/crossrank/crossrank/internal/dashboardtest"
 	"github.com/crossrank/crossrank/sidecar/dashboard"
 	"github.com/crossrank/crossrank/sidecar/metrics"
+	"github.com/crossrank/crossrank/sidecar/metrics/prom"
 )
 
 type clock struct {
@@ -32,7 +33,7 @@ func (c *clock) Add(d time.Duration) {
 
 // traffic records n seconds of events; seconds in idle get none. It returns
 // how many values each chart should then hold.
-func traffic(rec *metrics.Prom, clk *clock, n int, idle map[int]bool) map[string]int {
+func traffic(rec *prom.Prom, clk *clock, n int, idle map[int]bool) map[string]int {
 	want := map[string]int{}
 	for s := 0; s < n; s++ {
 		if !idle[s] {
@@ -60,7 +61,7 @@ func traffic(rec *metrics.Prom, clk *clock, n int, idle map[int]bool) map[string
 
 func TestDashboardInChromium(t *testing.T) {
 	clk := &clock{t: time.Now().Add(-2 * time.Minute).Truncate(time.Second)}
-	rec := metrics.New(metrics.WithoutSampler(), metrics.WithClock(clk.Now))
+	rec := prom.New(prom.WithoutSampler(), prom.WithClock(clk.Now))
 	defer rec.Close()
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")

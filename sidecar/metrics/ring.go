@@ -96,6 +96,10 @@ func NewRing(window time.Duration, now func() time.Time) *Ring {
 	return r
 }
 
+// SetGPU says whether GPU series are recorded (Snapshot.GPU); call it before
+// the ring is shared.
+func (r *Ring) SetGPU(on bool) { r.gpu = on }
+
 // cur returns the bucket of the current second; r.mu must be held.
 func (r *Ring) cur() *bucket {
 	sec := r.now().Unix()

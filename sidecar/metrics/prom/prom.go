@@ -1,4 +1,7 @@
-package metrics
+// Package prom is the sidecar's metrics.Recorder on Prometheus: collectors
+// for GET /metrics and the one-second statistics ring (metrics.Ring) behind
+// GET /v1/stats and the dashboard.
+package prom
 
 import (
 	"context"
@@ -12,10 +15,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/crossrank/crossrank/sidecar/metrics"
 )
 
-// Prom is the production Recorder: Prometheus collectors on its own registry
-// (never the global default one) plus a one-second Ring of recent statistics
+// Prom is the production metrics.Recorder: Prometheus collectors on its own registry
+// (never the global default one) plus a one-second metrics.Ring of recent statistics
 // for /v1/stats and the dashboard. Create it with New and stop its sampler
 // with Close.
 type Prom struct {
@@ -35,7 +40,7 @@ type Prom struct {
 	gpuMemory    prometheus.Gauge
 	gpuUtil      prometheus.Gauge
 
-	ring *Ring
+	ring *metrics.Ring
 	cfg  config
 
 	stop     context.CancelFunc
@@ -43,15 +48,15 @@ type Prom struct {
 	stopOnce sync.Once
 }
 
-var _ Recorder = (*Prom)(nil)
+var _ metrics.Recorder = (*Prom)(nil)
 
 type config struct {
 	window   time.Duration
 	interval time.Duration
 	now      func() time.Time
 	sampler  bool
-	gpu      GPUProbe
-	process  ProcessProbe
+	gpu      metrics.GPUProbe
+	process  metrics.ProcessProbe
 }
 
 // Option configures New.
@@ -81,10 +86,12 @@ func WithoutSampler() Option { return func(c *config) { c.sampler = false } }
 
 // WithGPU enables GPU memory and utilisation from probe (for example
 // OpenNVML). Without it GPU series are absent, never zero-filled.
-func WithGPU(probe GPUProbe) Option { return func(c *config) { c.gpu = probe } }
+func WithGPU(probe metrics.GPUProbe) Option { return func(c *config) { c.gpu = probe } }
 
 // WithProcessProbe replaces the /proc based CPU and memory probe.
-func WithProcessProbe(probe ProcessProbe) Option { return func(c *config) { c.process = probe } }
+func WithProcessProbe(probe metrics.ProcessProbe) Option {
+	return func(c *config) { c.process = probe }
+}
 
 // Latency buckets in seconds: 0.5 ms … ~33 s, doubling.
 var durationBuckets = prometheus.ExponentialBuckets(0.0005, 2, 17)
@@ -98,7 +105,7 @@ func New(opts ...Option) *Prom {
 		o(&cfg)
 	}
 	if cfg.process == nil {
-		cfg.process = NewProcProbe()
+		cfg.process = metrics.NewProcProbe()
 	}
 	p := &Prom{reg: prometheus.NewRegistry(), cfg: cfg}
 	p.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -149,14 +156,14 @@ func New(opts ...Option) *Prom {
 	}
 	// Pre-create the label sets that always exist, so they read 0 before the
 	// first event instead of being absent.
-	for _, s := range []string{StagePlugins, StageTokenize, StageQueue, StageInference} {
+	for _, s := range []string{metrics.StagePlugins, metrics.StageTokenize, metrics.StageQueue, metrics.StageInference} {
 		p.stages.WithLabelValues(s)
 	}
 	p.tokens.WithLabelValues("real")
 	p.tokens.WithLabelValues("padded")
 
-	p.ring = NewRing(cfg.window, cfg.now)
-	p.ring.gpu = cfg.gpu != nil
+	p.ring = metrics.NewRing(cfg.window, cfg.now)
+	p.ring.SetGPU(cfg.gpu != nil)
 	if cfg.sampler {
 		ctx, cancel := context.WithCancel(context.Background())
 		p.stop = cancel
@@ -171,7 +178,7 @@ func New(opts ...Option) *Prom {
 func (p *Prom) Registry() *prometheus.Registry { return p.reg }
 
 // Ring returns the one-second statistics ring behind /v1/stats.
-func (p *Prom) Ring() *Ring { return p.ring }
+func (p *Prom) Ring() *metrics.Ring { return p.ring }
 
 // Close stops the sampler goroutine. It is safe to call more than once.
 func (p *Prom) Close() error {
@@ -202,7 +209,7 @@ func (p *Prom) sampleLoop(ctx context.Context) {
 // Sample reads process CPU and memory (and the GPU when enabled) once and
 // stores them in the current second of the ring.
 func (p *Prom) Sample(ctx context.Context) {
-	var s ResourceSample
+	var s metrics.ResourceSample
 	if ps, err := p.cfg.process.Sample(); err == nil {
 		s.CPUPercent, s.RSSMB, s.HaveProcess = ps.CPUPercent, ps.RSSMB, true
 	}
@@ -216,7 +223,7 @@ func (p *Prom) Sample(ctx context.Context) {
 	p.ring.Resources(s)
 }
 
-// Request implements Recorder.
+// Request implements metrics.Recorder.
 func (p *Prom) Request(route string, code int, d time.Duration, pairs int) {
 	p.requests.WithLabelValues(route, codeLabel(code)).Inc()
 	p.reqDuration.WithLabelValues(route).Observe(d.Seconds())
@@ -226,13 +233,13 @@ func (p *Prom) Request(route string, code int, d time.Duration, pairs int) {
 	p.ring.Request(code, d, pairs)
 }
 
-// Stage implements Recorder.
+// Stage implements metrics.Recorder.
 func (p *Prom) Stage(stage string, d time.Duration) {
 	p.stages.WithLabelValues(stage).Observe(d.Seconds())
 	p.ring.Stage(stage, d)
 }
 
-// Batch implements Recorder.
+// Batch implements metrics.Recorder.
 func (p *Prom) Batch(model string, pairs, realTokens, paddedTokens int) {
 	p.batchPairs.Observe(float64(pairs))
 	p.tokens.WithLabelValues("real").Add(float64(realTokens))
@@ -242,19 +249,19 @@ func (p *Prom) Batch(model string, pairs, realTokens, paddedTokens int) {
 	p.ring.Batch(pairs, realTokens, paddedTokens)
 }
 
-// QueuePairs implements Recorder.
+// QueuePairs implements metrics.Recorder.
 func (p *Prom) QueuePairs(delta int) {
 	p.queuePairs.Add(float64(delta))
 	p.ring.QueuePairs(delta)
 }
 
-// Inflight implements Recorder.
+// Inflight implements metrics.Recorder.
 func (p *Prom) Inflight(delta int) {
 	p.inflight.Add(float64(delta))
 	p.ring.Inflight(delta)
 }
 
-// Cache implements Recorder.
+// Cache implements metrics.Recorder.
 func (p *Prom) Cache(hits, misses int) {
 	if hits > 0 {
 		p.cacheHits.Add(float64(hits))
@@ -265,7 +272,7 @@ func (p *Prom) Cache(hits, misses int) {
 	p.ring.Cache(hits, misses)
 }
 
-// PluginError implements Recorder.
+// PluginError implements metrics.Recorder.
 func (p *Prom) PluginError(plugin, kind string) {
 	p.pluginErrors.WithLabelValues(plugin, kind).Inc()
 	p.ring.PluginError()
@@ -285,7 +292,7 @@ func (p *Prom) MetricsHandler() fasthttp.RequestHandler {
 // progress.
 func (p *Prom) StatsHandler() fasthttp.RequestHandler {
 	return func(ctx *fasthttp.RequestCtx) {
-		q := StatsQuery{}
+		q := metrics.StatsQuery{}
 		args := ctx.QueryArgs()
 		if b := args.Peek("since"); len(b) > 0 {
 			v, err := args.GetUint("since")

@@ -1,4 +1,4 @@
-package metrics_test
+package prom_test
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/crossrank/crossrank/sidecar/metrics"
+	"github.com/crossrank/crossrank/sidecar/metrics/prom"
 )
 
 // clock is a settable test clock.
@@ -35,7 +35,7 @@ func (c *clock) Add(d time.Duration) {
 }
 
 // serve starts a real fasthttp server on loopback with the two handlers.
-func serve(t *testing.T, p *metrics.Prom) string {
+func serve(t *testing.T, p *prom.Prom) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -113,7 +113,7 @@ type dto struct {
 }
 
 func TestMetricsExposition(t *testing.T) {
-	p := metrics.New(metrics.WithoutSampler())
+	p := prom.New(prom.WithoutSampler())
 	defer p.Close()
 	base := serve(t, p)
 
@@ -191,8 +191,8 @@ func TestMetricsExposition(t *testing.T) {
 
 func TestStatsRing(t *testing.T) {
 	clk := &clock{t: time.Unix(1_000_000, 0)}
-	p := metrics.New(metrics.WithoutSampler(), metrics.WithClock(clk.Now), metrics.WithWindow(10*time.Second),
-		metrics.WithProcessProbe(fixedProc{cpu: 150, rss: 321}))
+	p := prom.New(prom.WithoutSampler(), prom.WithClock(clk.Now), prom.WithWindow(10*time.Second),
+		prom.WithProcessProbe(fixedProc{cpu: 150, rss: 321}))
 	defer p.Close()
 	base := serve(t, p)
 
@@ -322,7 +322,7 @@ func TestProcProbeReadsThisProcess(t *testing.T) {
 }
 
 func TestSamplerFillsResources(t *testing.T) {
-	p := metrics.New()
+	p := prom.New()
 	defer p.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -338,7 +338,7 @@ func TestSamplerFillsResources(t *testing.T) {
 }
 
 func TestRingConcurrent(t *testing.T) {
-	p := metrics.New(metrics.WithoutSampler())
+	p := prom.New(prom.WithoutSampler())
 	defer p.Close()
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
@@ -363,7 +363,7 @@ func TestRingConcurrent(t *testing.T) {
 }
 
 func ExampleNew() {
-	rec := metrics.New(metrics.WithoutSampler())
+	rec := prom.New(prom.WithoutSampler())
 	defer rec.Close()
 	var r metrics.Recorder = rec // hand it to the server, batcher and plugin host
 	r.Request("/v1/rerank", 200, 12*time.Millisecond, 50)
@@ -373,41 +373,11 @@ func ExampleNew() {
 	// Output: 1 50 12
 }
 
-func TestNVMLAbsentOrReal(t *testing.T) {
-	// On a machine without the NVIDIA driver, no probe (and so no GPU
-	// series); where the driver is loaded, a real reading.
-	probe, err := metrics.OpenNVML()
-	if _, statErr := os.Stat("/proc/driver/nvidia/version"); statErr != nil {
-		if err == nil || probe != nil {
-			t.Fatalf("no NVIDIA driver, yet a probe: %v", probe)
-		}
-		t.Logf("no GPU probe, as expected: %v", err)
-		return
-	}
-	if err != nil {
-		t.Fatalf("NVIDIA driver loaded but NVML unreadable: %v", err)
-	}
-	defer probe.Close()
-	t.Logf("GPU %s", probe.Name())
-	s, err := probe.Sample(context.Background())
-	if err != nil || s.MemoryMB <= 0 || s.UtilPct < 0 || s.UtilPct > 100 {
-		t.Fatalf("GPU sample %+v, %v", s, err)
-	}
-	rec := metrics.New(metrics.WithoutSampler(), metrics.WithGPU(probe))
-	defer rec.Close()
-	rec.Sample(context.Background())
-	snap := rec.Ring().Snapshot(metrics.StatsQuery{Current: true})
-	last := snap.Points[len(snap.Points)-1]
-	if !snap.GPU || last.GPUMemMB == nil || *last.GPUMemMB <= 0 {
-		t.Errorf("GPU not in /v1/stats: %+v", last)
-	}
-}
-
 // BenchmarkRecorder measures the cost the sidecar pays per request for
 // metrics: one Request, three Stage and one Batch event, from parallel
 // goroutines.
 func BenchmarkRecorder(b *testing.B) {
-	p := metrics.New(metrics.WithoutSampler())
+	p := prom.New(prom.WithoutSampler())
 	defer p.Close()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -425,7 +395,7 @@ func BenchmarkRecorder(b *testing.B) {
 // with 100 requests in every second.
 func BenchmarkSnapshot(b *testing.B) {
 	clk := &clock{t: time.Unix(2_000_000, 0)}
-	p := metrics.New(metrics.WithoutSampler(), metrics.WithClock(clk.Now))
+	p := prom.New(prom.WithoutSampler(), prom.WithClock(clk.Now))
 	defer p.Close()
 	for s := 0; s < 900; s++ {
 		for i := 0; i < 100; i++ {
