@@ -151,7 +151,7 @@ func newSidecar(ctx context.Context, cfg config.Config, log *slog.Logger) (sc *s
 		return nil, fmt.Errorf("serve: %w", err)
 	}
 	if px != nil {
-		sopts = append(sopts, server.WithFallback(px.Handler))
+		sopts = append(sopts, server.WithFallback(px))
 	}
 	sc.srv = server.New(sc.eng, sopts...)
 	sc.srv.SetReady(true)
@@ -235,6 +235,7 @@ func (sc *sidecar) newProxy() (*proxy.Proxy, error) {
 		Indices:  cfg.Indices,
 		Model:    cfg.DefaultModel,
 		Timeout:  cfg.RequestTimeout.D(),
+		Logger:   sc.log,
 	}, sc.eng)
 	if err != nil {
 		return nil, fmt.Errorf("--upstream: %w", err)

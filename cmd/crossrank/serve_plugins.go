@@ -8,8 +8,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/crossrank/crossrank/plugins/host"
 	"github.com/crossrank/crossrank/sidecar/api"
 	"github.com/crossrank/crossrank/sidecar/config"
@@ -103,9 +101,9 @@ func (noStages) Stage(string, time.Duration) {}
 // reloadHandler serves POST /admin/plugins/reload: it reads the pipelines
 // again (the --pipelines file included) and swaps them in at once. On any
 // error the running pipelines stay and the answer names the file and line.
-func (sc *sidecar) reloadHandler(h *host.Host) fasthttp.RequestHandler {
-	return func(c *fasthttp.RequestCtx) {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+func (sc *sidecar) reloadHandler(h *host.Host) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
 		defer cancel()
 		specs, err := pipelineSpecs(sc.cfg)
 		if err == nil {
@@ -113,11 +111,11 @@ func (sc *sidecar) reloadHandler(h *host.Host) fasthttp.RequestHandler {
 		}
 		if err != nil {
 			sc.log.Error("plugin reload failed; the running pipelines stay", "err", err)
-			server.WriteError(c, api.Errorf(http.StatusInternalServerError, api.TypeInternal, "reload: %v", err))
+			server.WriteError(w, r, api.Errorf(http.StatusInternalServerError, api.TypeInternal, "reload: %v", err))
 			return
 		}
 		body, _ := json.Marshal(map[string]any{"reloaded": true, "pipelines": h.Names()})
-		c.SetContentType("application/json")
-		c.SetBody(body)
-	}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	})
 }

@@ -165,7 +165,9 @@ func TestServePipelines(t *testing.T) {
 		t.Fatal(err)
 	}
 	code, body = postJSON(t, base+"/admin/plugins/reload", nil)
-	var e struct{ Error struct{ Type, Message string } }
+	var e struct {
+		Error struct{ Type, Message string }
+	}
 	if code != 500 || json.Unmarshal(body, &e) != nil || !strings.Contains(e.Error.Message, pipes) || !strings.Contains(e.Error.Message, "line 4") {
 		t.Errorf("broken reload: %d %s, want a JSON error naming %s and line 4", code, body, pipes)
 	}

@@ -11,8 +11,6 @@ package api
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -239,16 +237,6 @@ func (r *HitsRequest) Engine(docs []json.RawMessage, field string) rerank.Reques
 
 // Timeout returns the request's timeout_ms as a duration (0: none).
 func Timeout(ms int) time.Duration { return time.Duration(ms) * time.Millisecond }
-
-// NewID returns a random request id in UUID form.
-func NewID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 

@@ -136,9 +136,6 @@ func TestAppendResponses(t *testing.T) {
 	if e != `{"error":{"type":"validation_error","message":"query: required"}}` {
 		t.Errorf("error body %s", e)
 	}
-	if id := NewID(); len(id) != 36 || id == NewID() {
-		t.Errorf("NewID %q", id)
-	}
 }
 
 // checkDecoded holds for every body a decoder accepts or rejects.

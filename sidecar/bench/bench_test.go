@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/crossrank/crossrank/sidecar/bench"
 	"github.com/crossrank/crossrank/sidecar/metrics"
@@ -28,7 +29,7 @@ func stubTarget(t *testing.T, fail func(i int) bool) (string, *prom.Prom) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mh, sh := rec.MetricsHandler(), rec.StatsHandler()
+	mh, sh := fasthttpadaptor.NewFastHTTPHandler(rec.MetricsHandler()), fasthttpadaptor.NewFastHTTPHandler(rec.StatsHandler())
 	var n atomic.Int64
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
 		switch string(ctx.Path()) {

@@ -4,14 +4,14 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/valyala/fasthttp"
 
 	"github.com/crossrank/crossrank/internal/dashboardtest"
 	"github.com/crossrank/crossrank/sidecar/dashboard"
@@ -68,19 +68,12 @@ func TestDashboardInChromium(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dh, sh := dashboard.Handler(), rec.StatsHandler()
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		switch string(ctx.Path()) {
-		case "/dashboard":
-			dh(ctx)
-		case "/v1/stats":
-			sh(ctx)
-		default:
-			ctx.NotFound()
-		}
-	}}
+	mux := http.NewServeMux()
+	mux.Handle("GET /dashboard", dashboard.Handler())
+	mux.Handle("GET /v1/stats", rec.StatsHandler())
+	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln) //nolint:errcheck
-	defer srv.Shutdown()
+	defer srv.Close()
 
 	want := traffic(rec, clk, 30, map[int]bool{10: true, 11: true, 12: true})
 
@@ -165,8 +158,8 @@ func TestDashboardInChromium(t *testing.T) {
 
 func ExampleHandler() {
 	h := dashboard.Handler() // mount on GET /dashboard beside metrics' StatsHandler on GET /v1/stats
-	var ctx fasthttp.RequestCtx
-	h(&ctx)
-	fmt.Println(string(ctx.Response.Header.ContentType()), strings.Contains(string(ctx.Response.Body()), "v1/stats"))
+	w := httptest.NewRecorder()
+	h.ServeHTTP(w, httptest.NewRequest("GET", "/dashboard", nil))
+	fmt.Println(w.Header().Get("Content-Type"), strings.Contains(w.Body.String(), "v1/stats"))
 	// Output: text/html; charset=utf-8 true
 }

@@ -5,8 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
-
-	"github.com/valyala/fasthttp"
+	"net/http"
 
 	"github.com/crossrank/crossrank/sidecar/config"
 	"github.com/crossrank/crossrank/sidecar/proxy"
@@ -15,7 +14,7 @@ import (
 
 // A proxy in front of an engine at 127.0.0.1:9200, reranking searches on
 // "articles" by default. In the sidecar, the ranker is the engine
-// (*rerank.Engine) and the handler is the server's fallback.
+// (*rerank.Engine) and the proxy is the server's fallback handler.
 func ExampleNew() {
 	p, err := proxy.New(proxy.Config{
 		Upstream: "http://127.0.0.1:9200",
@@ -35,9 +34,9 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
-	srv := &fasthttp.Server{Handler: p.Handler}
+	srv := &http.Server{Handler: p}
 	go srv.Serve(ln)
-	defer srv.Shutdown()
+	defer srv.Close()
 	fmt.Println("forwarding to", p.Upstream())
 	// Output: forwarding to http://127.0.0.1:9200
 }

@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -101,6 +102,9 @@ type Config struct {
 	// TLSConfig is used for an https upstream (nil: the system's roots,
 	// which honour SSL_CERT_FILE and SSL_CERT_DIR).
 	TLSConfig *tls.Config
+	// Logger logs upstream failures and failed reranks (default: slog's
+	// default logger).
+	Logger *slog.Logger
 }
 
 // Proxy forwards requests to the upstream and reranks searches.
@@ -140,6 +144,9 @@ func New(cfg Config, rr Ranker) (*Proxy, error) {
 	}
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = 512
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
 	p := &Proxy{cfg: cfg, rr: rr, host: u.Host, prefix: strings.TrimSuffix(u.EscapedPath(), "/")}
 	addr := u.Host
@@ -185,16 +192,26 @@ func (p *Proxy) Upstream() string { return p.base + p.prefix }
 // Close closes idle upstream connections.
 func (p *Proxy) Close() { p.client.CloseIdleConnections() }
 
-// Handler serves one request: a search is reranked, anything else passes
+// ServeHTTP serves one request: a search is reranked, anything else passes
 // through. It is meant as the sidecar server's fallback handler, so the
 // sidecar's own routes (/v1/rerank, /health, ...) keep working beside it.
-func (p *Proxy) Handler(ctx *fasthttp.RequestCtx) {
-	target, isSearch := searchTarget(string(ctx.Path()))
-	if isSearch && (ctx.IsPost() || ctx.IsGet()) {
-		p.search(ctx, target)
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeESError(w, http.StatusRequestEntityTooLarge, "content_too_long_exception", fmt.Sprintf("crossrank: request body is larger than the limit of %d bytes", tooLarge.Limit))
+			return
+		}
+		writeESError(w, http.StatusBadRequest, "illegal_argument_exception", "crossrank: cannot read request: "+err.Error())
 		return
 	}
-	p.pass(ctx)
+	target, isSearch := searchTarget(r.URL.Path)
+	if isSearch && (r.Method == http.MethodPost || r.Method == http.MethodGet) {
+		p.search(w, r, body, target)
+		return
+	}
+	p.pass(w, r, body, r.URL.RawQuery, "")
 }
 
 // searchTarget says whether a path is a search ("/_search" or
@@ -227,24 +244,39 @@ func (p *Proxy) defaults(target string) (config.IndexDefaults, bool) {
 // newUpstreamRequest copies the client's request for the upstream: same
 // method, path (after the upstream's prefix), query, headers and body, with
 // hop-by-hop headers dropped and Host set to the upstream's.
-func (p *Proxy) newUpstreamRequest(ctx *fasthttp.RequestCtx, query string) *fasthttp.Request {
+func (p *Proxy) newUpstreamRequest(r *http.Request, body []byte, query string) *fasthttp.Request {
 	req := fasthttp.AcquireRequest()
-	ctx.Request.Header.CopyTo(&req.Header)
+	for k, vs := range r.Header {
+		if k == "Content-Length" || k == "Transfer-Encoding" {
+			continue
+		}
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
 	for _, h := range hopHeaders {
 		req.Header.Del(h)
 	}
-	uri := p.base + p.prefix + string(ctx.Request.URI().PathOriginal())
+	req.Header.SetMethod(r.Method)
+	rawPath, _, _ := strings.Cut(r.RequestURI, "?")
+	if rawPath == "" || rawPath[0] != '/' {
+		rawPath = r.URL.EscapedPath()
+	}
+	uri := p.base + p.prefix + rawPath
 	if query != "" {
 		uri += "?" + query
 	}
 	req.SetRequestURI(uri)
 	req.Header.SetHost(p.host)
-	xff := ctx.RemoteIP().String()
-	if prior := ctx.Request.Header.Peek("X-Forwarded-For"); len(prior) > 0 {
-		xff = string(prior) + ", " + xff
+	xff, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		xff = r.RemoteAddr
+	}
+	if prior := r.Header.Get("X-Forwarded-For"); prior != "" {
+		xff = prior + ", " + xff
 	}
 	req.Header.Set("X-Forwarded-For", xff)
-	req.SetBodyRaw(ctx.Request.Body())
+	req.SetBodyRaw(body)
 	return req
 }
 
@@ -252,47 +284,51 @@ func (p *Proxy) newUpstreamRequest(ctx *fasthttp.RequestCtx, query string) *fast
 // §7.6.1).
 var hopHeaders = [...]string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
-// pass forwards a request as it is and streams the answer back.
-func (p *Proxy) pass(ctx *fasthttp.RequestCtx) {
-	req := p.newUpstreamRequest(ctx, string(ctx.URI().QueryString()))
+// pass forwards a request as it is and streams the answer back; skip, when
+// set, is the X-Crossrank-Rerank reason a search was not reranked.
+func (p *Proxy) pass(w http.ResponseWriter, r *http.Request, body []byte, query, skip string) {
+	req := p.newUpstreamRequest(r, body, query)
 	defer fasthttp.ReleaseRequest(req)
 	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
 	resp.StreamBody = true
-	if ctx.IsHead() {
-		resp.SkipBody = true
-	}
+	head := r.Method == http.MethodHead
+	resp.SkipBody = head
 	if err := p.client.DoTimeout(req, resp, p.cfg.Timeout); err != nil {
-		fasthttp.ReleaseResponse(resp)
-		p.upstreamError(ctx, err)
+		p.upstreamError(w, err)
 		return
 	}
-	copyResponseHeader(ctx, resp)
-	if ctx.IsHead() {
-		fasthttp.ReleaseResponse(resp)
-		ctx.Response.SkipBody = true
+	defer resp.CloseBodyStream() //nolint:errcheck
+	copyResponseHeader(w, resp)
+	if skip != "" {
+		w.Header().Set(HeaderRerank, "skipped; "+skip)
+	}
+	w.WriteHeader(resp.StatusCode())
+	if head {
 		return
 	}
-	ctx.Response.SetBodyStream(&upstreamBody{resp: resp}, resp.Header.ContentLength())
+	_ = resp.BodyWriteTo(flushWriter{w})
 }
 
-// upstreamBody streams an upstream response's body and releases the response
-// when the server is done with it.
-type upstreamBody struct{ resp *fasthttp.Response }
+// flushWriter flushes after every write, so a streamed answer reaches the
+// client as the upstream sends it.
+type flushWriter struct{ w http.ResponseWriter }
 
-func (b *upstreamBody) Read(p []byte) (int, error) { return b.resp.BodyStream().Read(p) }
-
-func (b *upstreamBody) Close() error {
-	err := b.resp.CloseBodyStream()
-	fasthttp.ReleaseResponse(b.resp)
-	return err
+func (f flushWriter) Write(b []byte) (int, error) {
+	n, err := f.w.Write(b)
+	if fl, ok := f.w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	return n, err
 }
 
-var _ io.ReadCloser = (*upstreamBody)(nil)
-
-func copyResponseHeader(ctx *fasthttp.RequestCtx, resp *fasthttp.Response) {
-	resp.Header.CopyTo(&ctx.Response.Header)
-	for _, h := range hopHeaders {
-		ctx.Response.Header.Del(h)
+func copyResponseHeader(w http.ResponseWriter, resp *fasthttp.Response) {
+	h := w.Header()
+	for k, v := range resp.Header.All() {
+		h.Add(string(k), string(v))
+	}
+	for _, name := range hopHeaders {
+		h.Del(name)
 	}
 }
 
@@ -309,69 +345,72 @@ type plan struct {
 }
 
 // search handles GET|POST /{target}/_search.
-func (p *Proxy) search(ctx *fasthttp.RequestCtx, target string) {
-	pl, err := p.plan(ctx, target)
+func (p *Proxy) search(w http.ResponseWriter, r *http.Request, body []byte, target string) {
+	pl, err := p.plan(r, body, target)
 	if err != nil {
-		writeESError(ctx, http.StatusBadRequest, "illegal_argument_exception", "crossrank: "+err.Error())
+		writeESError(w, http.StatusBadRequest, "illegal_argument_exception", "crossrank: "+err.Error())
 		return
 	}
 	if !pl.rerank {
 		if pl.body != nil {
-			ctx.Request.SetBodyRaw(pl.body)
+			body = pl.body
 		}
-		p.pass(ctx)
-		ctx.Response.Header.Set(HeaderRerank, "skipped; "+pl.skip)
+		p.pass(w, r, body, r.URL.RawQuery, pl.skip)
 		return
 	}
 
-	req := p.newUpstreamRequest(ctx, pl.query)
+	req := p.newUpstreamRequest(r, pl.body, pl.query)
 	defer fasthttp.ReleaseRequest(req)
-	req.SetBodyRaw(pl.body)
 	req.Header.SetContentType("application/json")
 	req.Header.Del("Accept-Encoding") // the body is read and rewritten here
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
 	if err := p.client.DoTimeout(req, resp, p.cfg.Timeout); err != nil {
-		p.upstreamError(ctx, err)
+		p.upstreamError(w, err)
 		return
 	}
 	if resp.StatusCode() != http.StatusOK || len(resp.Header.ContentEncoding()) > 0 {
 		// The engine's own answer (an error, or nothing we can read), as it is.
-		copyResponseHeader(ctx, resp)
-		ctx.Response.SetBody(resp.Body())
+		copyResponseHeader(w, resp)
+		w.WriteHeader(resp.StatusCode())
+		_, _ = w.Write(resp.Body())
 		return
 	}
-	out, err := p.rerank(resp.Body(), pl)
+	out, err := p.rerank(r.Context(), resp.Body(), pl)
 	if err != nil {
 		e := api.ErrorOf(err)
 		typ := "crossrank_rerank_exception"
 		if e.Status == http.StatusGatewayTimeout {
 			typ = "timeout_exception"
 		}
-		writeESError(ctx, e.Status, typ, "crossrank: rerank: "+e.Message)
 		if e.Status == http.StatusTooManyRequests {
-			ctx.Response.Header.Set("Retry-After", "1")
+			w.Header().Set("Retry-After", "1")
 		}
+		if e.Status >= 500 {
+			p.cfg.Logger.Error("rerank failed", "upstream", p.Upstream(), "err", err)
+		}
+		writeESError(w, e.Status, typ, "crossrank: rerank: "+e.Message)
 		return
 	}
-	copyResponseHeader(ctx, resp)
-	ctx.Response.Header.Del("Content-Length")
-	ctx.Response.Header.Set(HeaderRerank, "applied; window="+strconv.Itoa(pl.window))
-	ctx.SetStatusCode(http.StatusOK)
-	ctx.SetContentType("application/json; charset=UTF-8")
-	ctx.SetBody(out)
+	copyResponseHeader(w, resp)
+	h := w.Header()
+	h.Del("Content-Length")
+	h.Set(HeaderRerank, "applied; window="+strconv.Itoa(pl.window))
+	h.Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
 }
 
 // rerank ranks the window's hits of an upstream response and writes the
 // page the client asked for.
-func (p *Proxy) rerank(body []byte, pl *plan) ([]byte, error) {
+func (p *Proxy) rerank(ctx context.Context, body []byte, pl *plan) ([]byte, error) {
 	resp, err := hits.Parse(body, pl.window)
 	if err != nil {
 		return nil, err
 	}
 	var res *rerank.Result
 	if docs := resp.Documents(); len(docs) > 0 {
-		rctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
+		rctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 		defer cancel()
 		req := pl.req
 		req.Documents, req.DocumentsField = docs, hits.DocumentsField
@@ -399,9 +438,9 @@ func (e errSkip) Error() string { return string(e) }
 
 // plan reads a search request and decides what to forward and whether to
 // rerank.
-func (p *Proxy) plan(ctx *fasthttp.RequestCtx, target string) (*plan, error) {
-	pl := &plan{query: string(ctx.URI().QueryString())}
-	err := p.planRerank(ctx, target, pl)
+func (p *Proxy) plan(r *http.Request, body []byte, target string) (*plan, error) {
+	pl := &plan{query: r.URL.RawQuery}
+	err := p.planRerank(r.URL.RawQuery, body, target, pl)
 	var skip errSkip
 	if errors.As(err, &skip) {
 		pl.rerank, pl.skip = false, string(skip)
@@ -414,9 +453,8 @@ func (p *Proxy) plan(ctx *fasthttp.RequestCtx, target string) (*plan, error) {
 }
 
 // planRerank fills pl for a search to rerank; an errSkip says why not.
-func (p *Proxy) planRerank(ctx *fasthttp.RequestCtx, target string, pl *plan) error {
+func (p *Proxy) planRerank(rawQuery string, body []byte, target string, pl *plan) error {
 	def, hasDef := p.defaults(target)
-	body := ctx.Request.Body()
 	if len(bytes.TrimSpace(body)) == 0 {
 		return errSkip("no body")
 	}
@@ -440,7 +478,7 @@ func (p *Proxy) planRerank(ctx *fasthttp.RequestCtx, target string, pl *plan) er
 	if err != nil {
 		return err
 	}
-	args := ctx.QueryArgs()
+	args, _ := url.ParseQuery(rawQuery)
 	if args.Has("scroll") || obj.Index("search_after") >= 0 {
 		if hasExt {
 			return errors.New("ext.rerank cannot be combined with scroll or search_after: rerank the first page, or page with from/size")
@@ -462,12 +500,7 @@ func (p *Proxy) planRerank(ctx *fasthttp.RequestCtx, target string, pl *plan) er
 	fetch := max(window, from+size)
 	obj = obj.Set("from", json.RawMessage("0")).Set("size", json.RawMessage(strconv.Itoa(fetch)))
 	if args.Has("from") || args.Has("size") {
-		q := fasthttp.AcquireArgs()
-		defer fasthttp.ReleaseArgs(q)
-		args.CopyTo(q)
-		q.Del("from")
-		q.Del("size")
-		pl.query = q.String()
+		pl.query = withoutParams(rawQuery, "from", "size")
 	}
 	pl.rerank, pl.body, pl.from, pl.size, pl.window = true, obj.AppendTo(nil), from, size, window
 	pl.req = p.request(query, ext, def)
@@ -540,7 +573,7 @@ func queryText(body []byte, ext *extRerank, def config.IndexDefaults) (string, e
 }
 
 // page reads from and size from the body, overridden by the query string.
-func page(obj rawjson.Object, args *fasthttp.Args) (from, size int, err error) {
+func page(obj rawjson.Object, args url.Values) (from, size int, err error) {
 	if from, err = intMember(obj, "from", 0); err != nil {
 		return 0, 0, err
 	}
@@ -548,8 +581,9 @@ func page(obj rawjson.Object, args *fasthttp.Args) (from, size int, err error) {
 		return 0, 0, err
 	}
 	for name, dst := range map[string]*int{"from": &from, "size": &size} {
-		if v := args.Peek(name); v != nil {
-			n, err := strconv.Atoi(string(v))
+		if args.Has(name) {
+			v := args.Get(name)
+			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
 				return 0, 0, fmt.Errorf("%s=%s in the query string is not a non-negative integer", name, v)
 			}
@@ -575,6 +609,22 @@ func (p *Proxy) window(ext *extRerank, def config.IndexDefaults) (int, error) {
 	return window, nil
 }
 
+// withoutParams drops the named parameters from a raw query string and
+// keeps the rest byte for byte.
+func withoutParams(rawQuery string, names ...string) string {
+	var kept []string
+	for _, part := range strings.Split(rawQuery, "&") {
+		key, _, _ := strings.Cut(part, "=")
+		if k, err := url.QueryUnescape(key); err == nil && slices.Contains(names, k) {
+			continue
+		}
+		if part != "" {
+			kept = append(kept, part)
+		}
+	}
+	return strings.Join(kept, "&")
+}
+
 // request is the engine request for a search, without its documents.
 func (p *Proxy) request(query string, ext *extRerank, def config.IndexDefaults) rerank.Request {
 	req := rerank.Request{Query: query, RankFields: def.Fields, Pipeline: def.Pipeline, Model: p.cfg.Model}
@@ -595,26 +645,29 @@ func (p *Proxy) request(query string, ext *extRerank, def config.IndexDefaults) 
 
 // upstreamError answers for an upstream that could not be reached or did
 // not answer in time, with an error body shaped like the engine's.
-func (p *Proxy) upstreamError(ctx *fasthttp.RequestCtx, err error) {
+func (p *Proxy) upstreamError(w http.ResponseWriter, err error) {
+	p.cfg.Logger.Error("upstream failed", "upstream", p.Upstream(), "err", err)
 	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
-		writeESError(ctx, http.StatusGatewayTimeout, "timeout_exception",
+		writeESError(w, http.StatusGatewayTimeout, "timeout_exception",
 			fmt.Sprintf("crossrank: upstream %s did not answer within %s", p.Upstream(), p.cfg.Timeout))
 		return
 	}
-	writeESError(ctx, http.StatusBadGateway, "upstream_connect_exception",
+	writeESError(w, http.StatusBadGateway, "upstream_connect_exception",
 		fmt.Sprintf("crossrank: upstream %s: %v", p.Upstream(), err))
 }
 
 // writeESError writes an error body in Elasticsearch/OpenSearch's shape:
 // {"error":{"root_cause":[{"type","reason"}],"type","reason"},"status"}.
-func writeESError(ctx *fasthttp.RequestCtx, status int, typ, reason string) {
+func writeESError(w http.ResponseWriter, status int, typ, reason string) {
 	cause := map[string]string{"type": typ, "reason": reason}
 	b, _ := json.Marshal(map[string]any{
 		"error":  map[string]any{"root_cause": []any{cause}, "type": typ, "reason": reason},
 		"status": status,
 	})
-	ctx.Response.Reset()
-	ctx.SetStatusCode(status)
-	ctx.SetContentType("application/json; charset=UTF-8")
-	ctx.SetBody(b)
+	h := w.Header()
+	h.Del("Content-Length")
+	h.Del("Content-Encoding")
+	h.Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }

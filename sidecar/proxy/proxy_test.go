@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/crossrank/crossrank/sidecar/config"
 	"github.com/crossrank/crossrank/sidecar/rerank"
 )
@@ -154,9 +152,9 @@ func startProxy(t testing.TB, p *Proxy) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &fasthttp.Server{Handler: p.Handler}
+	srv := &http.Server{Handler: p}
 	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Shutdown(); p.Close() })
+	t.Cleanup(func() { _ = srv.Close(); p.Close() })
 	return "http://" + ln.Addr().String()
 }
 

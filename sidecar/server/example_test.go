@@ -4,11 +4,10 @@ import (
 	"context"
 	"log"
 	"net"
+	"net/http"
 	"os/signal"
 	"syscall"
 	"time"
-
-	"github.com/valyala/fasthttp"
 
 	"github.com/crossrank/crossrank/models/loader"
 	"github.com/crossrank/crossrank/models/ort"
@@ -29,7 +28,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := server.New(eng, server.WithHandler("GET", "/hello", func(c *fasthttp.RequestCtx) { c.SetBodyString("hi") }))
+	srv := server.New(eng, server.WithHandler("GET", "/hello", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("hi")) })))
 	srv.SetReady(true)
 	ln, err := net.Listen("tcp", "127.0.0.1:8080")
 	if err != nil {

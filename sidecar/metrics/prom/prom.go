@@ -7,14 +7,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/valyala/fasthttp"
-	"github.com/valyala/fasthttp/fasthttpadaptor"
 
 	"github.com/crossrank/crossrank/sidecar/metrics"
 )
@@ -280,53 +280,52 @@ func (p *Prom) PluginError(plugin, kind string) {
 
 // MetricsHandler serves the Prometheus text exposition of the registry
 // (mount it on GET /metrics).
-func (p *Prom) MetricsHandler() fasthttp.RequestHandler {
-	return fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{
-		ErrorHandling: promhttp.ContinueOnError,
-	}))
+func (p *Prom) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
 // StatsHandler serves the ring as JSON (mount it on GET /v1/stats). Query
 // parameters: since=UNIX_SECONDS returns only later seconds; window=DURATION
 // (e.g. 60s) limits how far back it goes; current=1 includes the second in
-// progress.
-func (p *Prom) StatsHandler() fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
+// progress. Bad parameters get a 400 in the sidecar's error shape.
+func (p *Prom) StatsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		q := metrics.StatsQuery{}
-		args := ctx.QueryArgs()
-		if b := args.Peek("since"); len(b) > 0 {
-			v, err := args.GetUint("since")
+		args := r.URL.Query()
+		if b := args.Get("since"); b != "" {
+			v, err := strconv.ParseUint(b, 10, 63)
 			if err != nil {
-				statsError(ctx, fmt.Sprintf("since: want unix seconds, got %q", b))
+				statsError(w, fmt.Sprintf("since: want unix seconds, got %q", b))
 				return
 			}
 			q.Since = int64(v)
 		}
-		if b := args.Peek("window"); len(b) > 0 {
-			d, err := time.ParseDuration(string(b))
+		if b := args.Get("window"); b != "" {
+			d, err := time.ParseDuration(b)
 			if err != nil || d <= 0 {
-				statsError(ctx, fmt.Sprintf("window: want a duration such as 60s, got %q", b))
+				statsError(w, fmt.Sprintf("window: want a duration such as 60s, got %q", b))
 				return
 			}
 			q.Window = d
 		}
-		q.Current = args.GetBool("current")
+		q.Current, _ = strconv.ParseBool(args.Get("current"))
 		body, err := json.Marshal(p.ring.Snapshot(q))
 		if err != nil {
-			ctx.Error(`{"error":"stats: encode failed"}`, fasthttp.StatusInternalServerError)
+			http.Error(w, `{"error":{"type":"internal_error","message":"stats: encode failed"}}`, http.StatusInternalServerError)
 			return
 		}
-		ctx.SetContentType("application/json")
-		ctx.Response.Header.Set("Cache-Control", "no-store")
-		ctx.SetBody(body)
-	}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(body)
+	})
 }
 
-func statsError(ctx *fasthttp.RequestCtx, msg string) {
-	ctx.SetStatusCode(fasthttp.StatusBadRequest)
-	ctx.SetContentType("application/json")
-	b, _ := json.Marshal(map[string]string{"error": msg})
-	ctx.SetBody(b)
+// statsError writes a 400 in the sidecar's one error shape (API.md).
+func statsError(w http.ResponseWriter, msg string) {
+	b, _ := json.Marshal(map[string]map[string]string{"error": {"type": "invalid_request_error", "message": msg}})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = w.Write(b)
 }
 
 func codeLabel(code int) string {

@@ -15,7 +15,6 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"github.com/valyala/fasthttp"
 
 	"github.com/crossrank/crossrank/sidecar/metrics"
 	"github.com/crossrank/crossrank/sidecar/metrics/prom"
@@ -34,26 +33,19 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// serve starts a real fasthttp server on loopback with the two handlers.
+// serve starts a real HTTP server on loopback with the two handlers.
 func serve(t *testing.T, p *prom.Prom) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mh, sh := p.MetricsHandler(), p.StatsHandler()
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		switch string(ctx.Path()) {
-		case "/metrics":
-			mh(ctx)
-		case "/v1/stats":
-			sh(ctx)
-		default:
-			ctx.NotFound()
-		}
-	}}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", p.MetricsHandler())
+	mux.Handle("GET /v1/stats", p.StatsHandler())
+	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln) //nolint:errcheck
-	t.Cleanup(func() { _ = srv.Shutdown() })
+	t.Cleanup(func() { _ = srv.Close() })
 	return "http://" + ln.Addr().String()
 }
 
