@@ -112,14 +112,19 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		w.Header().Set(HeaderRequestID, id)
 		sw := asStatusWriter(w)
 		next.ServeHTTP(sw, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
+		level := slog.LevelInfo
+		if sw.status >= 500 {
+			level = slog.LevelError
+		}
+		if !s.log.Enabled(r.Context(), level) {
+			return
+		}
 		attrs := []slog.Attr{
 			slog.String("method", r.Method), slog.String("route", s.routeName(r)), slog.Int("status", sw.status),
 			slog.Duration("duration", time.Since(start)), slog.Int("pairs", info.pairs), slog.String("model", info.model),
 			slog.String("request_id", id),
 		}
-		level := slog.LevelInfo
 		if sw.status >= 500 {
-			level = slog.LevelError
 			if info.err != nil {
 				attrs = append(attrs, slog.String("err", info.err.Error()))
 			}
