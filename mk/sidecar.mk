@@ -2,7 +2,7 @@
 # Its unit and loopback tests run in `make test` (go test ./...); these are
 # the area's own entry points.
 
-SIDECAR_PKGS := ./sidecar/rerank/... ./sidecar/batcher/... ./sidecar/cache/... ./sidecar/api/... ./sidecar/server/... ./sidecar/config/... ./sidecar/internal/... ./sidecar/metrics/... ./sidecar/proxy/...
+SIDECAR_PKGS := ./sidecar/rerank/... ./sidecar/batcher/... ./sidecar/internal/... ./sidecar/api/... ./sidecar/server/... ./sidecar/config/... ./sidecar/metrics/... ./sidecar/proxy/...
 SIDECAR_FUZZTIME ?= 20s
 SIDECAR_BENCH_COUNT ?= 3
 
@@ -10,7 +10,7 @@ SIDECAR_BENCH_COUNT ?= 3
 
 # The packages that call ONNX Runtime or NVML themselves (or are the binary
 # that links them); every other package must build with CGO_ENABLED=0.
-CGO_PKGS := ./cmd/crossrank ./models/ort ./models/loader ./sidecar/metrics/nvml ./internal/testenv ./internal/reranktest
+CGO_PKGS := ./cmd/crossrank ./models/ort ./models/loader ./internal/metrics/nvml ./internal/testenv ./internal/reranktest
 
 ## check-nocgo: every package but CGO_PKGS builds without cgo
 check-nocgo:

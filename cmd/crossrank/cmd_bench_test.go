@@ -15,10 +15,10 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/crossrank/crossrank/internal/bench"
 	"github.com/crossrank/crossrank/internal/dashboardtest"
 	"github.com/crossrank/crossrank/internal/testenv"
 	"github.com/crossrank/crossrank/models/tokenizer"
-	"github.com/crossrank/crossrank/sidecar/bench"
 	"github.com/crossrank/crossrank/sidecar/config"
 	"github.com/crossrank/crossrank/sidecar/metrics"
 )

@@ -12,15 +12,15 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/crossrank/crossrank/internal/dashboard"
+	"github.com/crossrank/crossrank/internal/metrics/nvml"
+	"github.com/crossrank/crossrank/internal/metrics/prom"
 	"github.com/crossrank/crossrank/models"
 	"github.com/crossrank/crossrank/models/hub"
 	"github.com/crossrank/crossrank/models/loader"
 	"github.com/crossrank/crossrank/models/ort"
 	"github.com/crossrank/crossrank/sidecar/batcher"
 	"github.com/crossrank/crossrank/sidecar/config"
-	"github.com/crossrank/crossrank/sidecar/dashboard"
-	"github.com/crossrank/crossrank/sidecar/metrics/nvml"
-	"github.com/crossrank/crossrank/sidecar/metrics/prom"
 	"github.com/crossrank/crossrank/sidecar/proxy"
 	"github.com/crossrank/crossrank/sidecar/rerank"
 	"github.com/crossrank/crossrank/sidecar/server"

@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 
-	"github.com/crossrank/crossrank/sidecar/config"
 	"github.com/crossrank/crossrank/sidecar/proxy"
 	"github.com/crossrank/crossrank/sidecar/rerank"
 )
@@ -18,7 +17,7 @@ import (
 func ExampleNew() {
 	p, err := proxy.New(proxy.Config{
 		Upstream: "http://127.0.0.1:9200",
-		Indices: map[string]config.IndexDefaults{
+		Indices: map[string]proxy.IndexDefaults{
 			"articles": {Fields: []string{"title", "text"}, Window: 50, QueryPath: "query.match.text.query"},
 		},
 	}, proxy.RankerFunc(func(ctx context.Context, req rerank.Request) (*rerank.Result, error) {

@@ -43,7 +43,6 @@ import (
 	"github.com/valyala/fasthttp"
 
 	"github.com/crossrank/crossrank/sidecar/api"
-	"github.com/crossrank/crossrank/sidecar/config"
 	"github.com/crossrank/crossrank/sidecar/internal/hits"
 	"github.com/crossrank/crossrank/sidecar/internal/rawjson"
 	"github.com/crossrank/crossrank/sidecar/rerank"
@@ -78,6 +77,15 @@ const (
 	DefaultTimeout = 60 * time.Second
 )
 
+// IndexDefaults are the rerank defaults for one index (YAML indices.<name>
+// in the sidecar's config file).
+type IndexDefaults struct {
+	Fields    []string `yaml:"fields,omitempty"`
+	Window    int      `yaml:"window,omitempty"`
+	Pipeline  string   `yaml:"pipeline,omitempty"`
+	QueryPath string   `yaml:"query_path,omitempty"` // JSON path into the query DSL
+}
+
 // Config configures a Proxy.
 type Config struct {
 	// Upstream is the engine's base URL, http or https, with an optional
@@ -87,7 +95,7 @@ type Config struct {
 	// path.Match patterns ("logs-*", "*") matched against the search's
 	// target as written in its path ("a,b" for a multi-index search); an
 	// exact key wins over patterns, and patterns are tried in sorted order.
-	Indices map[string]config.IndexDefaults
+	Indices map[string]IndexDefaults
 	// Window is the window when neither ext.rerank nor the index sets one
 	// (default DefaultWindow).
 	Window int
@@ -229,7 +237,7 @@ func searchTarget(p string) (string, bool) {
 }
 
 // defaults returns the index defaults that apply to a target.
-func (p *Proxy) defaults(target string) (config.IndexDefaults, bool) {
+func (p *Proxy) defaults(target string) (IndexDefaults, bool) {
 	if d, ok := p.cfg.Indices[target]; ok {
 		return d, true
 	}
@@ -238,7 +246,7 @@ func (p *Proxy) defaults(target string) (config.IndexDefaults, bool) {
 			return p.cfg.Indices[pat], true
 		}
 	}
-	return config.IndexDefaults{}, false
+	return IndexDefaults{}, false
 }
 
 // newUpstreamRequest copies the client's request for the upstream: same
@@ -543,7 +551,7 @@ func readExt(obj rawjson.Object) (*extRerank, rawjson.Object, error) {
 
 // queryText finds the text to rerank against: ext.rerank.query, or the
 // index's query path into the query DSL.
-func queryText(body []byte, ext *extRerank, def config.IndexDefaults) (string, error) {
+func queryText(body []byte, ext *extRerank, def IndexDefaults) (string, error) {
 	hasExt := ext != nil
 	var query string
 	switch {
@@ -595,7 +603,7 @@ func page(obj rawjson.Object, args url.Values) (from, size int, err error) {
 
 // window is the number of hits to rerank: ext.rerank.window, else the
 // index's, else the proxy's.
-func (p *Proxy) window(ext *extRerank, def config.IndexDefaults) (int, error) {
+func (p *Proxy) window(ext *extRerank, def IndexDefaults) (int, error) {
 	window := p.cfg.Window
 	if def.Window > 0 {
 		window = def.Window
@@ -626,7 +634,7 @@ func withoutParams(rawQuery string, names ...string) string {
 }
 
 // request is the engine request for a search, without its documents.
-func (p *Proxy) request(query string, ext *extRerank, def config.IndexDefaults) rerank.Request {
+func (p *Proxy) request(query string, ext *extRerank, def IndexDefaults) rerank.Request {
 	req := rerank.Request{Query: query, RankFields: def.Fields, Pipeline: def.Pipeline, Model: p.cfg.Model}
 	if ext == nil {
 		return req

@@ -17,7 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crossrank/crossrank/sidecar/config"
 	"github.com/crossrank/crossrank/sidecar/rerank"
 )
 
@@ -225,7 +224,7 @@ func TestSearchReranked(t *testing.T) {
 		total      int
 		path       string
 		body       string
-		indices    map[string]config.IndexDefaults
+		indices    map[string]IndexDefaults
 		window     int // expected window
 		from, size int
 		fetch      int // expected upstream size
@@ -263,13 +262,13 @@ func TestSearchReranked(t *testing.T) {
 		{
 			name: "index defaults and a query path", total: 100, path: "/books/_search",
 			body:    `{"query":{"match":{"title":{"query":"old ships"}}},"size":4}`,
-			indices: map[string]config.IndexDefaults{"books": {Fields: []string{"title", "body"}, Window: 25, Pipeline: "p1", QueryPath: "query.match.title"}},
+			indices: map[string]IndexDefaults{"books": {Fields: []string{"title", "body"}, Window: 25, Pipeline: "p1", QueryPath: "query.match.title"}},
 			window:  25, from: 0, size: 4, fetch: 25, wantQuery: "old ships", wantFields: []string{"title", "body"}, wantPipe: "p1",
 		},
 		{
 			name: "index pattern, ext overrides defaults", total: 100, path: "/logs-2024/_search",
 			body:    `{"query":{"multi_match":{"query":"disk full","fields":["msg"]}},"ext":{"rerank":{"window":5,"fields":["msg"]}}}`,
-			indices: map[string]config.IndexDefaults{"logs-*": {Fields: []string{"x"}, Window: 40, QueryPath: "query.multi_match.query"}},
+			indices: map[string]IndexDefaults{"logs-*": {Fields: []string{"x"}, Window: 40, QueryPath: "query.multi_match.query"}},
 			window:  5, from: 0, size: 10, fetch: 10, wantQuery: "disk full", wantFields: []string{"msg"},
 		},
 		{
@@ -360,13 +359,13 @@ func TestGetWithBody(t *testing.T) {
 func TestSearchNotReranked(t *testing.T) {
 	tests := []struct {
 		name, path, body string
-		indices          map[string]config.IndexDefaults
+		indices          map[string]IndexDefaults
 		skip             string // HeaderRerank
 		forwarded        string // exact body the upstream must see ("" = the same as sent)
 	}{
 		{name: "no ext, no defaults", path: "/idx/_search", body: `{ "query" : {"match_all":{}}, "size": 3 }`, skip: "skipped; no ext.rerank and no defaults for this index"},
 		{name: "defaults but no query text", path: "/books/_search", body: `{"query":{"match_all":{}}}`,
-			indices: map[string]config.IndexDefaults{"books": {QueryPath: "query.match.title"}}, skip: "skipped; query_path query.match.title finds no query text"},
+			indices: map[string]IndexDefaults{"books": {QueryPath: "query.match.title"}}, skip: "skipped; query_path query.match.title finds no query text"},
 		{name: "disabled", path: "/idx/_search", body: `{"size":2,"ext":{"rerank":{"query":"q","enabled":false}}}`,
 			skip: "skipped; ext.rerank.enabled is false", forwarded: `{"size":2}`},
 		{name: "size 0", path: "/idx/_search", body: `{"size":0,"ext":{"rerank":{"query":"q"}},"aggs":{}}`,
@@ -682,8 +681,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"credentials", Config{Upstream: "http://u:p@h:9200"}},
 		{"query", Config{Upstream: "http://h:9200?x=1"}},
 		{"negative window", Config{Upstream: "http://h:9200", Window: -1}},
-		{"bad pattern", Config{Upstream: "http://h:9200", Indices: map[string]config.IndexDefaults{"[": {}}}},
-		{"negative index window", Config{Upstream: "http://h:9200", Indices: map[string]config.IndexDefaults{"a": {Window: -2}}}},
+		{"bad pattern", Config{Upstream: "http://h:9200", Indices: map[string]IndexDefaults{"[": {}}}},
+		{"negative index window", Config{Upstream: "http://h:9200", Indices: map[string]IndexDefaults{"a": {Window: -2}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -22,7 +22,7 @@ import (
 	"github.com/crossrank/crossrank/models"
 	"github.com/crossrank/crossrank/plugins"
 	"github.com/crossrank/crossrank/sidecar/batcher"
-	"github.com/crossrank/crossrank/sidecar/cache"
+	"github.com/crossrank/crossrank/sidecar/internal/cache"
 	"github.com/crossrank/crossrank/sidecar/metrics"
 )
 
@@ -87,6 +87,12 @@ type Timings struct {
 	Plugins, Tokenize, Queue, Inference, Total time.Duration
 }
 
+// Defaults of an Engine (the serve flags' defaults come from here).
+const (
+	DefaultCacheSize    = 100_000
+	DefaultMaxDocuments = 1000
+)
+
 // Option configures an Engine.
 type Option func(*Engine)
 
@@ -96,7 +102,8 @@ func WithBatcher(c batcher.Config) Option { return func(e *Engine) { e.bcfg = c 
 // WithCacheSize bounds the score cache to n entries (0 turns it off).
 func WithCacheSize(n int) Option { return func(e *Engine) { e.cacheSize = n } }
 
-// WithMaxDocuments limits documents per request (default 1000).
+// WithMaxDocuments limits documents per request (default
+// DefaultMaxDocuments).
 func WithMaxDocuments(n int) Option { return func(e *Engine) { e.maxDocs = n } }
 
 // WithPipelines sets where named pipelines come from, and the one used when
@@ -145,7 +152,7 @@ type model struct {
 // New starts an engine, with one batcher per model. Close stops it; the
 // models' scorers stay the caller's to close.
 func New(ms []Model, opts ...Option) (*Engine, error) {
-	e := &Engine{models: map[string]*model{}, cacheSize: 100_000, maxDocs: 1000, rec: metrics.Nop{}, bcfg: batcher.DefaultConfig()}
+	e := &Engine{models: map[string]*model{}, cacheSize: DefaultCacheSize, maxDocs: DefaultMaxDocuments, rec: metrics.Nop{}, bcfg: batcher.DefaultConfig()}
 	for _, o := range opts {
 		o(e)
 	}

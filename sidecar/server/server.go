@@ -28,6 +28,12 @@ import (
 	"github.com/crossrank/crossrank/sidecar/rerank"
 )
 
+// Defaults of a Server (the serve flags' defaults come from here).
+const (
+	DefaultMaxBodyBytes   = 16 << 20
+	DefaultRequestTimeout = 30 * time.Second
+)
+
 // Option configures a Server.
 type Option func(*Server)
 
@@ -93,7 +99,7 @@ type route struct {
 // New builds a server for eng. It reports ready (GET /ready) once SetReady
 // is called.
 func New(eng *rerank.Engine, opts ...Option) *Server {
-	s := &Server{eng: eng, rec: metrics.Nop{}, maxBody: 16 << 20, timeout: 30 * time.Second, log: slog.Default()}
+	s := &Server{eng: eng, rec: metrics.Nop{}, maxBody: DefaultMaxBodyBytes, timeout: DefaultRequestTimeout, log: slog.Default()}
 	for _, o := range opts {
 		o(s)
 	}

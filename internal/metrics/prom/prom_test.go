@@ -16,8 +16,8 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/crossrank/crossrank/internal/metrics/prom"
 	"github.com/crossrank/crossrank/sidecar/metrics"
-	"github.com/crossrank/crossrank/sidecar/metrics/prom"
 )
 
 // clock is a settable test clock.

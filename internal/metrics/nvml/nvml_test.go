@@ -5,9 +5,9 @@ import (
 	"os"
 	"testing"
 
+	"github.com/crossrank/crossrank/internal/metrics/nvml"
+	"github.com/crossrank/crossrank/internal/metrics/prom"
 	"github.com/crossrank/crossrank/sidecar/metrics"
-	"github.com/crossrank/crossrank/sidecar/metrics/nvml"
-	"github.com/crossrank/crossrank/sidecar/metrics/prom"
 )
 
 func TestNVMLAbsentOrReal(t *testing.T) {

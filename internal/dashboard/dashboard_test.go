@@ -13,10 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crossrank/crossrank/internal/dashboard"
 	"github.com/crossrank/crossrank/internal/dashboardtest"
-	"github.com/crossrank/crossrank/sidecar/dashboard"
+	"github.com/crossrank/crossrank/internal/metrics/prom"
 	"github.com/crossrank/crossrank/sidecar/metrics"
-	"github.com/crossrank/crossrank/sidecar/metrics/prom"
 )
 
 type clock struct {

@@ -14,9 +14,9 @@ import (
 	"github.com/valyala/fasthttp"
 	"github.com/valyala/fasthttp/fasthttpadaptor"
 
-	"github.com/crossrank/crossrank/sidecar/bench"
+	"github.com/crossrank/crossrank/internal/bench"
+	"github.com/crossrank/crossrank/internal/metrics/prom"
 	"github.com/crossrank/crossrank/sidecar/metrics"
-	"github.com/crossrank/crossrank/sidecar/metrics/prom"
 )
 
 // stubTarget is a loopback fasthttp server answering /v1/rerank with one
