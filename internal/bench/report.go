@@ -260,67 +260,10 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 
 	p("## Detailed Metrics\n\n")
 	for _, c := range r.Configs {
-		p("### Config %d: %s\n\n", c.Index, c.Label)
-		p("**Total:** %d pairs in %.2fs (%d requests, %d errors)\n\n", c.Pairs, c.ElapsedS, c.Requests, c.Errors)
-		for _, e := range c.FirstErrors {
-			p("- error: `%s`\n", strings.ReplaceAll(e, "`", "'"))
-		}
-		if len(c.FirstErrors) > 0 {
-			p("\n")
-		}
-		if c.Latency.N == 0 {
-			p("No successful requests.\n\n")
-			continue
-		}
-		summaryTable(&b, "Latency (ms)", c.Latency)
-		summaryTable(&b, "Throughput (pairs/s)", c.Throughput)
-		p("#### Latency vs Throughput Analysis\n\n")
-		p("| Latency Range | Avg Throughput | Min Throughput | Max Throughput | Count |\n")
-		p("|---------------|----------------|----------------|----------------|-------|\n")
-		for _, band := range c.Bands {
-			if band.Count == 0 {
-				p("| %s | - | - | - | 0 |\n", band.Label)
-				continue
-			}
-			p("| %s | %.2f | %.2f | %.2f | %d |\n", band.Label, band.AvgTP, band.MinTP, band.MaxTP, band.Count)
-		}
-		if c.Correlation != nil {
-			p("\n**Correlation:** %.3f (negative correlation expected: lower latency = higher throughput)\n\n", *c.Correlation)
-		} else {
-			p("\n**Correlation:** undefined (a sample is constant)\n\n")
-		}
+		writeConfigDetail(&b, c)
 	}
 
-	p("## Overall Summary\n\n")
-	p("| Metric | Value | Config |\n|--------|-------|--------|\n")
-	var ok []ConfigReport
-	for _, c := range r.Configs {
-		if c.Latency.N > 0 {
-			ok = append(ok, c)
-		}
-	}
-	if len(ok) > 0 {
-		bestTP, bestLat, bestAgg := ok[0], ok[0], ok[0]
-		var sumTP, sumLat float64
-		for _, c := range ok {
-			if c.Throughput.Avg > bestTP.Throughput.Avg {
-				bestTP = c
-			}
-			if c.Latency.Avg < bestLat.Latency.Avg {
-				bestLat = c
-			}
-			if c.AggThroughput > bestAgg.AggThroughput {
-				bestAgg = c
-			}
-			sumTP += c.Throughput.Avg
-			sumLat += c.Latency.Avg
-		}
-		p("| Best Throughput | %.2f p/s | %s |\n", bestTP.Throughput.Avg, shortLabel(bestTP.Config))
-		p("| Best Latency | %.2fms | %s |\n", bestLat.Latency.Avg, shortLabel(bestLat.Config))
-		p("| Avg Throughput | %.2f p/s | all configs |\n", sumTP/float64(len(ok)))
-		p("| Avg Latency | %.2fms | all configs |\n", sumLat/float64(len(ok)))
-		p("| Best Aggregate Throughput | %.2f p/s | %s |\n", bestAgg.AggThroughput, shortLabel(bestAgg.Config))
-	}
+	writeOverall(&b, r.Configs)
 	p("\n")
 
 	if r.Soak != nil {
@@ -451,4 +394,74 @@ func (r *Report) Write(dir string) error {
 		}
 	}
 	return nil
+}
+
+// writeConfigDetail writes one configuration's detailed metrics.
+func writeConfigDetail(b *strings.Builder, c ConfigReport) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("### Config %d: %s\n\n", c.Index, c.Label)
+	p("**Total:** %d pairs in %.2fs (%d requests, %d errors)\n\n", c.Pairs, c.ElapsedS, c.Requests, c.Errors)
+	for _, e := range c.FirstErrors {
+		p("- error: `%s`\n", strings.ReplaceAll(e, "`", "'"))
+	}
+	if len(c.FirstErrors) > 0 {
+		p("\n")
+	}
+	if c.Latency.N == 0 {
+		p("No successful requests.\n\n")
+		return
+	}
+	summaryTable(b, "Latency (ms)", c.Latency)
+	summaryTable(b, "Throughput (pairs/s)", c.Throughput)
+	p("#### Latency vs Throughput Analysis\n\n")
+	p("| Latency Range | Avg Throughput | Min Throughput | Max Throughput | Count |\n")
+	p("|---------------|----------------|----------------|----------------|-------|\n")
+	for _, band := range c.Bands {
+		if band.Count == 0 {
+			p("| %s | - | - | - | 0 |\n", band.Label)
+			continue
+		}
+		p("| %s | %.2f | %.2f | %.2f | %d |\n", band.Label, band.AvgTP, band.MinTP, band.MaxTP, band.Count)
+	}
+	if c.Correlation != nil {
+		p("\n**Correlation:** %.3f (negative correlation expected: lower latency = higher throughput)\n\n", *c.Correlation)
+	} else {
+		p("\n**Correlation:** undefined (a sample is constant)\n\n")
+	}
+}
+
+// writeOverall writes the overall summary table of the configurations that
+// had successful requests.
+func writeOverall(b *strings.Builder, configs []ConfigReport) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("## Overall Summary\n\n")
+	p("| Metric | Value | Config |\n|--------|-------|--------|\n")
+	var ok []ConfigReport
+	for _, c := range configs {
+		if c.Latency.N > 0 {
+			ok = append(ok, c)
+		}
+	}
+	if len(ok) > 0 {
+		bestTP, bestLat, bestAgg := ok[0], ok[0], ok[0]
+		var sumTP, sumLat float64
+		for _, c := range ok {
+			if c.Throughput.Avg > bestTP.Throughput.Avg {
+				bestTP = c
+			}
+			if c.Latency.Avg < bestLat.Latency.Avg {
+				bestLat = c
+			}
+			if c.AggThroughput > bestAgg.AggThroughput {
+				bestAgg = c
+			}
+			sumTP += c.Throughput.Avg
+			sumLat += c.Latency.Avg
+		}
+		p("| Best Throughput | %.2f p/s | %s |\n", bestTP.Throughput.Avg, shortLabel(bestTP.Config))
+		p("| Best Latency | %.2fms | %s |\n", bestLat.Latency.Avg, shortLabel(bestLat.Config))
+		p("| Avg Throughput | %.2f p/s | all configs |\n", sumTP/float64(len(ok)))
+		p("| Avg Latency | %.2fms | all configs |\n", sumLat/float64(len(ok)))
+		p("| Best Aggregate Throughput | %.2f p/s | %s |\n", bestAgg.AggThroughput, shortLabel(bestAgg.Config))
+	}
 }
