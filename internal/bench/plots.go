@@ -15,17 +15,34 @@ import (
 // names: latency and throughput over time, a latency histogram per
 // configuration and the per-stage time breakdown per configuration.
 func WritePlots(dir string, r *Report) ([]string, error) {
-	var names []string
-	save := func(p *plot.Plot, name string) error {
-		if err := p.Save(10*vg.Inch, 5*vg.Inch, filepath.Join(dir, name)); err != nil {
-			return fmt.Errorf("bench: plot %s: %w", name, err)
-		}
-		names = append(names, name)
-		return nil
-	}
 	if len(r.Configs) == 0 {
 		return nil, nil
 	}
+	pw := &plotWriter{dir: dir}
+	for _, f := range []func(*plotWriter, *Report) error{plotOverTime, plotHistograms, plotStages} {
+		if err := f(pw, r); err != nil {
+			return nil, err
+		}
+	}
+	return pw.names, nil
+}
+
+// plotWriter saves plots into dir and remembers their names.
+type plotWriter struct {
+	dir   string
+	names []string
+}
+
+func (pw *plotWriter) save(p *plot.Plot, name string) error {
+	if err := p.Save(10*vg.Inch, 5*vg.Inch, filepath.Join(pw.dir, name)); err != nil {
+		return fmt.Errorf("bench: plot %s: %w", name, err)
+	}
+	pw.names = append(pw.names, name)
+	return nil
+}
+
+// plotOverTime draws latency and throughput over time, per configuration.
+func plotOverTime(pw *plotWriter, r *Report) error {
 	t0 := r.Configs[0].Start
 
 	// Latency over time: each request, per configuration.
@@ -57,7 +74,7 @@ func WritePlots(dir string, r *Report) ([]string, error) {
 		}
 		sc, err := plotter.NewScatter(pts)
 		if err != nil {
-			return nil, fmt.Errorf("bench: plot: %w", err)
+			return fmt.Errorf("bench: plot: %w", err)
 		}
 		sc.GlyphStyle.Color = plotutil.Color(i)
 		sc.GlyphStyle.Radius = vg.Points(1.5)
@@ -69,7 +86,7 @@ func WritePlots(dir string, r *Report) ([]string, error) {
 		}
 		ln, err := plotter.NewLine(tps)
 		if err != nil {
-			return nil, fmt.Errorf("bench: plot: %w", err)
+			return fmt.Errorf("bench: plot: %w", err)
 		}
 		ln.Color = plotutil.Color(i)
 		tp.Add(ln)
@@ -77,13 +94,18 @@ func WritePlots(dir string, r *Report) ([]string, error) {
 	}
 	lat.Legend.Top = true
 	tp.Legend.Top = true
-	if err := save(lat, "latency_over_time.png"); err != nil {
-		return nil, err
+	if err := pw.save(lat, "latency_over_time.png"); err != nil {
+		return err
 	}
-	if err := save(tp, "throughput_over_time.png"); err != nil {
-		return nil, err
+	if err := pw.save(tp, "throughput_over_time.png"); err != nil {
+		return err
 	}
 
+	return nil
+}
+
+// plotHistograms draws a latency histogram per configuration.
+func plotHistograms(pw *plotWriter, r *Report) error {
 	// Latency histogram per configuration.
 	for _, c := range r.Configs {
 		var v plotter.Values
@@ -102,14 +124,19 @@ func WritePlots(dir string, r *Report) ([]string, error) {
 		bins := int(math.Min(50, math.Max(5, math.Sqrt(float64(len(v))))))
 		hist, err := plotter.NewHist(v, bins)
 		if err != nil {
-			return nil, fmt.Errorf("bench: plot: %w", err)
+			return fmt.Errorf("bench: plot: %w", err)
 		}
 		h.Add(hist)
-		if err := save(h, fmt.Sprintf("latency_histogram_%d.png", c.Index)); err != nil {
-			return nil, err
+		if err := pw.save(h, fmt.Sprintf("latency_histogram_%d.png", c.Index)); err != nil {
+			return err
 		}
 	}
 
+	return nil
+}
+
+// plotStages draws the per-stage breakdown, when the target reports stages.
+func plotStages(pw *plotWriter, r *Report) error {
 	// Per-stage breakdown: grouped bars of mean stage ms per configuration.
 	stages := []struct {
 		name string
@@ -149,7 +176,7 @@ func WritePlots(dir string, r *Report) ([]string, error) {
 			}
 			bars, err := plotter.NewBarChart(vals, w)
 			if err != nil {
-				return nil, fmt.Errorf("bench: plot: %w", err)
+				return fmt.Errorf("bench: plot: %w", err)
 			}
 			bars.Color = plotutil.Color(si)
 			bars.LineStyle.Width = 0
@@ -166,9 +193,9 @@ func WritePlots(dir string, r *Report) ([]string, error) {
 		bp.Y.Max *= 1.3 // room for the legend
 		bp.X.Min -= 0.5
 		bp.X.Max += 0.5
-		if err := save(bp, "stage_breakdown.png"); err != nil {
-			return nil, err
+		if err := pw.save(bp, "stage_breakdown.png"); err != nil {
+			return err
 		}
 	}
-	return names, nil
+	return nil
 }
