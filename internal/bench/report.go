@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crossrank/crossrank/sidecar/metrics"
+	"github.com/crossrank/crossrank/internal/metrics/stats"
 )
 
 // Report is everything a bench measured; report.json is this struct.
@@ -25,7 +25,7 @@ type Report struct {
 	Device      string          `json:"device"`
 	Corpus      string          `json:"corpus"`
 	Configs     []ConfigReport  `json:"configs"`
-	Stats       []metrics.Point `json:"stats"` // /v1/stats seconds during the measured runs
+	Stats       []stats.Point   `json:"stats"` // /v1/stats seconds during the measured runs
 	StatsGPU    bool            `json:"stats_gpu"`
 	StatsError  string          `json:"stats_error,omitempty"` // why there are no dashboard metrics
 	Dashboard   []MetricSummary `json:"dashboard_summary"`
@@ -124,8 +124,8 @@ func finiteOr(v, alt float64) float64 {
 }
 
 // inRange returns the points whose second overlaps [start, end].
-func inRange(pts []metrics.Point, start, end time.Time) []metrics.Point {
-	var out []metrics.Point
+func inRange(pts []stats.Point, start, end time.Time) []stats.Point {
+	var out []stats.Point
 	for _, p := range pts {
 		if p.T >= start.Unix() && p.T <= end.Unix() {
 			out = append(out, p)
@@ -134,7 +134,7 @@ func inRange(pts []metrics.Point, start, end time.Time) []metrics.Point {
 	return out
 }
 
-func meanOf(pts []metrics.Point, get func(metrics.Point) *float64) *float64 {
+func meanOf(pts []stats.Point, get func(stats.Point) *float64) *float64 {
 	var sum float64
 	n := 0
 	for _, p := range pts {
@@ -154,26 +154,26 @@ func meanOf(pts []metrics.Point, get func(metrics.Point) *float64) *float64 {
 type dashboardRow struct {
 	name string
 	gpu  bool
-	get  func(metrics.Point) *float64
+	get  func(stats.Point) *float64
 }
 
 func dashboardRows() []dashboardRow {
 	return []dashboardRow{
-		{"GPU Memory (MB)", true, func(p metrics.Point) *float64 { return p.GPUMemMB }},
-		{"GPU Utilization (%)", true, func(p metrics.Point) *float64 { return p.GPUUtilPct }},
-		{"Memory (MB)", false, func(p metrics.Point) *float64 { return p.RSSMB }},
-		{"CPU Usage (%)", false, func(p metrics.Point) *float64 { return p.CPUPct }},
-		{"Tokenization (ms)", false, func(p metrics.Point) *float64 { return p.TokenizeMs }},
-		{"Inference (ms)", false, func(p metrics.Point) *float64 { return p.InferenceMs }},
-		{"Queue Wait (ms)", false, func(p metrics.Point) *float64 { return p.QueueMs }},
-		{"Padding Waste (%)", false, func(p metrics.Point) *float64 { return p.PaddingWastePct }},
-		{"Batch Size (pairs)", false, func(p metrics.Point) *float64 { return p.BatchSize }},
+		{"GPU Memory (MB)", true, func(p stats.Point) *float64 { return p.GPUMemMB }},
+		{"GPU Utilization (%)", true, func(p stats.Point) *float64 { return p.GPUUtilPct }},
+		{"Memory (MB)", false, func(p stats.Point) *float64 { return p.RSSMB }},
+		{"CPU Usage (%)", false, func(p stats.Point) *float64 { return p.CPUPct }},
+		{"Tokenization (ms)", false, func(p stats.Point) *float64 { return p.TokenizeMs }},
+		{"Inference (ms)", false, func(p stats.Point) *float64 { return p.InferenceMs }},
+		{"Queue Wait (ms)", false, func(p stats.Point) *float64 { return p.QueueMs }},
+		{"Padding Waste (%)", false, func(p stats.Point) *float64 { return p.PaddingWastePct }},
+		{"Batch Size (pairs)", false, func(p stats.Point) *float64 { return p.BatchSize }},
 	}
 }
 
 // Finish fills the report's dashboard parts from the polled points: each
 // configuration's stage times, the summary rows and the run's time series.
-func (r *Report) Finish(points []metrics.Point, gpu bool, pollErr error) {
+func (r *Report) Finish(points []stats.Point, gpu bool, pollErr error) {
 	r.StatsGPU = gpu
 	if pollErr != nil {
 		r.StatsError = pollErr.Error()
@@ -189,10 +189,10 @@ func (r *Report) Finish(points []metrics.Point, gpu bool, pollErr error) {
 		c := &r.Configs[i]
 		pts := inRange(points, c.Start, c.End)
 		c.StageMs = StageTimes{
-			Plugins:   meanOf(pts, func(p metrics.Point) *float64 { return p.PluginsMs }),
-			Tokenize:  meanOf(pts, func(p metrics.Point) *float64 { return p.TokenizeMs }),
-			Queue:     meanOf(pts, func(p metrics.Point) *float64 { return p.QueueMs }),
-			Inference: meanOf(pts, func(p metrics.Point) *float64 { return p.InferenceMs }),
+			Plugins:   meanOf(pts, func(p stats.Point) *float64 { return p.PluginsMs }),
+			Tokenize:  meanOf(pts, func(p stats.Point) *float64 { return p.TokenizeMs }),
+			Queue:     meanOf(pts, func(p stats.Point) *float64 { return p.QueueMs }),
+			Inference: meanOf(pts, func(p stats.Point) *float64 { return p.InferenceMs }),
 		}
 	}
 	r.Dashboard = nil

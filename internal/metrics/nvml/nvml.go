@@ -1,5 +1,5 @@
 // Package nvml reads a GPU's memory and utilisation through NVIDIA's
-// management library for the metrics recorder (a metrics.GPUProbe). It is
+// management library for the metrics recorder (a stats.GPUProbe). It is
 // the only metrics package that needs cgo.
 package nvml
 
@@ -14,7 +14,7 @@ import (
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
 
-	"github.com/crossrank/crossrank/sidecar/metrics"
+	"github.com/crossrank/crossrank/internal/metrics/stats"
 )
 
 // Probe reads one GPU's memory and utilisation through NVIDIA's management
@@ -29,7 +29,7 @@ type Probe struct {
 	once sync.Once
 }
 
-var _ metrics.GPUProbe = (*Probe)(nil)
+var _ stats.GPUProbe = (*Probe)(nil)
 
 // Open loads NVML and opens the GPU that CUDA numbers 0 in this process:
 // the first entry of CUDA_VISIBLE_DEVICES (an index or a GPU-… UUID) when it
@@ -77,21 +77,21 @@ func openVisible(lib nvml.Interface, env string) (nvml.Device, nvml.Return) {
 // Name is the GPU's product name as NVML reports it.
 func (n *Probe) Name() string { return n.name }
 
-// Sample implements metrics.GPUProbe: used device memory in MiB and the GPU's
+// Sample implements stats.GPUProbe: used device memory in MiB and the GPU's
 // utilisation over NVML's last sample period.
-func (n *Probe) Sample(ctx context.Context) (metrics.GPUSample, error) {
+func (n *Probe) Sample(ctx context.Context) (stats.GPUSample, error) {
 	if err := ctx.Err(); err != nil {
-		return metrics.GPUSample{}, fmt.Errorf("nvml: sample: %w", err)
+		return stats.GPUSample{}, fmt.Errorf("nvml: sample: %w", err)
 	}
 	mem, ret := n.dev.GetMemoryInfo()
 	if ret != nvml.SUCCESS {
-		return metrics.GPUSample{}, fmt.Errorf("nvml: memory: %s", n.lib.ErrorString(ret))
+		return stats.GPUSample{}, fmt.Errorf("nvml: memory: %s", n.lib.ErrorString(ret))
 	}
 	util, ret := n.dev.GetUtilizationRates()
 	if ret != nvml.SUCCESS {
-		return metrics.GPUSample{}, fmt.Errorf("nvml: utilisation: %s", n.lib.ErrorString(ret))
+		return stats.GPUSample{}, fmt.Errorf("nvml: utilisation: %s", n.lib.ErrorString(ret))
 	}
-	return metrics.GPUSample{MemoryMB: float64(mem.Used) / (1 << 20), UtilPct: float64(util.Gpu)}, nil
+	return stats.GPUSample{MemoryMB: float64(mem.Used) / (1 << 20), UtilPct: float64(util.Gpu)}, nil
 }
 
 // Close shuts NVML down; later calls do nothing.

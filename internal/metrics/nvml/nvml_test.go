@@ -7,7 +7,7 @@ import (
 
 	"github.com/crossrank/crossrank/internal/metrics/nvml"
 	"github.com/crossrank/crossrank/internal/metrics/prom"
-	"github.com/crossrank/crossrank/sidecar/metrics"
+	"github.com/crossrank/crossrank/internal/metrics/stats"
 )
 
 func TestNVMLAbsentOrReal(t *testing.T) {
@@ -33,7 +33,7 @@ func TestNVMLAbsentOrReal(t *testing.T) {
 	rec := prom.New(prom.WithoutSampler(), prom.WithGPU(probe))
 	defer rec.Close()
 	rec.Sample(context.Background())
-	snap := rec.Ring().Snapshot(metrics.StatsQuery{Current: true})
+	snap := rec.Ring().Snapshot(stats.StatsQuery{Current: true})
 	last := snap.Points[len(snap.Points)-1]
 	if !snap.GPU || last.GPUMemMB == nil || *last.GPUMemMB <= 0 {
 		t.Errorf("GPU not in /v1/stats: %+v", last)

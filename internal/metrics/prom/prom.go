@@ -1,5 +1,5 @@
 // Package prom is the sidecar's metrics.Recorder on Prometheus: collectors
-// for GET /metrics and the one-second statistics ring (metrics.Ring) behind
+// for GET /metrics and the one-second statistics ring (stats.Ring) behind
 // GET /v1/stats and the dashboard.
 package prom
 
@@ -16,11 +16,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/crossrank/crossrank/internal/metrics/stats"
 	"github.com/crossrank/crossrank/sidecar/metrics"
 )
 
 // Prom is the production metrics.Recorder: Prometheus collectors on its own registry
-// (never the global default one) plus a one-second metrics.Ring of recent statistics
+// (never the global default one) plus a one-second stats.Ring of recent statistics
 // for /v1/stats and the dashboard. Create it with New and stop its sampler
 // with Close.
 type Prom struct {
@@ -40,7 +41,7 @@ type Prom struct {
 	gpuMemory    prometheus.Gauge
 	gpuUtil      prometheus.Gauge
 
-	ring *metrics.Ring
+	ring *stats.Ring
 	cfg  config
 
 	stop     context.CancelFunc
@@ -55,8 +56,8 @@ type config struct {
 	interval time.Duration
 	now      func() time.Time
 	sampler  bool
-	gpu      metrics.GPUProbe
-	process  metrics.ProcessProbe
+	gpu      stats.GPUProbe
+	process  stats.ProcessProbe
 }
 
 // Option configures New.
@@ -86,10 +87,10 @@ func WithoutSampler() Option { return func(c *config) { c.sampler = false } }
 
 // WithGPU enables GPU memory and utilisation from probe (for example
 // OpenNVML). Without it GPU series are absent, never zero-filled.
-func WithGPU(probe metrics.GPUProbe) Option { return func(c *config) { c.gpu = probe } }
+func WithGPU(probe stats.GPUProbe) Option { return func(c *config) { c.gpu = probe } }
 
 // WithProcessProbe replaces the /proc based CPU and memory probe.
-func WithProcessProbe(probe metrics.ProcessProbe) Option {
+func WithProcessProbe(probe stats.ProcessProbe) Option {
 	return func(c *config) { c.process = probe }
 }
 
@@ -105,7 +106,7 @@ func New(opts ...Option) *Prom {
 		o(&cfg)
 	}
 	if cfg.process == nil {
-		cfg.process = metrics.NewProcProbe()
+		cfg.process = stats.NewProcProbe()
 	}
 	p := &Prom{reg: prometheus.NewRegistry(), cfg: cfg}
 	p.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -162,7 +163,7 @@ func New(opts ...Option) *Prom {
 	p.tokens.WithLabelValues("real")
 	p.tokens.WithLabelValues("padded")
 
-	p.ring = metrics.NewRing(cfg.window, cfg.now)
+	p.ring = stats.NewRing(cfg.window, cfg.now)
 	p.ring.SetGPU(cfg.gpu != nil)
 	if cfg.sampler {
 		ctx, cancel := context.WithCancel(context.Background())
@@ -178,7 +179,7 @@ func New(opts ...Option) *Prom {
 func (p *Prom) Registry() *prometheus.Registry { return p.reg }
 
 // Ring returns the one-second statistics ring behind /v1/stats.
-func (p *Prom) Ring() *metrics.Ring { return p.ring }
+func (p *Prom) Ring() *stats.Ring { return p.ring }
 
 // Close stops the sampler goroutine. It is safe to call more than once.
 func (p *Prom) Close() error {
@@ -209,7 +210,7 @@ func (p *Prom) sampleLoop(ctx context.Context) {
 // Sample reads process CPU and memory (and the GPU when enabled) once and
 // stores them in the current second of the ring.
 func (p *Prom) Sample(ctx context.Context) {
-	var s metrics.ResourceSample
+	var s stats.ResourceSample
 	if ps, err := p.cfg.process.Sample(); err == nil {
 		s.CPUPercent, s.RSSMB, s.HaveProcess = ps.CPUPercent, ps.RSSMB, true
 	}
@@ -290,7 +291,7 @@ func (p *Prom) MetricsHandler() http.Handler {
 // progress. Bad parameters get a 400 in the sidecar's error shape.
 func (p *Prom) StatsHandler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := metrics.StatsQuery{}
+		q := stats.StatsQuery{}
 		args := r.URL.Query()
 		if b := args.Get("since"); b != "" {
 			v, err := strconv.ParseUint(b, 10, 63)

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/crossrank/crossrank/internal/metrics/prom"
+	"github.com/crossrank/crossrank/internal/metrics/stats"
 	"github.com/crossrank/crossrank/sidecar/metrics"
 )
 
@@ -210,7 +211,7 @@ func TestStatsRing(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("/v1/stats: %d %s", code, body)
 	}
-	var s metrics.Snapshot
+	var s stats.Snapshot
 	if err := json.Unmarshal(body, &s); err != nil {
 		t.Fatal(err)
 	}
@@ -289,12 +290,12 @@ func TestStatsRing(t *testing.T) {
 
 type fixedProc struct{ cpu, rss float64 }
 
-func (f fixedProc) Sample() (metrics.ProcessSample, error) {
-	return metrics.ProcessSample{CPUPercent: f.cpu, RSSMB: f.rss}, nil
+func (f fixedProc) Sample() (stats.ProcessSample, error) {
+	return stats.ProcessSample{CPUPercent: f.cpu, RSSMB: f.rss}, nil
 }
 
 func TestProcProbeReadsThisProcess(t *testing.T) {
-	pr := metrics.NewProcProbe()
+	pr := stats.NewProcProbe()
 	if _, err := pr.Sample(); err != nil {
 		t.Fatal(err)
 	}
@@ -318,7 +319,7 @@ func TestSamplerFillsResources(t *testing.T) {
 	defer p.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		s := p.Ring().Snapshot(metrics.StatsQuery{Current: true})
+		s := p.Ring().Snapshot(stats.StatsQuery{Current: true})
 		for _, pt := range s.Points {
 			if pt.RSSMB != nil && *pt.RSSMB > 1 {
 				return
@@ -340,13 +341,13 @@ func TestRingConcurrent(t *testing.T) {
 			for i := 0; i < 1000; i++ {
 				p.Request("/v1/rerank", 200, time.Millisecond, 2)
 				p.Batch("m", 2, 10, 12)
-				_ = p.Ring().Snapshot(metrics.StatsQuery{Current: true})
+				_ = p.Ring().Snapshot(stats.StatsQuery{Current: true})
 			}
 		}()
 	}
 	wg.Wait()
 	total := 0
-	for _, pt := range p.Ring().Snapshot(metrics.StatsQuery{Current: true}).Points {
+	for _, pt := range p.Ring().Snapshot(stats.StatsQuery{Current: true}).Points {
 		total += pt.Requests
 	}
 	if total != 8000 {
@@ -359,7 +360,7 @@ func ExampleNew() {
 	defer rec.Close()
 	var r metrics.Recorder = rec // hand it to the server, batcher and plugin host
 	r.Request("/v1/rerank", 200, 12*time.Millisecond, 50)
-	pts := rec.Ring().Snapshot(metrics.StatsQuery{Current: true}).Points
+	pts := rec.Ring().Snapshot(stats.StatsQuery{Current: true}).Points
 	last := pts[len(pts)-1]
 	fmt.Println(last.Requests, last.Pairs, *last.LatP50Ms)
 	// Output: 1 50 12
@@ -398,7 +399,7 @@ func BenchmarkSnapshot(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if n := len(p.Ring().Snapshot(metrics.StatsQuery{}).Points); n != 899 {
+		if n := len(p.Ring().Snapshot(stats.StatsQuery{}).Points); n != 899 {
 			b.Fatalf("%d points", n)
 		}
 	}
