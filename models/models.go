@@ -4,7 +4,10 @@
 // backend can be added without touching the tokenizer or the sidecar.
 package models
 
-import "context"
+import (
+	"context"
+	"fmt"
+)
 
 // Batch is a padded, row-major batch of N sequences of length L.
 // InputIDs, AttentionMask and TokenTypeIDs each hold N*L values.
@@ -68,4 +71,90 @@ type Info struct {
 	NumLabels  int
 	HasTypeIDs bool
 	Twin       bool // true when the folder is a crossrank shape twin (random weights)
+}
+
+// Sequence is one encoded (query, passage) pair: token IDs and token type
+// IDs, specials included, unpadded.
+type Sequence struct {
+	IDs, TypeIDs []int64
+}
+
+// Direction says which end of a text truncation cuts.
+type Direction uint8
+
+const (
+	// Right keeps the start of a text and cuts its end (the default).
+	Right Direction = iota
+	// Left keeps the end of a text and cuts its start.
+	Left
+)
+
+// String returns "right" or "left".
+func (d Direction) String() string {
+	if d == Left {
+		return "left"
+	}
+	return "right"
+}
+
+// ParseDirection parses "right"/"Right" or "left"/"Left" ("" is Right).
+func ParseDirection(s string) (Direction, error) {
+	switch s {
+	case "", "right", "Right":
+		return Right, nil
+	case "left", "Left":
+		return Left, nil
+	}
+	return Right, fmt.Errorf("%q is not right or left", s)
+}
+
+// Truncation says how a pair is cut to fit the model. It is the one
+// truncation type of the project: the API decodes a request's truncation
+// into it, the engine sets MaxLength, the tokenizer adapter applies it.
+type Truncation struct {
+	// MaxLength is the most tokens per pair, specials included (0: the
+	// model's maximum).
+	MaxLength int
+	// Direction is the end of the longer text that is cut.
+	Direction Direction
+	// Off turns truncation off; pairs longer than the model's maximum are
+	// then an error.
+	Off bool
+}
+
+// Tokenizer is a model's tokenizer as the engine sees it.
+type Tokenizer interface {
+	// CountTokens returns the number of word pieces in text, without specials.
+	CountTokens(text string) int
+	// MaxLength is the model's longest sequence, specials included.
+	MaxLength() int
+	// NewPairEncoder returns an encoder for one goroutine at a time.
+	NewPairEncoder(t Truncation) (PairEncoder, error)
+}
+
+// PairEncoder encodes (query, passage) pairs with longest-first truncation.
+type PairEncoder interface {
+	// EncodePairs returns one sequence per passage; the slices stay valid
+	// only until the next call.
+	EncodePairs(query string, passages []string) ([]Sequence, error)
+}
+
+// Kind is what a model computes.
+type Kind string
+
+const (
+	// CrossEncoder scores each (query, passage) pair jointly: Scorer gives
+	// one logit per pair. The only kind served today.
+	CrossEncoder Kind = "cross-encoder"
+)
+
+// Model is one loaded model as the engine serves it: a name, a backend and
+// its tokenizer. Kind "" means CrossEncoder. A later kind (a bi-encoder that
+// embeds query and passages apart, issue 14) adds its backend as a new field
+// beside Scorer; see docs/DESIGN.md.
+type Model struct {
+	Name      string
+	Kind      Kind
+	Scorer    Scorer
+	Tokenizer Tokenizer
 }

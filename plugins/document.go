@@ -17,11 +17,38 @@ type IDTokenizer interface {
 	TokenIDs(text string) []int64
 }
 
-// DocumentText is the default passage of a document: a JSON string is its
-// text; an object with a string "text" field is that field; any other object
-// or array is the string values of its leaves in document order joined by
-// ". "; a number or boolean is its JSON text.
+// NoTextError is returned for an object document with no usable text: the
+// fields looked for are named (["text"] and "any string value" for the
+// default rule). The sidecar answers it with a 422 naming the document.
+type NoTextError struct {
+	// Fields are the fields looked for; nil for the default rule.
+	Fields []string
+}
+
+func (e *NoTextError) Error() string {
+	if e.Fields == nil {
+		return `no text: the object has no string "text" field and no string value`
+	}
+	return fmt.Sprintf("no text: none of the fields %q holds a string, number or boolean", e.Fields)
+}
+
+// DocumentText is the default passage of a document (the identity
+// pipeline's rule, used by every API and the _search proxy): a JSON string
+// is its text; an object with a string "text" field is that field; any
+// other object or array is the string values of its leaves in document order
+// joined by ". "; a number or boolean is its JSON text; null is "". An
+// object or array without any string value is a *NoTextError.
 func DocumentText(raw json.RawMessage) (string, error) {
+	return PassageText(raw, nil)
+}
+
+// PassageText is DocumentText with a field list: when fields is not empty,
+// an object document's text is the values of those fields (dotted paths into
+// nested objects) joined by ". " — strings as they are, numbers and booleans
+// as written, arrays element by element, missing fields and nulls skipped —
+// and an object where none of them gives text is a *NoTextError naming
+// them. A string document is its text whatever fields says.
+func PassageText(raw json.RawMessage, fields []string) (string, error) {
 	raw = bytes.TrimSpace(raw)
 	if len(raw) == 0 {
 		return "", fmt.Errorf("plugins: empty document")
@@ -33,17 +60,10 @@ func DocumentText(raw json.RawMessage) (string, error) {
 			return "", fmt.Errorf("plugins: document: %w", err)
 		}
 		return s, nil
-	case '{', '[':
-	default:
-		if !json.Valid(raw) {
-			return "", fmt.Errorf("plugins: document is not valid JSON")
+	case '{':
+		if len(fields) > 0 {
+			return fieldsText(raw, fields)
 		}
-		if string(raw) == "null" {
-			return "", nil
-		}
-		return string(raw), nil
-	}
-	if raw[0] == '{' {
 		var t struct {
 			Text *string `json:"text"`
 		}
@@ -53,8 +73,92 @@ func DocumentText(raw json.RawMessage) (string, error) {
 		if t.Text != nil {
 			return *t.Text, nil
 		}
+	case '[':
+	default:
+		if !json.Valid(raw) {
+			return "", fmt.Errorf("plugins: document is not valid JSON")
+		}
+		if string(raw) == "null" {
+			return "", nil
+		}
+		return string(raw), nil
 	}
-	return joinLeaves(raw)
+	s, err := joinLeaves(raw)
+	if err == nil && s == "" {
+		return "", &NoTextError{}
+	}
+	return s, err
+}
+
+// fieldsText joins the values of fields of an object document.
+func fieldsText(raw json.RawMessage, fields []string) (string, error) {
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &obj); err != nil {
+		return "", fmt.Errorf("plugins: document: %w", err)
+	}
+	var parts []string
+	for _, f := range fields {
+		if v, ok := lookupField(obj, f); ok {
+			parts = appendValue(parts, v)
+		}
+	}
+	if len(parts) == 0 {
+		return "", &NoTextError{Fields: fields}
+	}
+	return strings.Join(parts, ". "), nil
+}
+
+// lookupField finds a field by name, or by a dotted path into nested
+// objects (a name with dots wins over the path).
+func lookupField(obj map[string]json.RawMessage, path string) (json.RawMessage, bool) {
+	if v, ok := obj[path]; ok {
+		return v, true
+	}
+	for i := 0; i < len(path); i++ {
+		if path[i] != '.' {
+			continue
+		}
+		v, found := obj[path[:i]]
+		if !found {
+			continue
+		}
+		var inner map[string]json.RawMessage
+		if json.Unmarshal(v, &inner) != nil {
+			continue
+		}
+		if r, ok := lookupField(inner, path[i+1:]); ok {
+			return r, true
+		}
+	}
+	return nil, false
+}
+
+// appendValue adds a field value's text: a string as it is, an array element
+// by element, a number or boolean as written; null, "" and objects add
+// nothing.
+func appendValue(parts []string, v json.RawMessage) []string {
+	v = bytes.TrimSpace(v)
+	if len(v) == 0 {
+		return parts
+	}
+	switch v[0] {
+	case '"':
+		var s string
+		if json.Unmarshal(v, &s) == nil && s != "" {
+			parts = append(parts, s)
+		}
+	case '[':
+		var arr []json.RawMessage
+		if json.Unmarshal(v, &arr) == nil {
+			for _, e := range arr {
+				parts = appendValue(parts, e)
+			}
+		}
+	case 'n', '{':
+	default:
+		parts = append(parts, string(v))
+	}
+	return parts
 }
 
 // joinLeaves returns the string leaf values of raw (skipping object keys) in

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"time"
@@ -10,11 +12,9 @@ import (
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
 
-	"github.com/crossrank/crossrank/sidecar/bench"
+	"github.com/crossrank/crossrank/internal/bench"
 	"github.com/crossrank/crossrank/sidecar/config"
 )
-
-func init() { register(newBenchCmd) }
 
 type benchFlags struct {
 	target, model, corpus, sweep, report, name, description, modelName string
@@ -80,68 +80,19 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	if f.writeRequests != "" {
 		return writeRequests(f)
 	}
-	if (f.target == "") == (f.model == "") {
-		return fmt.Errorf("bench: give exactly one of --target URL or --model DIR")
+	configs, err := benchConfigs(f)
+	if err != nil {
+		return err
 	}
-	if f.corpus != "" && f.synthetic {
-		return fmt.Errorf("bench: --corpus and --synthetic exclude each other")
+	corpus, err := benchCorpus(f)
+	if err != nil {
+		return err
 	}
-	if f.soak > 0 && f.sweep != "" {
-		return fmt.Errorf("bench: --soak runs one configuration; drop --sweep")
+	target, stop, err := benchTarget(ctx, f)
+	if err != nil {
+		return err
 	}
-	base := bench.Config{Batch: f.batch, Concurrency: f.concurrency, Rate: f.rate, Duration: f.duration,
-		Requests: f.requests, Warmup: f.warmup, Timeout: f.timeout}
-	if f.soak > 0 {
-		base.Duration, base.Requests = f.soak, 0
-	}
-	if base.Duration == 0 && base.Requests == 0 {
-		base.Duration = 30 * time.Second
-	}
-	configs := []bench.Config{base}
-	if f.sweep != "" {
-		var err error
-		if configs, err = bench.ParseSweep(f.sweep, base); err != nil {
-			return err
-		}
-	}
-	for _, c := range configs {
-		if err := c.Validate(); err != nil {
-			return err
-		}
-	}
-	var corpus bench.Corpus
-	if f.corpus != "" {
-		c, err := bench.LoadCorpus(f.corpus)
-		if err != nil {
-			return err
-		}
-		corpus = c
-	} else {
-		corpus = bench.NewSynthetic(bench.SyntheticConfig{Seed: f.seed})
-	}
-	target := f.target
-	if f.model != "" {
-		url, stop, err := startInProcess(ctx, f.model, func(c *config.Config) {
-			c.CacheSize = f.cacheSize
-			if f.threads > 0 {
-				c.Threads = f.threads
-			}
-			if f.workers > 0 {
-				c.Workers = f.workers
-			}
-			if f.maxBatchPairs > 0 {
-				c.MaxBatchPairs = f.maxBatchPairs
-			}
-			if f.provider != "" {
-				c.Provider = f.provider
-			}
-		})
-		if err != nil {
-			return err
-		}
-		defer stop()
-		target = url
-	}
+	defer stop()
 	client, err := bench.NewClient(target, f.modelName)
 	if err != nil {
 		return err
@@ -157,20 +108,7 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	}
 	stderr := cmd.ErrOrStderr()
 	if !f.quiet && isTerminal(stderr) {
-		opts.Progress = func(i int, c bench.Config) bench.Progress {
-			desc := fmt.Sprintf("[%d/%d] %s", i+1, len(configs), c.Label())
-			if c.Requests > 0 {
-				bar := progressbar.NewOptions(c.Requests, progressbar.OptionSetWriter(stderr),
-					progressbar.OptionSetDescription(desc), progressbar.OptionShowCount(),
-					progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
-				return func(done int, _ time.Duration) { _ = bar.Set(done) }
-			}
-			secs := int(c.Duration / time.Second)
-			bar := progressbar.NewOptions(max(secs, 1), progressbar.OptionSetWriter(stderr),
-				progressbar.OptionSetDescription(desc), progressbar.OptionSetItsString("s"),
-				progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
-			return func(_ int, elapsed time.Duration) { _ = bar.Set(min(int(elapsed/time.Second), secs)) }
-		}
+		opts.Progress = progressBars(stderr, len(configs))
 	}
 	rep, err := bench.Bench(ctx, opts)
 	if err != nil {
@@ -209,6 +147,89 @@ func writeRequests(f benchFlags) error {
 		return fmt.Errorf("bench: %w", err)
 	}
 	return nil
+}
+
+// benchConfigs checks the flags and returns the configurations to run.
+func benchConfigs(f benchFlags) ([]bench.Config, error) {
+	if (f.target == "") == (f.model == "") {
+		return nil, fmt.Errorf("bench: give exactly one of --target URL or --model DIR")
+	}
+	if f.corpus != "" && f.synthetic {
+		return nil, fmt.Errorf("bench: --corpus and --synthetic exclude each other")
+	}
+	if f.soak > 0 && f.sweep != "" {
+		return nil, fmt.Errorf("bench: --soak runs one configuration; drop --sweep")
+	}
+	base := bench.Config{Batch: f.batch, Concurrency: f.concurrency, Rate: f.rate, Duration: f.duration,
+		Requests: f.requests, Warmup: f.warmup, Timeout: f.timeout}
+	if f.soak > 0 {
+		base.Duration, base.Requests = f.soak, 0
+	}
+	if base.Duration == 0 && base.Requests == 0 {
+		base.Duration = 30 * time.Second
+	}
+	configs := []bench.Config{base}
+	if f.sweep != "" {
+		var err error
+		if configs, err = bench.ParseSweep(f.sweep, base); err != nil {
+			return nil, err
+		}
+	}
+	for _, c := range configs {
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	return configs, nil
+}
+
+// benchCorpus is --corpus, or the synthetic corpus.
+func benchCorpus(f benchFlags) (bench.Corpus, error) {
+	if f.corpus != "" {
+		return bench.LoadCorpus(f.corpus)
+	}
+	return bench.NewSynthetic(bench.SyntheticConfig{Seed: f.seed}), nil
+}
+
+// benchTarget is --target, or a sidecar started in this process on --model
+// (stop ends it).
+func benchTarget(ctx context.Context, f benchFlags) (target string, stop func(), err error) {
+	if f.model == "" {
+		return f.target, func() {}, nil
+	}
+	return startInProcess(ctx, f.model, func(c *config.Config) {
+		c.CacheSize = f.cacheSize
+		if f.threads > 0 {
+			c.Threads = f.threads
+		}
+		if f.workers > 0 {
+			c.Workers = f.workers
+		}
+		if f.maxBatchPairs > 0 {
+			c.MaxBatchPairs = f.maxBatchPairs
+		}
+		if f.provider != "" {
+			c.Provider = f.provider
+		}
+	})
+}
+
+// progressBars draws one progress bar per configuration on w.
+func progressBars(w io.Writer, n int) func(int, bench.Config) bench.Progress {
+	return func(i int, c bench.Config) bench.Progress {
+		desc := fmt.Sprintf("[%d/%d] %s", i+1, n, c.Label())
+		if c.Requests > 0 {
+			bar := progressbar.NewOptions(c.Requests, progressbar.OptionSetWriter(w),
+				progressbar.OptionSetDescription(desc), progressbar.OptionShowCount(),
+				progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
+			return func(done int, _ time.Duration) { _ = bar.Set(done) }
+		}
+		secs := int(c.Duration / time.Second)
+		bar := progressbar.NewOptions(max(secs, 1), progressbar.OptionSetWriter(w),
+			progressbar.OptionSetDescription(desc), progressbar.OptionSetItsString("s"),
+			progressbar.OptionClearOnFinish(), progressbar.OptionThrottle(100*time.Millisecond))
+		return func(_ int, elapsed time.Duration) { _ = bar.Set(min(int(elapsed/time.Second), secs)) }
+	}
 }
 
 func isTerminal(w any) bool {

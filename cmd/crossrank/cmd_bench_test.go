@@ -15,12 +15,12 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/crossrank/crossrank/internal/bench"
+	"github.com/crossrank/crossrank/internal/dashboardtest"
+	"github.com/crossrank/crossrank/internal/metrics/stats"
 	"github.com/crossrank/crossrank/internal/testenv"
 	"github.com/crossrank/crossrank/models/tokenizer"
-	"github.com/crossrank/crossrank/sidecar/bench"
 	"github.com/crossrank/crossrank/sidecar/config"
-	"github.com/crossrank/crossrank/sidecar/dashboard/dashboardtest"
-	"github.com/crossrank/crossrank/sidecar/metrics"
 )
 
 // TestBenchMetricsMatchRequests runs a short bench against a real in-process
@@ -111,7 +111,7 @@ func TestBenchMetricsMatchRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var snap metrics.Snapshot
+	var snap stats.Snapshot
 	err = json.NewDecoder(resp.Body).Decode(&snap)
 	resp.Body.Close()
 	if err != nil {

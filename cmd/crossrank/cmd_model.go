@@ -12,14 +12,8 @@ import (
 	"github.com/crossrank/crossrank/models/twin"
 )
 
-func init() {
-	register(newModelCmd)
-	registerModel(newModelTwinCmd)
-	registerModel(newModelQuantizeCmd)
-}
-
 // newModelCmd is `crossrank model`, the parent of every subcommand in
-// modelRegistry (twin, quantize, pull).
+// modelCommands (twin, quantize, pull).
 func newModelCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "model",
@@ -27,7 +21,7 @@ func newModelCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}
-	for _, sub := range modelRegistry {
+	for _, sub := range modelCommands() {
 		c.AddCommand(sub())
 	}
 	return c

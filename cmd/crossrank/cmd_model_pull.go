@@ -9,8 +9,6 @@ import (
 	"github.com/crossrank/crossrank/models/hub"
 )
 
-func init() { registerModel(newModelPullCmd) }
-
 func newModelPullCmd() *cobra.Command {
 	var (
 		out  string

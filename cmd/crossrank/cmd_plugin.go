@@ -12,8 +12,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func init() { register(newPluginCmd) }
-
 // pluginInput is what `crossrank plugin run` reads from standard input.
 type pluginInput struct {
 	Query           string            `json:"query"`

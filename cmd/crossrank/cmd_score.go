@@ -4,20 +4,22 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
-	"github.com/crossrank/crossrank/models/modeldir"
+	"github.com/crossrank/crossrank/models"
+	"github.com/crossrank/crossrank/models/loader"
 	"github.com/crossrank/crossrank/models/ort"
-	"github.com/crossrank/crossrank/models/tokenizer"
+	"github.com/crossrank/crossrank/sidecar/batcher"
+	"github.com/crossrank/crossrank/sidecar/rerank"
 )
-
-func init() { register(newScoreCmd) }
 
 type scoreFlags struct {
 	model, query, ortLib, provider, file string
@@ -37,8 +39,9 @@ With --query, each argument is a passage; one line per passage is printed:
   <logit>\t<score>\t<passage>
 With --jsonl, stdin holds one {"query": "...", "passage": "..."} object per
 line and stdout gets one {"logit": x, "score": y} object per input line, in
-input order (pairs are batched internally). Pairs longer than the model's
-maximum are truncated longest-first, never rejected.`,
+input order. Pairs go through the same engine and dynamic batcher as serve
+(no score cache). Pairs longer than the model's maximum are truncated
+longest-first, never rejected.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.model == "" {
 				return fmt.Errorf("score: --model DIR is required")
@@ -60,9 +63,9 @@ maximum are truncated longest-first, never rejected.`,
 			if f.jsonl {
 				return sc.jsonl(cmd.Context(), cmd.InOrStdin(), cmd.OutOrStdout())
 			}
-			pairs := make([]ort.Pair, len(args))
+			pairs := make([]pair, len(args))
 			for i, p := range args {
-				pairs[i] = ort.Pair{Query: f.query, Passage: p}
+				pairs[i] = pair{Query: f.query, Passage: p}
 			}
 			logits, err := sc.score(cmd.Context(), pairs)
 			if err != nil {
@@ -89,48 +92,81 @@ maximum are truncated longest-first, never rejected.`,
 	return c
 }
 
+// pairScorer scores pairs through the same engine and batcher as serve
+// (sidecar/rerank), on a model loaded by the one loader (models/loader).
 type pairScorer struct {
-	sess  *ort.Session
-	enc   ort.PairEncoder
-	batch int
+	m     models.Model
+	eng   *rerank.Engine
 	chunk int
 }
+
+// pair is one (query, passage) pair to score.
+type pair struct{ Query, Passage string }
 
 func newPairScorer(ctx context.Context, f scoreFlags) (*pairScorer, error) {
 	if f.batch <= 0 || f.chunk <= 0 {
 		return nil, fmt.Errorf("score: --batch and --chunk must be > 0")
 	}
-	md, err := modeldir.Open(f.model, modeldir.WithFile(f.file))
+	opts := []ort.Option{ort.WithLibrary(f.ortLib), ort.WithThreads(f.threads, 1), ort.WithProvider(f.provider), ort.WithLabel(f.label)}
+	if f.file != "" {
+		opts = append(opts, ort.WithFile(f.file))
+	}
+	m, err := loader.Load(ctx, "model", f.model, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("score: %w", err)
 	}
-	tokPath, err := md.RequireTokenizer()
+	bc := batcher.DefaultConfig()
+	bc.Workers = 1
+	bc.MaxBatchPairs = f.batch
+	bc.MaxBatchTokens = f.batch * m.Tokenizer.MaxLength() // --batch alone bounds a batch
+	bc.MaxQueuePairs = max(bc.MaxQueuePairs, f.chunk)
+	eng, err := rerank.New([]models.Model{m}, rerank.WithBatcher(bc), rerank.WithCacheSize(0), rerank.WithMaxDocuments(math.MaxInt32))
 	if err != nil {
+		m.Scorer.Close()
 		return nil, fmt.Errorf("score: %w", err)
 	}
-	sess, err := ort.Load(ctx, f.model, ort.WithLibrary(f.ortLib), ort.WithThreads(f.threads, 1),
-		ort.WithProvider(f.provider), ort.WithLabel(f.label), ort.WithFile(md.File))
-	if err != nil {
-		return nil, fmt.Errorf("score: %w", err)
-	}
-	tok, err := tokenizer.Load(tokPath)
-	if err != nil {
-		sess.Close()
-		return nil, fmt.Errorf("score: %w", err)
-	}
-	tok = tok.WithTruncation(tokenizer.Truncation{MaxLength: sess.Info().MaxLength, Strategy: tokenizer.LongestFirst, Direction: tokenizer.Right})
-	enc := func(q, p string) ([]int64, []int64, error) {
-		e, err := tok.EncodePair(q, p)
-		return e.IDs, e.TypeIDs, err
-	}
-	return &pairScorer{sess: sess, enc: enc, batch: f.batch, chunk: f.chunk}, nil
+	return &pairScorer{m: m, eng: eng, chunk: f.chunk}, nil
 }
 
-func (s *pairScorer) close() { s.sess.Close() }
+func (s *pairScorer) close() {
+	_ = s.eng.Close(context.Background())
+	s.m.Scorer.Close()
+}
 
-func (s *pairScorer) score(ctx context.Context, pairs []ort.Pair) ([]float32, error) {
-	logits, err := ort.ScorePairs(ctx, s.sess, s.enc, pairs, s.batch)
-	if err != nil {
+// score returns one logit per pair, in order. Pairs with the same query go
+// to the engine as one request; requests run at once so the batcher can mix
+// them.
+func (s *pairScorer) score(ctx context.Context, pairs []pair) ([]float32, error) {
+	groups := map[string][]int{}
+	var queries []string
+	for i, p := range pairs {
+		if _, ok := groups[p.Query]; !ok {
+			queries = append(queries, p.Query)
+		}
+		groups[p.Query] = append(groups[p.Query], i)
+	}
+	logits := make([]float32, len(pairs))
+	errs := make([]error, len(queries))
+	var wg sync.WaitGroup
+	for qi, q := range queries {
+		wg.Go(func() {
+			idx := groups[q]
+			docs := make([]json.RawMessage, len(idx))
+			for j, i := range idx {
+				docs[j], _ = json.Marshal(pairs[i].Passage)
+			}
+			res, err := s.eng.Score(ctx, rerank.Request{Query: q, Documents: docs, DocumentsField: "passages"})
+			if err != nil {
+				errs[qi] = err
+				return
+			}
+			for j, i := range idx {
+				logits[i] = res.Logits[j]
+			}
+		})
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
 		return nil, fmt.Errorf("score: %w", err)
 	}
 	return logits, nil
@@ -142,7 +178,7 @@ func (s *pairScorer) jsonl(ctx context.Context, in io.Reader, out io.Writer) err
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 1<<20), 64<<20)
 	w := bufio.NewWriter(out)
-	var pairs []ort.Pair
+	var pairs []pair
 	flush := func() error {
 		if len(pairs) == 0 {
 			return nil
@@ -182,7 +218,7 @@ func (s *pairScorer) jsonl(ctx context.Context, in io.Reader, out io.Writer) err
 		if in.Query == nil || in.Passage == nil {
 			return fmt.Errorf(`score: stdin line %d: want {"query": "...", "passage": "..."}`, line)
 		}
-		pairs = append(pairs, ort.Pair{Query: *in.Query, Passage: *in.Passage})
+		pairs = append(pairs, pair{Query: *in.Query, Passage: *in.Passage})
 		if len(pairs) >= s.chunk {
 			if err := flush(); err != nil {
 				return err
@@ -195,7 +231,7 @@ func (s *pairScorer) jsonl(ctx context.Context, in io.Reader, out io.Writer) err
 	return flush()
 }
 
-func scoreSigmoid(x float32) float64 { return 1 / (1 + math.Exp(-float64(x))) }
+func scoreSigmoid(x float32) float64 { return rerank.Sigmoid(x) }
 
 // scoreFloat writes x in the shortest form that reads back exactly at the
 // given precision, always as a float ("1.0", never "1").

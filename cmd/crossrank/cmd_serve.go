@@ -2,61 +2,29 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
-	"github.com/valyala/fasthttp"
 
+	"github.com/crossrank/crossrank/internal/dashboard"
+	"github.com/crossrank/crossrank/internal/metrics/nvml"
+	"github.com/crossrank/crossrank/internal/metrics/prom"
+	"github.com/crossrank/crossrank/models"
 	"github.com/crossrank/crossrank/models/hub"
+	"github.com/crossrank/crossrank/models/loader"
 	"github.com/crossrank/crossrank/models/ort"
 	"github.com/crossrank/crossrank/sidecar/batcher"
 	"github.com/crossrank/crossrank/sidecar/config"
-	"github.com/crossrank/crossrank/sidecar/metrics"
+	"github.com/crossrank/crossrank/sidecar/proxy"
 	"github.com/crossrank/crossrank/sidecar/rerank"
 	"github.com/crossrank/crossrank/sidecar/server"
 )
-
-func init() { register(newServeCmd) }
-
-// serveEnv is what `crossrank serve` builds, shared with the hooks other
-// areas register from their own cmd_*.go files (metrics, plugins, proxy).
-type serveEnv struct {
-	Ctx    context.Context
-	Config config.Config
-	Log    *slog.Logger
-
-	// Set by Before hooks.
-	Recorder      metrics.Recorder      // default metrics.Nop
-	Pipelines     rerank.PipelineSource // named plugin pipelines (nil: none)
-	EngineOptions []rerank.Option
-
-	// Set by the time After hooks run.
-	Engine *rerank.Engine
-
-	// Set by After hooks.
-	ServerOptions []server.Option         // e.g. server.WithHandler("GET", "/metrics", h)
-	Fallback      fasthttp.RequestHandler // unmatched routes (the _search proxy)
-	Closers       []func() error          // run after the server stopped, in reverse order
-}
-
-// serveHook extends serve: Before runs after the configuration is loaded and
-// before the engine starts; After runs once the engine is up, before the
-// server listens.
-type serveHook struct {
-	Name          string
-	Before, After func(*serveEnv) error
-}
-
-// serveHooks is filled by init functions only (see registerServeHook).
-var serveHooks []serveHook
-
-func registerServeHook(h serveHook) { serveHooks = append(serveHooks, h) }
 
 func newServeCmd() *cobra.Command {
 	c := &cobra.Command{
@@ -111,18 +79,28 @@ func newLogger(level string, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }
 
-// sidecar is a loaded sidecar that is not serving yet.
+// sidecar is a built sidecar that is not serving yet. newSidecar builds it;
+// Run serves it; Close releases what was built, in reverse order.
 type sidecar struct {
-	env    *serveEnv
-	srv    *server.Server
-	models []rerank.Model
+	cfg     config.Config
+	log     *slog.Logger
+	models  []models.Model
+	eng     *rerank.Engine
+	srv     *server.Server
+	closers []func() error // run by Close in reverse order
 }
 
-// newSidecar loads the configured models, starts the engine and builds the
-// server. Run serves it; Close releases it without serving.
+// newSidecar is serve's composition root: every part of the sidecar is
+// built here, in this order, and handed to the parts that use it.
+//
+//	models (--model, --model-pull)  models/loader: tokenizer + ONNX Runtime
+//	recorder                        sidecar/metrics/prom (+ sidecar/metrics/nvml on a GPU)
+//	plugin host (pipelines)         plugins/host, recorder
+//	engine                          sidecar/rerank: models, batcher, cache, recorder, pipelines
+//	_search proxy (--upstream)      sidecar/proxy: engine
+//	server                          sidecar/server: engine, routes, proxy, recorder, logger
 func newSidecar(ctx context.Context, cfg config.Config, log *slog.Logger) (sc *sidecar, err error) {
-	env := &serveEnv{Ctx: ctx, Config: cfg, Log: log, Recorder: metrics.Nop{}}
-	sc = &sidecar{env: env}
+	sc = &sidecar{cfg: cfg, log: log}
 	built := sc // the returns below set sc to nil before this runs
 	defer func() {
 		if err != nil {
@@ -130,111 +108,171 @@ func newSidecar(ctx context.Context, cfg config.Config, log *slog.Logger) (sc *s
 			sc = nil
 		}
 	}()
-	specs, err := cfg.ModelSpecs()
+	specs, err := sc.modelSpecs(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
-	if cfg.ModelPull != "" {
-		dir := filepath.Join(cfg.ModelCache, filepath.FromSlash(cfg.ModelPull))
-		log.Info("pulling model", "repo", cfg.ModelPull, "dir", dir)
-		if _, err := hub.Pull(ctx, cfg.ModelPull, dir, hub.Options{Log: io.Discard}); err != nil {
-			return nil, fmt.Errorf("serve: --model-pull %s: %w", cfg.ModelPull, err)
-		}
-		specs = append([]config.ModelSpec{{Name: cfg.ModelPull, Dir: dir}}, specs...)
-	}
-	for _, h := range serveHooks {
-		if h.Before != nil {
-			if err := h.Before(env); err != nil {
-				return nil, fmt.Errorf("serve: %s: %w", h.Name, err)
-			}
-		}
-	}
-	if env.Pipelines == nil && (len(cfg.Pipelines) > 0 || cfg.PipelinesFile != "" || (cfg.DefaultPipe != "" && cfg.DefaultPipe != "none")) {
-		return nil, errors.New("serve: pipelines are configured but this build has no plugin host")
-	}
-	lib, err := ort.FindLibrary(cfg.ORTLib)
+	rec := sc.newRecorder()
+	host, err := sc.newPluginHost(ctx, rec)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
-	for _, s := range specs {
-		opts := []ort.Option{ort.WithLibrary(lib), ort.WithThreads(cfg.Threads, 1), ort.WithProvider(cfg.Provider)}
-		if cfg.ORTDisabledOptimizers != nil {
-			opts = append(opts, ort.WithDisabledOptimizers(cfg.ORTDisabledOptimizers...))
-		}
-		m, err := rerank.LoadModel(ctx, s.Name, s.Dir, opts...)
-		if err != nil {
-			return nil, fmt.Errorf("serve: %w", err)
-		}
-		sc.models = append(sc.models, m)
-		info := m.Scorer.Info()
-		log.Info("model loaded", "name", s.Name, "dir", s.Dir, "file", info.File, "provider", info.Provider, "max_length", info.MaxLength, "threads", cfg.Threads)
-		if info.Twin {
-			log.Warn(fmt.Sprintf("model %q is a crossrank shape twin with random weights: its scores are NOT meaningful relevance (use --model-pull or a real model folder for real ranking)", s.Name))
-		}
+	if err := sc.loadModels(ctx, specs); err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
 	}
-	opts := []rerank.Option{
+	eopts := []rerank.Option{
 		rerank.WithBatcher(batcher.Config{
 			MaxBatchPairs: cfg.MaxBatchPairs, MaxBatchTokens: cfg.MaxBatchTokens, MaxWait: cfg.MaxWait.D(),
 			MaxQueuePairs: cfg.MaxQueuePairs, Workers: cfg.Workers, FIFO: cfg.FIFOBatching,
 		}),
 		rerank.WithCacheSize(cfg.CacheSize),
 		rerank.WithMaxDocuments(cfg.MaxDocuments),
-		rerank.WithRecorder(env.Recorder),
+		rerank.WithRecorder(rec),
 		rerank.WithDefaultModel(cfg.DefaultModel),
 	}
-	if env.Pipelines != nil {
-		opts = append(opts, rerank.WithPipelines(env.Pipelines, cfg.DefaultPipe))
+	if host != nil {
+		eopts = append(eopts, rerank.WithPipelines(host, cfg.DefaultPipe))
 	}
-	if env.Engine, err = rerank.New(sc.models, append(opts, env.EngineOptions...)...); err != nil {
+	if sc.eng, err = rerank.New(sc.models, eopts...); err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
-	for _, h := range serveHooks {
-		if h.After != nil {
-			if err := h.After(env); err != nil {
-				return nil, fmt.Errorf("serve: %s: %w", h.Name, err)
-			}
-		}
-	}
-	if cfg.Upstream != "" && env.Fallback == nil {
-		return nil, fmt.Errorf("serve: --upstream %s: this build has no _search proxy", cfg.Upstream)
-	}
 	sopts := []server.Option{
-		server.WithRecorder(env.Recorder), server.WithLogger(log),
+		server.WithRecorder(rec), server.WithLogger(log),
 		server.WithMaxBodyBytes(cfg.MaxBodyBytes), server.WithRequestTimeout(cfg.RequestTimeout.D()),
+		server.WithHandler("GET", "/metrics", rec.MetricsHandler()),
+		server.WithHandler("GET", "/v1/stats", rec.StatsHandler()),
+		server.WithHandler("GET", "/dashboard", dashboard.Handler()),
 	}
-	if env.Fallback != nil {
-		sopts = append(sopts, server.WithFallback(env.Fallback))
+	if host != nil {
+		sopts = append(sopts, server.WithHandler("POST", "/admin/plugins/reload", sc.reloadHandler(host)))
 	}
-	sc.srv = server.New(env.Engine, append(sopts, env.ServerOptions...)...)
+	px, err := sc.newProxy()
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	if px != nil {
+		sopts = append(sopts, server.WithFallback(px))
+	} else {
+		// GET / opens the dashboard, except in _search proxy mode, where /
+		// is the engine's (cluster info, read by Elasticsearch clients).
+		sopts = append(sopts, server.WithHandler("GET", "/", dashboard.Index()))
+	}
+	sc.srv = server.New(sc.eng, sopts...)
 	sc.srv.SetReady(true)
 	return sc, nil
+}
+
+// modelSpecs lists the models to serve: --model-pull's first (pulled now),
+// then --model's.
+func (sc *sidecar) modelSpecs(ctx context.Context) ([]config.ModelSpec, error) {
+	cfg := sc.cfg
+	specs, err := cfg.ModelSpecs()
+	if err != nil || cfg.ModelPull == "" {
+		return specs, err
+	}
+	dir := filepath.Join(cfg.ModelCache, filepath.FromSlash(cfg.ModelPull))
+	sc.log.Info("pulling model", "repo", cfg.ModelPull, "dir", dir)
+	if _, err := hub.Pull(ctx, cfg.ModelPull, dir, hub.Options{Log: io.Discard}); err != nil {
+		return nil, fmt.Errorf("--model-pull %s: %w", cfg.ModelPull, err)
+	}
+	return append([]config.ModelSpec{{Name: cfg.ModelPull, Dir: dir}}, specs...), nil
+}
+
+// newRecorder is the Prometheus recorder with its one-second stats ring,
+// with GPU series when a GPU provider runs and NVML answers.
+func (sc *sidecar) newRecorder() *prom.Prom {
+	var opts []prom.Option
+	switch strings.ToLower(sc.cfg.Provider) {
+	case "cuda", "tensorrt":
+		if probe, err := nvml.Open(); err == nil {
+			opts = append(opts, prom.WithGPU(probe))
+			sc.closers = append(sc.closers, probe.Close)
+			sc.log.Info("GPU metrics", "gpu", probe.Name())
+		} else {
+			sc.log.Warn("no GPU metrics", "err", err)
+		}
+	}
+	rec := prom.New(opts...)
+	sc.closers = append(sc.closers, rec.Close)
+	return rec
+}
+
+// loadModels loads every model with the one loader.
+func (sc *sidecar) loadModels(ctx context.Context, specs []config.ModelSpec) error {
+	cfg := sc.cfg
+	lib, err := ort.FindLibrary(cfg.ORTLib)
+	if err != nil {
+		return err
+	}
+	for _, s := range specs {
+		opts := []ort.Option{ort.WithLibrary(lib), ort.WithThreads(cfg.Threads, 1), ort.WithProvider(cfg.Provider)}
+		if cfg.ORTDisabledOptimizers != nil {
+			opts = append(opts, ort.WithDisabledOptimizers(cfg.ORTDisabledOptimizers...))
+		}
+		m, err := loader.Load(ctx, s.Name, s.Dir, opts...)
+		if err != nil {
+			return err
+		}
+		sc.models = append(sc.models, m)
+		info := m.Scorer.Info()
+		sc.log.Info("model loaded", "name", s.Name, "dir", s.Dir, "file", info.File, "provider", info.Provider, "max_length", info.MaxLength, "threads", cfg.Threads)
+		if info.Twin {
+			sc.log.Warn(fmt.Sprintf("model %q is a crossrank shape twin with random weights: its scores are NOT meaningful relevance (use --model-pull or a real model folder for real ranking)", s.Name))
+		}
+	}
+	return nil
+}
+
+// newProxy is the _search proxy when --upstream is set (nil otherwise): every
+// request no sidecar route matches goes to the engine, and searches are
+// reranked.
+func (sc *sidecar) newProxy() (*proxy.Proxy, error) {
+	cfg := sc.cfg
+	if cfg.Upstream == "" {
+		if len(cfg.Indices) > 0 {
+			sc.log.Warn("indices are configured but there is no upstream: the _search proxy is off")
+		}
+		return nil, nil
+	}
+	p, err := proxy.New(proxy.Config{
+		Upstream: cfg.Upstream,
+		Indices:  cfg.Indices,
+		Model:    cfg.DefaultModel,
+		Timeout:  cfg.RequestTimeout.D(),
+		Logger:   sc.log,
+	}, sc.eng)
+	if err != nil {
+		return nil, fmt.Errorf("--upstream: %w", err)
+	}
+	sc.closers = append(sc.closers, func() error { p.Close(); return nil })
+	sc.log.Info("_search proxy", "upstream", p.Upstream(), "indices", len(cfg.Indices))
+	return p, nil
 }
 
 // Run serves on ln until ctx ends, then shuts down gracefully and releases
 // everything.
 func (sc *sidecar) Run(ctx context.Context, ln net.Listener) error {
 	defer sc.Close()
-	sc.env.Log.Info("listening", "addr", ln.Addr().String(), "models", sc.env.Engine.ModelNames(),
-		"workers", sc.env.Config.Workers, "max_batch_pairs", sc.env.Config.MaxBatchPairs, "max_wait", sc.env.Config.MaxWait.D())
-	err := sc.srv.Run(ctx, ln, sc.env.Config.ShutdownGrace.D())
-	if err != nil {
+	sc.log.Info("listening", "addr", ln.Addr().String(), "models", sc.eng.ModelNames(),
+		"workers", sc.cfg.Workers, "max_batch_pairs", sc.cfg.MaxBatchPairs, "max_wait", sc.cfg.MaxWait.D())
+	if err := sc.srv.Run(ctx, ln, sc.cfg.ShutdownGrace.D()); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}
-	sc.env.Log.Info("stopped")
+	sc.log.Info("stopped")
 	return nil
 }
 
-// Close releases the engine, the hooks' resources and the models.
+// Close releases the engine, what newSidecar built, and the models.
 func (sc *sidecar) Close() {
-	if sc.env.Engine != nil {
-		_ = sc.env.Engine.Close(context.Background())
+	if sc.eng != nil {
+		_ = sc.eng.Close(context.Background())
 	}
-	for i := len(sc.env.Closers) - 1; i >= 0; i-- {
-		if err := sc.env.Closers[i](); err != nil {
-			sc.env.Log.Warn("close", "err", err)
+	for i := len(sc.closers) - 1; i >= 0; i-- {
+		if err := sc.closers[i](); err != nil {
+			sc.log.Warn("close", "err", err)
 		}
 	}
-	sc.env.Closers = nil
+	sc.closers = nil
 	for _, m := range sc.models {
 		_ = m.Scorer.Close()
 	}

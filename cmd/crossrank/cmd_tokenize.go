@@ -11,8 +11,6 @@ import (
 	"github.com/crossrank/crossrank/models/tokenizer"
 )
 
-func init() { register(newTokenizeCmd) }
-
 func newTokenizeCmd() *cobra.Command {
 	var (
 		path, strategy, direction string

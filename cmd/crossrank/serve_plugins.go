@@ -2,33 +2,23 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
-	"os"
+	"net/http"
 	"path/filepath"
-
-	"gopkg.in/yaml.v3"
+	"time"
 
 	"github.com/crossrank/crossrank/plugins/host"
+	"github.com/crossrank/crossrank/sidecar/api"
 	"github.com/crossrank/crossrank/sidecar/config"
+	"github.com/crossrank/crossrank/sidecar/metrics"
 	"github.com/crossrank/crossrank/sidecar/server"
 )
 
-// The plugins hook loads the configured pipelines (config file `pipelines:`
-// and --pipelines FILE) into a WASM plugin host, hands it to the engine and
-// mounts POST /admin/plugins/reload. A pipeline naming a missing or invalid
-// .wasm file stops serve at start with a message naming the file. It runs
-// after the metrics hook (file order), so plugin errors reach its recorder.
-func init() {
-	registerServeHook(serveHook{Name: "plugins", Before: pluginsBefore})
-}
-
-// pipelinesFile is the layout of --pipelines FILE.
-type pipelinesFile struct {
-	Pipelines map[string][]config.PipelineStep `yaml:"pipelines"`
-}
-
-func pluginsBefore(env *serveEnv) error {
-	cfg := env.Config
+// pipelineSpecs gathers the configured pipelines: the config file's
+// pipelines: map, then the --pipelines file's (read again on every call). A
+// name defined twice is an error.
+func pipelineSpecs(cfg config.Config) (map[string][]host.Step, error) {
 	specs := map[string][]host.Step{}
 	add := func(name string, steps []config.PipelineStep, from string) error {
 		if _, dup := specs[name]; dup {
@@ -43,52 +33,89 @@ func pluginsBefore(env *serveEnv) error {
 	}
 	for name, steps := range cfg.Pipelines {
 		if err := add(name, steps, "config file"); err != nil {
-			return err
+			return nil, err
 		}
 	}
 	if cfg.PipelinesFile != "" {
-		b, err := os.ReadFile(cfg.PipelinesFile)
+		file, err := config.ReadPipelines(cfg.PipelinesFile)
 		if err != nil {
-			return fmt.Errorf("--pipelines: %w", err)
+			return nil, fmt.Errorf("--pipelines: %w", err)
 		}
-		var f pipelinesFile
-		if err := yaml.Unmarshal(b, &f); err != nil {
-			return fmt.Errorf("--pipelines %s: %w", cfg.PipelinesFile, err)
-		}
-		if len(f.Pipelines) == 0 {
-			return fmt.Errorf("--pipelines %s: no pipelines: map", cfg.PipelinesFile)
-		}
-		for name, steps := range f.Pipelines {
+		for name, steps := range file {
 			if err := add(name, steps, cfg.PipelinesFile); err != nil {
-				return err
+				return nil, err
 			}
 		}
 	}
-	def := cfg.DefaultPipe
-	if def == "none" {
-		def = ""
+	return specs, nil
+}
+
+// defaultPipeline is --default-pipeline, "" for none.
+func defaultPipeline(cfg config.Config) string {
+	if cfg.DefaultPipe == "none" {
+		return ""
 	}
+	return cfg.DefaultPipe
+}
+
+// newPluginHost loads the configured pipelines into a WASM plugin host (nil
+// when there are none). A pipeline naming a missing or invalid .wasm file is
+// an error naming the file.
+func (sc *sidecar) newPluginHost(ctx context.Context, rec metrics.Recorder) (*host.Host, error) {
+	specs, err := pipelineSpecs(sc.cfg)
+	if err != nil {
+		return nil, err
+	}
+	def := defaultPipeline(sc.cfg)
 	if len(specs) == 0 {
 		if def != "" {
-			return fmt.Errorf("default_pipeline %q: no pipelines are configured", def)
+			return nil, fmt.Errorf("default_pipeline %q: no pipelines are configured", def)
 		}
-		return nil
+		return nil, nil
 	}
-	dir := cfg.PluginDir
+	dir := sc.cfg.PluginDir
 	if dir == "" {
 		dir = filepath.Join("plugins", "wasm")
 	}
-	h, err := host.New(env.Ctx, host.Config{PluginDir: dir, Recorder: env.Recorder, Logger: env.Log})
+	// The engine owns the plugins stage timing; the host reports its
+	// failures only.
+	h, err := host.New(ctx, host.Config{PluginDir: dir, Recorder: noStages{rec}, Logger: sc.log})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := h.Load(env.Ctx, specs, def); err != nil {
+	if err := h.Load(ctx, specs, def); err != nil {
 		_ = h.Close(context.Background())
-		return err
+		return nil, err
 	}
-	env.Log.Info("plugin pipelines loaded", "pipelines", h.Names(), "plugin_dir", dir)
-	env.Pipelines = h
-	env.ServerOptions = append(env.ServerOptions, server.WithHandler("POST", "/admin/plugins/reload", h.ReloadHandler()))
-	env.Closers = append(env.Closers, func() error { return h.Close(context.Background()) })
-	return nil
+	sc.closers = append(sc.closers, func() error { return h.Close(context.Background()) })
+	sc.log.Info("plugin pipelines loaded", "pipelines", h.Names(), "plugin_dir", dir)
+	return h, nil
+}
+
+// noStages is a recorder that drops stage timings: each timing has one
+// owner, and the plugins stage's is the engine.
+type noStages struct{ metrics.Recorder }
+
+func (noStages) Stage(string, time.Duration) {}
+
+// reloadHandler serves POST /admin/plugins/reload: it reads the pipelines
+// again (the --pipelines file included) and swaps them in at once. On any
+// error the running pipelines stay and the answer names the file and line.
+func (sc *sidecar) reloadHandler(h *host.Host) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), time.Minute)
+		defer cancel()
+		specs, err := pipelineSpecs(sc.cfg)
+		if err == nil {
+			err = h.Load(ctx, specs, defaultPipeline(sc.cfg))
+		}
+		if err != nil {
+			sc.log.Error("plugin reload failed; the running pipelines stay", "err", err)
+			server.WriteError(w, r, api.Errorf(http.StatusInternalServerError, api.TypeInternal, "reload: %v", err))
+			return
+		}
+		body, _ := json.Marshal(map[string]any{"reloaded": true, "pipelines": h.Names()})
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(body)
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -138,6 +139,77 @@ func TestServePipelines(t *testing.T) {
 	}
 	if code, body := postJSON(t, base+"/admin/plugins/reload", nil); code != 200 || !strings.Contains(string(body), `"clean"`) {
 		t.Errorf("reload: %d %s", code, body)
+	}
+
+	// The plugins stage is timed once per request, by the engine.
+	before := stageCount(t, base, "plugins")
+	for range 5 {
+		if code, body := postJSON(t, base+"/v1/rerank", map[string]any{"query": "q", "documents": []string{"a"}, "pipeline": "clean"}); code != 200 {
+			t.Fatalf("clean: %d %s", code, body)
+		}
+	}
+	if got := stageCount(t, base, "plugins") - before; got != 5 {
+		t.Errorf("5 requests gave %v plugins stage observations, want 5", got)
+	}
+
+	// Reload re-reads the file: a new pipeline appears.
+	if err := os.WriteFile(pipes, []byte(yamlText+"  extra:\n    - plugin: html\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if code, body := postJSON(t, base+"/admin/plugins/reload", nil); code != 200 || !strings.Contains(string(body), `"extra"`) {
+		t.Errorf("reload after an edit: %d %s, want the new pipeline", code, body)
+	}
+	// A broken file: an error naming the file and line in the one error
+	// shape, and the running pipelines stay.
+	if err := os.WriteFile(pipes, []byte("pipelines:\n  clean:\n    - plugin: html\n      confg: {}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, body = postJSON(t, base+"/admin/plugins/reload", nil)
+	var e struct {
+		Error struct{ Type, Message string }
+	}
+	if code != 500 || json.Unmarshal(body, &e) != nil || !strings.Contains(e.Error.Message, pipes) || !strings.Contains(e.Error.Message, "line 4") {
+		t.Errorf("broken reload: %d %s, want a JSON error naming %s and line 4", code, body, pipes)
+	}
+	if code, body := postJSON(t, base+"/v1/rerank", map[string]any{"query": "q", "documents": []string{"a"}, "pipeline": "extra"}); code != 200 {
+		t.Errorf("after a failed reload the running pipelines must stay: %d %s", code, body)
+	}
+}
+
+// stageCount reads crossrank_stage_duration_seconds_count{stage} from
+// /metrics.
+func stageCount(t *testing.T, base, stage string) float64 {
+	t.Helper()
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	prefix := `crossrank_stage_duration_seconds_count{stage="` + stage + `"} `
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, prefix); ok {
+			n, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no %s in /metrics", prefix)
+	return 0
+}
+
+// TestServePipelinesFileIsStrict: a misspelled key in the --pipelines file
+// stops serve with an error naming the file and line.
+func TestServePipelinesFileIsStrict(t *testing.T) {
+	pipes := filepath.Join(t.TempDir(), "pipelines.yaml")
+	if err := os.WriteFile(pipes, []byte("pipelines:\n  p:\n    - plugin: html\n      confg: {a: 1}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := startInProcess(context.Background(), testenv.TwinDir(t), func(c *config.Config) { c.PipelinesFile = pipes })
+	if err == nil || !strings.Contains(err.Error(), pipes) || !strings.Contains(err.Error(), "line 4") || !strings.Contains(err.Error(), "confg") {
+		t.Fatalf("got %v, want an error naming %s, line 4 and confg", err, pipes)
 	}
 }
 

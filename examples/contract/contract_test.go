@@ -28,6 +28,7 @@ func TestSidecarResponsesMeetTheContracts(t *testing.T) {
 			res.Scores[i] = 1 / (1 + math.Exp(-float64(logit)))
 			res.Texts[i] = fmt.Sprintf("doc %d", i)
 		}
+		res.Order = rerank.Order(res.Scores)
 		body := api.AppendRerankResponse(nil, "id", res, -1, round%2 == 0)
 
 		es, err := ESRerank(body, n)

@@ -67,6 +67,7 @@ func respond(t *testing.T, req *api.RerankRequest) (*rerank.Result, []byte) {
 	for i := range res.Scores {
 		res.Scores[i] = 1 / (1 + math.Exp(-float64(float32(r.NormFloat64()*5))))
 	}
+	res.Order = rerank.Order(res.Scores)
 	topN := -1
 	if req.TopN != nil {
 		topN = *req.TopN
@@ -267,7 +268,7 @@ func TestProxyConfigExample(t *testing.T) {
 	if cfg.Upstream == "" || len(cfg.Indices) == 0 {
 		t.Fatalf("config %+v has no upstream or indices", cfg)
 	}
-	if _, err := proxy.New(proxy.Config{Upstream: cfg.Upstream, Indices: cfg.Indices}, proxy.RerankerFunc(nil)); err != nil {
+	if _, err := proxy.New(proxy.Config{Upstream: cfg.Upstream, Indices: cfg.Indices}, proxy.RankerFunc(nil)); err != nil {
 		t.Fatalf("proxy rejects the example's settings: %v", err)
 	}
 	var search map[string]any

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -14,7 +15,6 @@ import (
 	"testing"
 
 	"github.com/spf13/pflag"
-	"github.com/valyala/fasthttp"
 	"gopkg.in/yaml.v3"
 
 	"github.com/crossrank/crossrank/sidecar/config"
@@ -119,11 +119,9 @@ func routeStatus(t *testing.T, path string) (before, after int) {
 	t.Helper()
 	srv := server.New(nil)
 	get := func() int {
-		var ctx fasthttp.RequestCtx
-		ctx.Request.Header.SetMethod("GET")
-		ctx.Request.SetRequestURI(path)
-		srv.Handler(&ctx)
-		return ctx.Response.StatusCode()
+		w := httptest.NewRecorder()
+		srv.ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		return w.Code
 	}
 	before = get()
 	srv.SetReady(true)

@@ -42,6 +42,10 @@ func (e *PluginError) HTTPStatus() int {
 	return http.StatusInternalServerError
 }
 
+// Timeout reports whether the plugin ran past its call limit; the engine
+// (sidecar/rerank) classifies such a failure as a deadline.
+func (e *PluginError) Timeout() bool { return e.Kind == KindTimeout }
+
 // AsPluginError returns the *PluginError in err's chain, if any.
 func AsPluginError(err error) (*PluginError, bool) {
 	var pe *PluginError

@@ -1,15 +1,16 @@
-// Package api holds the sidecar's HTTP request and response formats and
-// their decoders and encoders: Cohere/Jina POST /v1/rerank,
-// text-embeddings-inference POST /rerank, and POST /v1/rerank/hits. Decoders
-// validate strictly and return *rerank.Error values with the status each
-// kind of bad input maps to (400 malformed JSON or UTF-8, 422 wrong type or
-// missing field); encoders write scores as JSON floats (1.0, never 1).
+// Package api holds the sidecar's HTTP request and response formats, their
+// decoders and encoders, and the one JSON error shape: Cohere/Jina POST
+// /v1/rerank, text-embeddings-inference POST /rerank, and POST
+// /v1/rerank/hits. Decoders validate strictly, return *Error values with the
+// status each kind of bad input maps to (400 malformed JSON or UTF-8, 422
+// wrong type or missing field) and turn a request into a typed
+// rerank.Request once; encoders only encode (scores as JSON floats, 1.0
+// never 1, documents in the engine's rerank.Result.Order). ErrorOf is the one
+// place where engine error kinds become HTTP statuses.
 package api
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -17,7 +18,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/crossrank/crossrank/sidecar/api/jsonw"
+	"github.com/crossrank/crossrank/models"
+	"github.com/crossrank/crossrank/sidecar/internal/jsonw"
 	"github.com/crossrank/crossrank/sidecar/rerank"
 )
 
@@ -45,6 +47,8 @@ type TEIRequest struct {
 	Model               string            `json:"model"`
 	Pipeline            string            `json:"pipeline"`
 	TimeoutMS           int               `json:"timeout_ms"`
+
+	direction models.Direction // TruncationDirection, parsed by DecodeTEI
 }
 
 // HitsRequest is a POST /v1/rerank/hits body.
@@ -59,11 +63,11 @@ type HitsRequest struct {
 }
 
 func badRequest(format string, args ...any) error {
-	return rerank.Errorf(http.StatusBadRequest, rerank.TypeBadRequest, format, args...)
+	return Errorf(http.StatusBadRequest, TypeBadRequest, format, args...)
 }
 
 func invalid(format string, args ...any) error {
-	return rerank.Errorf(http.StatusUnprocessableEntity, rerank.TypeInvalid, format, args...)
+	return Errorf(http.StatusUnprocessableEntity, TypeInvalid, format, args...)
 }
 
 // decode unmarshals body into v, mapping malformed input to 400 and type
@@ -156,8 +160,6 @@ func DecodeRerank(body []byte) (*RerankRequest, error) {
 		return nil, invalid("documents: required (an array of strings or objects)")
 	case r.TopN != nil && *r.TopN < 0:
 		return nil, invalid("top_n: %d is negative", *r.TopN)
-	case r.MaxTokensPerDoc < 0:
-		return nil, invalid("max_tokens_per_doc: %d is negative", r.MaxTokensPerDoc)
 	}
 	if err := checkTimeout(r.TimeoutMS); err != nil {
 		return nil, err
@@ -177,11 +179,11 @@ func DecodeTEI(body []byte) (*TEIRequest, error) {
 	case r.Texts == nil:
 		return nil, invalid("texts: required (an array of strings)")
 	}
-	switch r.TruncationDirection {
-	case "", "Right", "Left", "right", "left":
-	default:
-		return nil, invalid("truncation_direction: %q is not Right or Left", r.TruncationDirection)
+	d, err := models.ParseDirection(r.TruncationDirection)
+	if err != nil {
+		return nil, invalid("truncation_direction: %v", err)
 	}
+	r.direction = d
 	if err := checkTimeout(r.TimeoutMS); err != nil {
 		return nil, err
 	}
@@ -208,25 +210,40 @@ func DecodeHits(body []byte) (*HitsRequest, error) {
 	return &r, checkTimeout(r.TimeoutMS)
 }
 
+// Engine returns the request as the engine takes it.
+func (r *RerankRequest) Engine() rerank.Request {
+	return rerank.Request{
+		Model: r.Model, Pipeline: r.Pipeline, Query: *r.Query, Documents: r.Documents,
+		RankFields: r.RankFields, MaxTokensPerDoc: r.MaxTokensPerDoc,
+	}
+}
+
+// Engine returns the request as the engine takes it.
+func (r *TEIRequest) Engine() rerank.Request {
+	return rerank.Request{
+		Model: r.Model, Pipeline: r.Pipeline, Query: *r.Query, Documents: r.Texts, DocumentsField: "texts",
+		Truncation: models.Truncation{Direction: r.direction, Off: r.Truncate != nil && !*r.Truncate},
+	}
+}
+
+// Engine returns the request as the engine takes it, for the documents of
+// the hits to rerank.
+func (r *HitsRequest) Engine(docs []json.RawMessage, field string) rerank.Request {
+	return rerank.Request{
+		Model: r.Model, Pipeline: r.Pipeline, Query: *r.Query, Documents: docs, DocumentsField: field,
+		RankFields: r.Fields,
+	}
+}
+
 // Timeout returns the request's timeout_ms as a duration (0: none).
 func Timeout(ms int) time.Duration { return time.Duration(ms) * time.Millisecond }
 
-// NewID returns a random request id in UUID form.
-func NewID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
-
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
-// AppendRerankResponse writes the /v1/rerank response: results sorted by
-// score (ties by index), cut to topN when topN >= 0.
+// AppendRerankResponse writes the /v1/rerank response: results in the
+// engine's order, cut to topN when topN >= 0.
 func AppendRerankResponse(dst []byte, id string, res *rerank.Result, topN int, returnDocs bool) []byte {
-	order := rerank.Order(res.Scores)
+	order := res.Order
 	if topN >= 0 && topN < len(order) {
 		order = order[:topN]
 	}
@@ -284,17 +301,11 @@ func AppendMeta(dst []byte, m rerank.Meta) []byte {
 }
 
 // AppendTEIResponse writes the TEI /rerank response: [{"index","score","text"?}]
-// sorted by score; raw gives logits instead of sigmoid scores.
+// in the engine's order; raw gives logits instead of sigmoid scores (the
+// sigmoid is monotonic, so the order is the same).
 func AppendTEIResponse(dst []byte, res *rerank.Result, raw, returnText bool) []byte {
-	scores := res.Scores
-	if raw {
-		scores = make([]float64, len(res.Logits))
-		for i, l := range res.Logits {
-			scores[i] = float64(l)
-		}
-	}
 	dst = append(dst, '[')
-	for n, i := range rerank.Order(scores) {
+	for n, i := range res.Order {
 		if n > 0 {
 			dst = append(dst, ',')
 		}
@@ -304,7 +315,7 @@ func AppendTEIResponse(dst []byte, res *rerank.Result, raw, returnText bool) []b
 		if raw {
 			dst = jsonw.AppendFloat32(dst, res.Logits[i])
 		} else {
-			dst = jsonw.AppendFloat(dst, scores[i])
+			dst = jsonw.AppendFloat(dst, res.Scores[i])
 		}
 		if returnText {
 			dst = append(dst, `,"text":`...)
@@ -315,23 +326,12 @@ func AppendTEIResponse(dst []byte, res *rerank.Result, raw, returnText bool) []b
 	return append(dst, ']')
 }
 
-// AppendError writes {"error":{"type","message"}}.
-func AppendError(dst []byte, e *rerank.Error) []byte {
+// AppendError writes {"error":{"type","message"}}, the one error shape of
+// every route (API.md).
+func AppendError(dst []byte, e *Error) []byte {
 	dst = append(dst, `{"error":{"type":`...)
 	dst = jsonw.AppendString(dst, e.Type)
 	dst = append(dst, `,"message":`...)
 	dst = jsonw.AppendString(dst, e.Message)
 	return append(dst, `}}`...)
-}
-
-// Direction maps TEI's truncation_direction to the engine's.
-func Direction(s string) string {
-	switch s {
-	case "Left", "left":
-		return "left"
-	case "":
-		return ""
-	default:
-		return "right"
-	}
 }

@@ -11,7 +11,7 @@ import (
 )
 
 func status(err error) int {
-	var e *rerank.Error
+	var e *Error
 	if errors.As(err, &e) {
 		return e.Status
 	}
@@ -42,7 +42,6 @@ func TestDecodeRerank(t *testing.T) {
 		{`{"query":"q","documents":["a",["b"]]}`, 422, "documents[1]"},
 		{`{"query":"q","documents":[],"top_n":1.5}`, 422, "top_n"},
 		{`{"query":"q","documents":[],"return_documents":"yes"}`, 422, "return_documents"},
-		{`{"query":"q","documents":[],"max_tokens_per_doc":-1}`, 422, "max_tokens_per_doc"},
 		{`{"query":"q","documents":[],"timeout_ms":-1}`, 422, "timeout_ms"},
 	}
 	for _, tt := range tests {
@@ -108,6 +107,7 @@ func TestAppendResponses(t *testing.T) {
 		Scores: []float64{0.5, 1, 0.25},
 		Texts:  []string{"a", "b \"quoted\"", "c"},
 	}
+	res.Order = rerank.Order(res.Scores)
 	out := AppendRerankResponse(nil, "id-1", res, -1, true)
 	var cr struct {
 		Results []struct {
@@ -132,19 +132,16 @@ func TestAppendResponses(t *testing.T) {
 	if tei != `[{"index":1,"score":2.0},{"index":0,"score":0.0},{"index":2,"score":-1.0}]` {
 		t.Errorf("TEI raw: %s", tei)
 	}
-	e := string(AppendError(nil, rerank.Errorf(422, rerank.TypeInvalid, "query: required")))
+	e := string(AppendError(nil, Errorf(422, TypeInvalid, "query: required")))
 	if e != `{"error":{"type":"validation_error","message":"query: required"}}` {
 		t.Errorf("error body %s", e)
-	}
-	if id := NewID(); len(id) != 36 || id == NewID() {
-		t.Errorf("NewID %q", id)
 	}
 }
 
 // checkDecoded holds for every body a decoder accepts or rejects.
 func checkDecoded(t *testing.T, body []byte, err error, ok func() bool) {
 	if err != nil {
-		var e *rerank.Error
+		var e *Error
 		if !errors.As(err, &e) || (e.Status != 400 && e.Status != 422) || e.Message == "" {
 			t.Fatalf("%q: error %v is not a 400/422 *rerank.Error", body, err)
 		}
@@ -207,4 +204,30 @@ func ExampleDecodeRerank() {
 	// Output:
 	// what is go 2 1 <nil>
 	// query: must be a string, not number
+}
+
+func TestErrorOf(t *testing.T) {
+	tests := []struct {
+		err    error
+		status int
+		typ    string
+	}{
+		{rerank.Invalid("documents[2]", "no text"), 422, TypeInvalid},
+		{rerank.NotFound("model %q not found", "x"), 404, TypeNotFound},
+		{&rerank.Error{Kind: rerank.KindOverloaded}, 429, TypeOverloaded},
+		{&rerank.Error{Kind: rerank.KindDeadline}, 504, TypeTimeout},
+		{&rerank.Error{Kind: rerank.KindPluginFault}, 500, TypeInternal},
+		{&rerank.Error{Kind: rerank.KindUnavailable}, 503, TypeUnavailable},
+		{errors.New("boom"), 500, TypeInternal},
+		{Errorf(400, TypeBadRequest, "bad"), 400, TypeBadRequest},
+	}
+	for _, tt := range tests {
+		e := ErrorOf(tt.err)
+		if e.Status != tt.status || e.Type != tt.typ {
+			t.Errorf("ErrorOf(%v) = %d %s, want %d %s", tt.err, e.Status, e.Type, tt.status, tt.typ)
+		}
+	}
+	if e := ErrorOf(rerank.Invalid("documents[2]", "no text")); e.Message != "documents[2]: no text" {
+		t.Errorf("message %q does not name the field", e.Message)
+	}
 }

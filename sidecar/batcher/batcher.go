@@ -97,9 +97,7 @@ func (c Config) withDefaults() Config {
 }
 
 // Seq is one encoded (query, passage) pair.
-type Seq struct {
-	IDs, TypeIDs []int64
-}
+type Seq = models.Sequence
 
 // BatchInfo describes one batch after it ran; observers get one per batch.
 type BatchInfo struct {

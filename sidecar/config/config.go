@@ -3,7 +3,9 @@
 // flags, in that order of precedence (flags win). Every scalar setting has a
 // flag (its YAML key with "-" for "_") and an environment variable
 // (CROSSRANK_ and the key in upper case); pipelines and per-index defaults
-// are set in the file only.
+// are set in the file only. The former flag names --model and --pipelines
+// (and CROSSRANK_MODEL, CROSSRANK_PIPELINES) are still accepted for
+// --models and --pipelines-file.
 package config
 
 import (
@@ -20,6 +22,11 @@ import (
 
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
+
+	"github.com/crossrank/crossrank/sidecar/batcher"
+	"github.com/crossrank/crossrank/sidecar/proxy"
+	"github.com/crossrank/crossrank/sidecar/rerank"
+	"github.com/crossrank/crossrank/sidecar/server"
 )
 
 // Duration is a time.Duration written as "5ms" in YAML and flags.
@@ -49,18 +56,14 @@ type PipelineStep struct {
 	OnError string `yaml:"on_error,omitempty"`
 }
 
-// IndexDefaults are proxy-mode rerank defaults for one index.
-type IndexDefaults struct {
-	Fields    []string `yaml:"fields,omitempty"`
-	Window    int      `yaml:"window,omitempty"`
-	Pipeline  string   `yaml:"pipeline,omitempty"`
-	QueryPath string   `yaml:"query_path,omitempty"` // JSON path into the query DSL
-}
+// IndexDefaults are proxy-mode rerank defaults for one index (defined by the
+// proxy, which uses them).
+type IndexDefaults = proxy.IndexDefaults
 
 // Config is the effective configuration of `crossrank serve`.
 type Config struct {
 	Addr                  string   `yaml:"addr" help:"listen address"`
-	Models                []string `yaml:"models" flag:"model" help:"model folder, or name=DIR; repeatable (env: comma-separated)"`
+	Models                []string `yaml:"models" alias:"model" help:"model folder, or name=DIR; repeatable (env: comma-separated; --model and CROSSRANK_MODEL also work)"`
 	ModelPull             string   `yaml:"model_pull" help:"Hugging Face hub id to pull into <model_cache>/<id> and serve"`
 	ModelCache            string   `yaml:"model_cache" help:"folder that --model-pull downloads into"`
 	DefaultModel          string   `yaml:"default_model" help:"model used when a request names none (default: the first)"`
@@ -80,7 +83,7 @@ type Config struct {
 	RequestTimeout        Duration `yaml:"request_timeout" help:"deadline of a request without timeout_ms"`
 	ShutdownGrace         Duration `yaml:"shutdown_grace" help:"time in-flight requests get to finish on SIGTERM"`
 	PluginDir             string   `yaml:"plugin_dir" help:"folder of .wasm plugins"`
-	PipelinesFile         string   `yaml:"pipelines_file" flag:"pipelines" help:"YAML file with a pipelines: map"`
+	PipelinesFile         string   `yaml:"pipelines_file" alias:"pipelines" help:"YAML file with a pipelines: map, read again by POST /admin/plugins/reload (--pipelines and CROSSRANK_PIPELINES also work)"`
 	DefaultPipe           string   `yaml:"default_pipeline" help:"pipeline used when a request names none"`
 	Upstream              string   `yaml:"upstream" help:"Elasticsearch/OpenSearch URL for _search proxy mode"`
 	LogLevel              string   `yaml:"log_level" help:"debug, info, warn or error"`
@@ -89,23 +92,25 @@ type Config struct {
 	Indices   map[string]IndexDefaults  `yaml:"indices,omitempty" flag:"-"`
 }
 
-// Default returns the built-in defaults (see sidecar/RATIONALE.md for the
-// batching numbers).
+// Default returns the built-in defaults, taken from the packages that own
+// them (batcher.DefaultConfig, rerank and server constants; see
+// sidecar/RATIONALE.md for the batching numbers).
 func Default() Config {
+	b := batcher.DefaultConfig()
 	return Config{
 		Addr:           "127.0.0.1:8080",
 		ModelCache:     ".cache/models",
 		Provider:       "cpu",
-		Workers:        2,
+		Workers:        b.Workers,
 		Threads:        1,
-		MaxBatchPairs:  16,
-		MaxBatchTokens: 16 * 512,
-		MaxWait:        Duration(2 * time.Millisecond),
-		MaxQueuePairs:  8192,
-		CacheSize:      100_000,
-		MaxDocuments:   1000,
-		MaxBodyBytes:   16 << 20,
-		RequestTimeout: Duration(30 * time.Second),
+		MaxBatchPairs:  b.MaxBatchPairs,
+		MaxBatchTokens: b.MaxBatchTokens,
+		MaxWait:        Duration(b.MaxWait),
+		MaxQueuePairs:  b.MaxQueuePairs,
+		CacheSize:      rerank.DefaultCacheSize,
+		MaxDocuments:   rerank.DefaultMaxDocuments,
+		MaxBodyBytes:   server.DefaultMaxBodyBytes,
+		RequestTimeout: Duration(server.DefaultRequestTimeout),
 		ShutdownGrace:  Duration(30 * time.Second),
 		LogLevel:       "info",
 	}
@@ -124,6 +129,9 @@ type setting struct {
 	field     reflect.StructField
 	index     int
 	flag, env string
+	// alias is the setting's former flag name, still accepted (--model,
+	// --pipelines), with its environment variable.
+	alias, aliasEnv string
 }
 
 func settings() []setting {
@@ -138,9 +146,17 @@ func settings() []setting {
 		if name == "" {
 			name = strings.ReplaceAll(strings.Split(f.Tag.Get("yaml"), ",")[0], "_", "-")
 		}
-		out = append(out, setting{field: f, index: i, flag: name, env: "CROSSRANK_" + strings.ToUpper(strings.ReplaceAll(name, "-", "_"))})
+		st := setting{field: f, index: i, flag: name, env: envName(name)}
+		if a := f.Tag.Get("alias"); a != "" {
+			st.alias, st.aliasEnv = a, envName(a)
+		}
+		out = append(out, st)
 	}
 	return out
+}
+
+func envName(flag string) string {
+	return "CROSSRANK_" + strings.ToUpper(strings.ReplaceAll(flag, "-", "_"))
 }
 
 // Register adds a flag for every scalar setting, plus --config and
@@ -169,6 +185,19 @@ func Register(fs *pflag.FlagSet) *Flags {
 			panic(fmt.Sprintf("config: field %s has an unsupported type", s.field.Name))
 		}
 	}
+	aliases := map[string]string{}
+	for _, s := range settings() {
+		if s.alias != "" {
+			aliases[s.alias] = s.flag
+		}
+	}
+	prev := fs.GetNormalizeFunc()
+	fs.SetNormalizeFunc(func(fs *pflag.FlagSet, name string) pflag.NormalizedName {
+		if to, ok := aliases[name]; ok {
+			name = to
+		}
+		return prev(fs, name)
+	})
 	fs.StringVar(&f.ConfigFile, "config", "", "YAML configuration file (env CROSSRANK_CONFIG)")
 	fs.BoolVar(&f.Print, "print-config", false, "print the effective configuration as YAML and exit")
 	return f
@@ -195,6 +224,9 @@ func (f *Flags) Load(getenv func(string) string) (Config, error) {
 	v := reflect.ValueOf(&cfg).Elem()
 	for _, s := range settings() {
 		raw, ok := lookupEnv(getenv, s.env)
+		if !ok && s.aliasEnv != "" {
+			raw, ok = lookupEnv(getenv, s.aliasEnv)
+		}
 		if !ok {
 			continue
 		}
@@ -255,14 +287,38 @@ func setFromString(v reflect.Value, raw string) error {
 }
 
 // Parse reads YAML into cfg (keeping what the YAML does not set); unknown
-// keys are an error.
-func Parse(b []byte, cfg *Config) error {
+// keys are an error naming their line.
+func Parse(b []byte, cfg *Config) error { return strict(b, cfg) }
+
+// strict is the one YAML parser of the config and pipelines files: unknown
+// keys and wrong types are errors naming the line.
+func strict(b []byte, v any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
-	if err := dec.Decode(cfg); err != nil && !errors.Is(err, io.EOF) {
+	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
 		return err
 	}
 	return nil
+}
+
+// ReadPipelines reads a --pipelines file: a pipelines: map of named
+// pipelines, parsed as strictly as the config file. Errors name the file
+// (and the line, for bad YAML or an unknown key).
+func ReadPipelines(path string) (map[string][]PipelineStep, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("pipelines file: %w", err)
+	}
+	var f struct {
+		Pipelines map[string][]PipelineStep `yaml:"pipelines"`
+	}
+	if err := strict(b, &f); err != nil {
+		return nil, fmt.Errorf("pipelines file %s: %w", path, err)
+	}
+	if len(f.Pipelines) == 0 {
+		return nil, fmt.Errorf("pipelines file %s: no pipelines: map", path)
+	}
+	return f.Pipelines, nil
 }
 
 // Marshal returns cfg as YAML.
@@ -304,20 +360,31 @@ func baseName(dir string) string {
 
 // Validate checks the settings against each other.
 func (c Config) Validate() error {
-	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	if c.Addr == "" {
-		bad("addr is empty")
+	errs := append(c.validateModels(), c.validateLimits()...)
+	errs = append(errs, c.validateServing()...)
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
+	return nil
+}
+
+func (c Config) validateModels() []error {
+	var errs []error
 	if len(c.Models) == 0 && c.ModelPull == "" {
-		bad("no model: set --model DIR (or --model-pull HUBID)")
+		errs = append(errs, errors.New("no model: set --model DIR (or --model-pull HUBID)"))
 	}
 	if c.ModelPull != "" && c.ModelCache == "" {
-		bad("model_cache is empty: --model-pull needs a folder to download into")
+		errs = append(errs, errors.New("model_cache is empty: --model-pull needs a folder to download into"))
 	}
 	if _, err := c.ModelSpecs(); err != nil {
 		errs = append(errs, err)
 	}
+	return errs
+}
+
+func (c Config) validateLimits() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
 	for name, v := range map[string]int{"workers": c.Workers, "threads": c.Threads, "max_batch_pairs": c.MaxBatchPairs, "max_batch_tokens": c.MaxBatchTokens, "max_queue_pairs": c.MaxQueuePairs, "max_documents": c.MaxDocuments, "max_body_bytes": c.MaxBodyBytes} {
 		if v <= 0 {
 			bad("%s must be positive, not %d", name, v)
@@ -331,6 +398,15 @@ func (c Config) Validate() error {
 	}
 	if c.MaxDocuments > c.MaxQueuePairs {
 		bad("max_documents (%d) is more than max_queue_pairs (%d): such a request could never be queued", c.MaxDocuments, c.MaxQueuePairs)
+	}
+	return errs
+}
+
+func (c Config) validateServing() []error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	if c.Addr == "" {
+		bad("addr is empty")
 	}
 	if c.Upstream != "" {
 		u, err := url.Parse(c.Upstream)
@@ -348,8 +424,5 @@ func (c Config) Validate() error {
 			bad("default_pipeline %q is not among the pipelines", c.DefaultPipe)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("config: %w", err)
-	}
-	return nil
+	return errs
 }

@@ -128,3 +128,66 @@ func ExampleConfig_ModelSpecs() {
 	fmt.Println(specs)
 	// Output: [{twin .cache/models/twin} {minilm /models/ms-marco-MiniLM-L-6-v2}]
 }
+
+// TestYAMLKeysAreFlagNames: every flag's YAML key is its name with "_" for
+// "-", as `serve --help` says (models and pipelines_file used to differ);
+// the former flag names --model and --pipelines, and their variables, still
+// work.
+func TestYAMLKeysAreFlagNames(t *testing.T) {
+	fs := pflag.NewFlagSet("serve", pflag.ContinueOnError)
+	Register(fs)
+	for _, s := range settings() {
+		key := strings.Split(s.field.Tag.Get("yaml"), ",")[0]
+		if fs.Lookup(s.flag) == nil || strings.ReplaceAll(s.flag, "-", "_") != key {
+			t.Errorf("field %s: flag --%s, YAML key %q", s.field.Name, s.flag, key)
+		}
+	}
+	tests := []struct {
+		name string
+		env  map[string]string
+		args []string
+	}{
+		{"--models", nil, []string{"--models", "/m", "--pipelines-file", "/p.yaml"}},
+		{"--model alias", nil, []string{"--model", "/m", "--pipelines", "/p.yaml"}},
+		{"env", map[string]string{"CROSSRANK_MODELS": "/m", "CROSSRANK_PIPELINES_FILE": "/p.yaml"}, nil},
+		{"alias env", map[string]string{"CROSSRANK_MODEL": "/m", "CROSSRANK_PIPELINES": "/p.yaml"}, nil},
+	}
+	for _, tt := range tests {
+		cfg, err := load(t, "", tt.env, tt.args...)
+		if err != nil || len(cfg.Models) != 1 || cfg.Models[0] != "/m" || cfg.PipelinesFile != "/p.yaml" {
+			t.Errorf("%s: %v %v %q", tt.name, err, cfg.Models, cfg.PipelinesFile)
+		}
+	}
+	cfg, err := load(t, "models: [/y]\npipelines_file: /q.yaml\n", nil)
+	if err != nil || cfg.Models[0] != "/y" || cfg.PipelinesFile != "/q.yaml" {
+		t.Errorf("YAML: %v %+v", err, cfg)
+	}
+}
+
+// TestReadPipelinesIsStrict: the pipelines file goes through the config
+// file's strict parser; errors name the file and the line.
+func TestReadPipelinesIsStrict(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	good := write("good.yaml", "pipelines:\n  p:\n    - plugin: html\n      config: {a: 1}\n")
+	if ps, err := ReadPipelines(good); err != nil || len(ps["p"]) != 1 || ps["p"][0].Plugin != "html" {
+		t.Fatalf("good file: %v %v", ps, err)
+	}
+	for _, tt := range []struct{ name, text, want string }{
+		{"typo.yaml", "pipelines:\n  p:\n    - plugin: html\n      confg: {a: 1}\n", "line 4"},
+		{"top.yaml", "pipeline:\n  p: []\n", "line 1"},
+		{"empty.yaml", "", "no pipelines"},
+	} {
+		p := write(tt.name, tt.text)
+		_, err := ReadPipelines(p)
+		if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want an error naming the file and %q", tt.name, err, tt.want)
+		}
+	}
+}

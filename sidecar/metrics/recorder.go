@@ -1,6 +1,8 @@
-// Package metrics records what the sidecar does: Prometheus collectors for
-// /metrics and a one-second ring of recent statistics for /v1/stats and the
-// dashboard. Other packages depend only on the Recorder interface.
+// Package metrics is the contract between the sidecar's parts and whatever
+// records what they do: the Recorder interface, its stage names and Nop. The
+// engine, batcher, server and plugin host depend on it alone; the Prometheus
+// recorder (internal/metrics/prom), the stats ring (internal/metrics/stats)
+// and the NVML probe (internal/metrics/nvml) implement or feed it.
 package metrics
 
 import "time"

@@ -16,7 +16,14 @@ import (
 // proxy's own cost: body rewrite, forward, page cut).
 func BenchmarkSearch(b *testing.B) {
 	up := newUpstream(b, 50, nil)
-	identity := RerankerFunc(func(_ context.Context, r []byte, _ rerank.HitsOptions) ([]byte, error) { return r, nil })
+	identity := RankerFunc(func(_ context.Context, req rerank.Request) (*rerank.Result, error) {
+		n := len(req.Documents)
+		res := &rerank.Result{Scores: make([]float64, n), Order: make([]int, n)}
+		for i := range n {
+			res.Order[i] = i
+		}
+		return res, nil
+	})
 	p, err := New(Config{Upstream: up.URL}, identity)
 	if err != nil {
 		b.Fatal(err)

@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/crossrank/crossrank/internal/testenv"
+	"github.com/crossrank/crossrank/models/loader"
 	"github.com/crossrank/crossrank/models/ort"
 	"github.com/crossrank/crossrank/models/tokenizer"
 	"github.com/crossrank/crossrank/sidecar/rerank"
@@ -32,7 +33,7 @@ func realEngine(t *testing.T) (*rerank.Engine, *ort.Session, *tokenizer.Tokenize
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := rerank.New([]rerank.Model{{Name: "twin", Scorer: sess, Tokenizer: rerank.HF(tok, sess.Info().MaxLength)}}, rerank.WithCacheSize(0))
+	eng, err := rerank.New([]rerank.Model{{Name: "twin", Scorer: sess, Tokenizer: loader.HF(tok, sess.Info().MaxLength)}}, rerank.WithCacheSize(0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -62,7 +63,7 @@ func TestProxyWithTheRealEngine(t *testing.T) {
 		w.Header().Set("Content-Type", "application/json")
 		fmt.Fprintf(w, `{"took":1,"hits":{"total":{"value":%d,"relation":"eq"},"max_score":%d.25,"hits":[%s]}}`, len(texts), len(texts), strings.Join(hits, ","))
 	})
-	p, err := New(Config{Upstream: up.URL}, EngineReranker(eng))
+	p, err := New(Config{Upstream: up.URL}, eng)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,27 +2,26 @@ package proxy_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"net/http"
 
-	"github.com/valyala/fasthttp"
-
-	"github.com/crossrank/crossrank/sidecar/config"
 	"github.com/crossrank/crossrank/sidecar/proxy"
 	"github.com/crossrank/crossrank/sidecar/rerank"
 )
 
 // A proxy in front of an engine at 127.0.0.1:9200, reranking searches on
-// "articles" by default. In the sidecar, the reranker is
-// proxy.EngineReranker(engine) and the handler is the server's fallback.
+// "articles" by default. In the sidecar, the ranker is the engine
+// (*rerank.Engine) and the proxy is the server's fallback handler.
 func ExampleNew() {
 	p, err := proxy.New(proxy.Config{
 		Upstream: "http://127.0.0.1:9200",
-		Indices: map[string]config.IndexDefaults{
+		Indices: map[string]proxy.IndexDefaults{
 			"articles": {Fields: []string{"title", "text"}, Window: 50, QueryPath: "query.match.text.query"},
 		},
-	}, proxy.RerankerFunc(func(ctx context.Context, resp []byte, o rerank.HitsOptions) ([]byte, error) {
-		return resp, nil // stands in for proxy.EngineReranker(engine)
+	}, proxy.RankerFunc(func(ctx context.Context, req rerank.Request) (*rerank.Result, error) {
+		return nil, errors.New("stands in for the engine")
 	}))
 	if err != nil {
 		fmt.Println(err)
@@ -34,9 +33,9 @@ func ExampleNew() {
 		fmt.Println(err)
 		return
 	}
-	srv := &fasthttp.Server{Handler: p.Handler}
+	srv := &http.Server{Handler: p}
 	go srv.Serve(ln)
-	defer srv.Shutdown()
+	defer srv.Close()
 	fmt.Println("forwarding to", p.Upstream())
 	// Output: forwarding to http://127.0.0.1:9200
 }

@@ -9,9 +9,9 @@
 // finds the query text in the query DSL. The proxy removes ext.rerank before
 // forwarding (the engines reject unknown ext sections), asks the engine for
 // max(window, from+size) hits from the top, reorders the first window hits
-// (rerank.RerankHits: _score rewritten, the original in
-// _rerank.original_score, max_score updated, later hits unchanged) and cuts
-// the page (from, size) out of the result.
+// (the engine ranks their documents; _score rewritten, the original in
+// _rerank.original_score, max_score updated, later hits unchanged) and
+// writes the page (from, size) of the result.
 //
 // Everything else passes through unchanged: method, path, query string,
 // headers (Authorization included), body, and the engine's answer — status,
@@ -30,6 +30,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -41,29 +42,26 @@ import (
 
 	"github.com/valyala/fasthttp"
 
-	"github.com/crossrank/crossrank/sidecar/config"
+	"github.com/crossrank/crossrank/sidecar/api"
+	"github.com/crossrank/crossrank/sidecar/internal/hits"
 	"github.com/crossrank/crossrank/sidecar/internal/rawjson"
 	"github.com/crossrank/crossrank/sidecar/rerank"
 )
 
-// Reranker reorders the first opts.Window hits of a _search response.
-type Reranker interface {
-	RerankHits(ctx context.Context, searchResponse []byte, opts rerank.HitsOptions) ([]byte, error)
+// Ranker scores and ranks documents; *rerank.Engine is one. The proxy
+// parses the upstream's response once (sidecar/internal/hits), asks the
+// Ranker for the ranking of the window's documents, and writes the page from
+// the ranked result.
+type Ranker interface {
+	Score(ctx context.Context, req rerank.Request) (*rerank.Result, error)
 }
 
-// RerankerFunc adapts a function to Reranker.
-type RerankerFunc func(ctx context.Context, searchResponse []byte, opts rerank.HitsOptions) ([]byte, error)
+// RankerFunc adapts a function to Ranker.
+type RankerFunc func(ctx context.Context, req rerank.Request) (*rerank.Result, error)
 
-// RerankHits calls f.
-func (f RerankerFunc) RerankHits(ctx context.Context, b []byte, o rerank.HitsOptions) ([]byte, error) {
-	return f(ctx, b, o)
-}
-
-// EngineReranker reranks with rerank.RerankHits on e.
-func EngineReranker(e *rerank.Engine) Reranker {
-	return RerankerFunc(func(ctx context.Context, b []byte, o rerank.HitsOptions) ([]byte, error) {
-		return rerank.RerankHits(ctx, e, b, o)
-	})
+// Score calls f.
+func (f RankerFunc) Score(ctx context.Context, req rerank.Request) (*rerank.Result, error) {
+	return f(ctx, req)
 }
 
 // Header names the proxy sets on a search it handled.
@@ -79,6 +77,15 @@ const (
 	DefaultTimeout = 60 * time.Second
 )
 
+// IndexDefaults are the rerank defaults for one index (YAML indices.<name>
+// in the sidecar's config file).
+type IndexDefaults struct {
+	Fields    []string `yaml:"fields,omitempty"`
+	Window    int      `yaml:"window,omitempty"`
+	Pipeline  string   `yaml:"pipeline,omitempty"`
+	QueryPath string   `yaml:"query_path,omitempty"` // JSON path into the query DSL
+}
+
 // Config configures a Proxy.
 type Config struct {
 	// Upstream is the engine's base URL, http or https, with an optional
@@ -88,7 +95,7 @@ type Config struct {
 	// path.Match patterns ("logs-*", "*") matched against the search's
 	// target as written in its path ("a,b" for a multi-index search); an
 	// exact key wins over patterns, and patterns are tried in sorted order.
-	Indices map[string]config.IndexDefaults
+	Indices map[string]IndexDefaults
 	// Window is the window when neither ext.rerank nor the index sets one
 	// (default DefaultWindow).
 	Window int
@@ -103,12 +110,15 @@ type Config struct {
 	// TLSConfig is used for an https upstream (nil: the system's roots,
 	// which honour SSL_CERT_FILE and SSL_CERT_DIR).
 	TLSConfig *tls.Config
+	// Logger logs upstream failures and failed reranks (default: slog's
+	// default logger).
+	Logger *slog.Logger
 }
 
 // Proxy forwards requests to the upstream and reranks searches.
 type Proxy struct {
 	cfg      Config
-	rr       Reranker
+	rr       Ranker
 	base     string // scheme://host[:port]
 	prefix   string // path prefix, no trailing slash
 	host     string // Host header for the upstream
@@ -116,10 +126,10 @@ type Proxy struct {
 	patterns []string
 }
 
-// New returns a Proxy for cfg that reranks with rr.
-func New(cfg Config, rr Reranker) (*Proxy, error) {
+// New returns a Proxy for cfg that ranks with rr.
+func New(cfg Config, rr Ranker) (*Proxy, error) {
 	if rr == nil {
-		return nil, errors.New("proxy: nil reranker")
+		return nil, errors.New("proxy: nil ranker")
 	}
 	u, err := url.Parse(cfg.Upstream)
 	if err != nil {
@@ -142,6 +152,9 @@ func New(cfg Config, rr Reranker) (*Proxy, error) {
 	}
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = 512
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
 	}
 	p := &Proxy{cfg: cfg, rr: rr, host: u.Host, prefix: strings.TrimSuffix(u.EscapedPath(), "/")}
 	addr := u.Host
@@ -187,16 +200,26 @@ func (p *Proxy) Upstream() string { return p.base + p.prefix }
 // Close closes idle upstream connections.
 func (p *Proxy) Close() { p.client.CloseIdleConnections() }
 
-// Handler serves one request: a search is reranked, anything else passes
+// ServeHTTP serves one request: a search is reranked, anything else passes
 // through. It is meant as the sidecar server's fallback handler, so the
 // sidecar's own routes (/v1/rerank, /health, ...) keep working beside it.
-func (p *Proxy) Handler(ctx *fasthttp.RequestCtx) {
-	target, isSearch := searchTarget(string(ctx.Path()))
-	if isSearch && (ctx.IsPost() || ctx.IsGet()) {
-		p.search(ctx, target)
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeESError(w, http.StatusRequestEntityTooLarge, "content_too_long_exception", fmt.Sprintf("crossrank: request body is larger than the limit of %d bytes", tooLarge.Limit))
+			return
+		}
+		writeESError(w, http.StatusBadRequest, "illegal_argument_exception", "crossrank: cannot read request: "+err.Error())
 		return
 	}
-	p.pass(ctx)
+	target, isSearch := searchTarget(r.URL.Path)
+	if isSearch && (r.Method == http.MethodPost || r.Method == http.MethodGet) {
+		p.search(w, r, body, target)
+		return
+	}
+	p.pass(w, r, body, r.URL.RawQuery, "")
 }
 
 // searchTarget says whether a path is a search ("/_search" or
@@ -214,7 +237,7 @@ func searchTarget(p string) (string, bool) {
 }
 
 // defaults returns the index defaults that apply to a target.
-func (p *Proxy) defaults(target string) (config.IndexDefaults, bool) {
+func (p *Proxy) defaults(target string) (IndexDefaults, bool) {
 	if d, ok := p.cfg.Indices[target]; ok {
 		return d, true
 	}
@@ -223,30 +246,45 @@ func (p *Proxy) defaults(target string) (config.IndexDefaults, bool) {
 			return p.cfg.Indices[pat], true
 		}
 	}
-	return config.IndexDefaults{}, false
+	return IndexDefaults{}, false
 }
 
 // newUpstreamRequest copies the client's request for the upstream: same
 // method, path (after the upstream's prefix), query, headers and body, with
 // hop-by-hop headers dropped and Host set to the upstream's.
-func (p *Proxy) newUpstreamRequest(ctx *fasthttp.RequestCtx, query string) *fasthttp.Request {
+func (p *Proxy) newUpstreamRequest(r *http.Request, body []byte, query string) *fasthttp.Request {
 	req := fasthttp.AcquireRequest()
-	ctx.Request.Header.CopyTo(&req.Header)
+	for k, vs := range r.Header {
+		if k == "Content-Length" || k == "Transfer-Encoding" {
+			continue
+		}
+		for _, v := range vs {
+			req.Header.Add(k, v)
+		}
+	}
 	for _, h := range hopHeaders {
 		req.Header.Del(h)
 	}
-	uri := p.base + p.prefix + string(ctx.Request.URI().PathOriginal())
+	req.Header.SetMethod(r.Method)
+	rawPath, _, _ := strings.Cut(r.RequestURI, "?")
+	if rawPath == "" || rawPath[0] != '/' {
+		rawPath = r.URL.EscapedPath()
+	}
+	uri := p.base + p.prefix + rawPath
 	if query != "" {
 		uri += "?" + query
 	}
 	req.SetRequestURI(uri)
 	req.Header.SetHost(p.host)
-	xff := ctx.RemoteIP().String()
-	if prior := ctx.Request.Header.Peek("X-Forwarded-For"); len(prior) > 0 {
-		xff = string(prior) + ", " + xff
+	xff, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		xff = r.RemoteAddr
+	}
+	if prior := r.Header.Get("X-Forwarded-For"); prior != "" {
+		xff = prior + ", " + xff
 	}
 	req.Header.Set("X-Forwarded-For", xff)
-	req.SetBodyRaw(ctx.Request.Body())
+	req.SetBodyRaw(body)
 	return req
 }
 
@@ -254,122 +292,141 @@ func (p *Proxy) newUpstreamRequest(ctx *fasthttp.RequestCtx, query string) *fast
 // §7.6.1).
 var hopHeaders = [...]string{"Connection", "Keep-Alive", "Proxy-Authenticate", "Proxy-Authorization", "Proxy-Connection", "Te", "Trailer", "Transfer-Encoding", "Upgrade"}
 
-// pass forwards a request as it is and streams the answer back.
-func (p *Proxy) pass(ctx *fasthttp.RequestCtx) {
-	req := p.newUpstreamRequest(ctx, string(ctx.URI().QueryString()))
+// pass forwards a request as it is and streams the answer back; skip, when
+// set, is the X-Crossrank-Rerank reason a search was not reranked.
+func (p *Proxy) pass(w http.ResponseWriter, r *http.Request, body []byte, query, skip string) {
+	req := p.newUpstreamRequest(r, body, query)
 	defer fasthttp.ReleaseRequest(req)
 	resp := fasthttp.AcquireResponse()
+	defer fasthttp.ReleaseResponse(resp)
 	resp.StreamBody = true
-	if ctx.IsHead() {
-		resp.SkipBody = true
-	}
+	head := r.Method == http.MethodHead
+	resp.SkipBody = head
 	if err := p.client.DoTimeout(req, resp, p.cfg.Timeout); err != nil {
-		fasthttp.ReleaseResponse(resp)
-		p.upstreamError(ctx, err)
+		p.upstreamError(w, err)
 		return
 	}
-	copyResponseHeader(ctx, resp)
-	if ctx.IsHead() {
-		fasthttp.ReleaseResponse(resp)
-		ctx.Response.SkipBody = true
+	defer resp.CloseBodyStream() //nolint:errcheck
+	copyResponseHeader(w, resp)
+	if skip != "" {
+		w.Header().Set(HeaderRerank, "skipped; "+skip)
+	}
+	w.WriteHeader(resp.StatusCode())
+	if head {
 		return
 	}
-	ctx.Response.SetBodyStream(&upstreamBody{resp: resp}, resp.Header.ContentLength())
+	_ = resp.BodyWriteTo(flushWriter{w})
 }
 
-// upstreamBody streams an upstream response's body and releases the response
-// when the server is done with it.
-type upstreamBody struct{ resp *fasthttp.Response }
+// flushWriter flushes after every write, so a streamed answer reaches the
+// client as the upstream sends it.
+type flushWriter struct{ w http.ResponseWriter }
 
-func (b *upstreamBody) Read(p []byte) (int, error) { return b.resp.BodyStream().Read(p) }
-
-func (b *upstreamBody) Close() error {
-	err := b.resp.CloseBodyStream()
-	fasthttp.ReleaseResponse(b.resp)
-	return err
+func (f flushWriter) Write(b []byte) (int, error) {
+	n, err := f.w.Write(b)
+	if fl, ok := f.w.(http.Flusher); ok {
+		fl.Flush()
+	}
+	return n, err
 }
 
-var _ io.ReadCloser = (*upstreamBody)(nil)
-
-func copyResponseHeader(ctx *fasthttp.RequestCtx, resp *fasthttp.Response) {
-	resp.Header.CopyTo(&ctx.Response.Header)
-	for _, h := range hopHeaders {
-		ctx.Response.Header.Del(h)
+func copyResponseHeader(w http.ResponseWriter, resp *fasthttp.Response) {
+	h := w.Header()
+	for k, v := range resp.Header.All() {
+		h.Add(string(k), string(v))
+	}
+	for _, name := range hopHeaders {
+		h.Del(name)
 	}
 }
 
 // plan is what one search asks for.
 type plan struct {
-	rerank    bool
-	skip      string // why a search is forwarded without reranking
-	body      []byte // the body to forward
-	query     string // the query string to forward
-	from      int
-	size      int
-	window    int
-	rerankOpt rerank.HitsOptions
+	rerank bool
+	skip   string // why a search is forwarded without reranking
+	body   []byte // the body to forward
+	query  string // the query string to forward
+	from   int
+	size   int
+	window int
+	req    rerank.Request // without documents: those come from the hits
 }
 
 // search handles GET|POST /{target}/_search.
-func (p *Proxy) search(ctx *fasthttp.RequestCtx, target string) {
-	pl, err := p.plan(ctx, target)
+func (p *Proxy) search(w http.ResponseWriter, r *http.Request, body []byte, target string) {
+	pl, err := p.plan(r, body, target)
 	if err != nil {
-		writeESError(ctx, http.StatusBadRequest, "illegal_argument_exception", "crossrank: "+err.Error())
+		writeESError(w, http.StatusBadRequest, "illegal_argument_exception", "crossrank: "+err.Error())
 		return
 	}
 	if !pl.rerank {
 		if pl.body != nil {
-			ctx.Request.SetBodyRaw(pl.body)
+			body = pl.body
 		}
-		p.pass(ctx)
-		ctx.Response.Header.Set(HeaderRerank, "skipped; "+pl.skip)
+		p.pass(w, r, body, r.URL.RawQuery, pl.skip)
 		return
 	}
 
-	req := p.newUpstreamRequest(ctx, pl.query)
+	req := p.newUpstreamRequest(r, pl.body, pl.query)
 	defer fasthttp.ReleaseRequest(req)
-	req.SetBodyRaw(pl.body)
 	req.Header.SetContentType("application/json")
 	req.Header.Del("Accept-Encoding") // the body is read and rewritten here
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
 	if err := p.client.DoTimeout(req, resp, p.cfg.Timeout); err != nil {
-		p.upstreamError(ctx, err)
+		p.upstreamError(w, err)
 		return
 	}
 	if resp.StatusCode() != http.StatusOK || len(resp.Header.ContentEncoding()) > 0 {
 		// The engine's own answer (an error, or nothing we can read), as it is.
-		copyResponseHeader(ctx, resp)
-		ctx.Response.SetBody(resp.Body())
+		copyResponseHeader(w, resp)
+		w.WriteHeader(resp.StatusCode())
+		_, _ = w.Write(resp.Body())
 		return
 	}
-
-	rctx, cancel := context.WithTimeout(context.Background(), p.cfg.Timeout)
-	defer cancel()
-	out, err := p.rr.RerankHits(rctx, resp.Body(), pl.rerankOpt)
+	out, err := p.rerank(r.Context(), resp.Body(), pl)
 	if err != nil {
-		e := rerank.AsError(err)
+		e := api.ErrorOf(err)
 		typ := "crossrank_rerank_exception"
 		if e.Status == http.StatusGatewayTimeout {
 			typ = "timeout_exception"
 		}
-		writeESError(ctx, e.Status, typ, "crossrank: rerank: "+e.Message)
 		if e.Status == http.StatusTooManyRequests {
-			ctx.Response.Header.Set("Retry-After", "1")
+			w.Header().Set("Retry-After", "1")
 		}
+		if e.Status >= 500 {
+			p.cfg.Logger.Error("rerank failed", "upstream", p.Upstream(), "err", err)
+		}
+		writeESError(w, e.Status, typ, "crossrank: rerank: "+e.Message)
 		return
 	}
-	out, err = cutPage(out, pl.from, pl.size)
+	copyResponseHeader(w, resp)
+	h := w.Header()
+	h.Del("Content-Length")
+	h.Set(HeaderRerank, "applied; window="+strconv.Itoa(pl.window))
+	h.Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(out)
+}
+
+// rerank ranks the window's hits of an upstream response and writes the
+// page the client asked for.
+func (p *Proxy) rerank(ctx context.Context, body []byte, pl *plan) ([]byte, error) {
+	resp, err := hits.Parse(body, pl.window)
 	if err != nil {
-		writeESError(ctx, http.StatusBadGateway, "crossrank_rerank_exception", "crossrank: "+err.Error())
-		return
+		return nil, err
 	}
-	copyResponseHeader(ctx, resp)
-	ctx.Response.Header.Del("Content-Length")
-	ctx.Response.Header.Set(HeaderRerank, "applied; window="+strconv.Itoa(pl.window))
-	ctx.SetStatusCode(http.StatusOK)
-	ctx.SetContentType("application/json; charset=UTF-8")
-	ctx.SetBody(out)
+	var res *rerank.Result
+	if docs := resp.Documents(); len(docs) > 0 {
+		rctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
+		defer cancel()
+		req := pl.req
+		req.Documents, req.DocumentsField = docs, hits.DocumentsField
+		if res, err = p.rr.Score(rctx, req); err != nil {
+			return nil, err
+		}
+	}
+	return resp.Append(make([]byte, 0, len(body)), res, pl.from, pl.size), nil
 }
 
 // extRerank is the body's ext.rerank section.
@@ -382,58 +439,120 @@ type extRerank struct {
 	Enabled  *bool    `json:"enabled"`
 }
 
+// errSkip carries why a search is forwarded without reranking.
+type errSkip string
+
+func (e errSkip) Error() string { return string(e) }
+
 // plan reads a search request and decides what to forward and whether to
 // rerank.
-func (p *Proxy) plan(ctx *fasthttp.RequestCtx, target string) (*plan, error) {
-	pl := &plan{query: string(ctx.URI().QueryString())}
-	def, hasDef := p.defaults(target)
-	body := ctx.Request.Body()
-	if len(bytes.TrimSpace(body)) == 0 {
-		pl.skip = "no body"
+func (p *Proxy) plan(r *http.Request, body []byte, target string) (*plan, error) {
+	pl := &plan{query: r.URL.RawQuery}
+	err := p.planRerank(r.URL.RawQuery, body, target, pl)
+	var skip errSkip
+	if errors.As(err, &skip) {
+		pl.rerank, pl.skip = false, string(skip)
 		return pl, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return pl, nil
+}
+
+// planRerank fills pl for a search to rerank; an errSkip says why not.
+func (p *Proxy) planRerank(rawQuery string, body []byte, target string, pl *plan) error {
+	def, hasDef := p.defaults(target)
+	if len(bytes.TrimSpace(body)) == 0 {
+		return errSkip("no body")
 	}
 	obj, err := rawjson.ParseObject(body)
 	if err != nil {
-		pl.skip = "body is not a JSON object"
-		return pl, nil // the engine answers with its own parse error
+		return errSkip("body is not a JSON object") // the engine answers with its own parse error
 	}
-
-	var ext extRerank
-	hasExt := false
-	if rawExt, ok := obj.Get("ext"); ok {
-		extObj, err := rawjson.ParseObject(rawExt)
-		if err == nil {
-			if raw, ok := extObj.Get("rerank"); ok {
-				if ro, err := rawjson.ParseObject(raw); err == nil && ro.Index("query_context") >= 0 {
-					// OpenSearch's own rerank processor: not ours.
-					pl.skip = "ext.rerank.query_context belongs to an OpenSearch search pipeline"
-					return pl, nil
-				}
-				dec := json.NewDecoder(bytes.NewReader(raw))
-				dec.DisallowUnknownFields()
-				if err := dec.Decode(&ext); err != nil {
-					return nil, fmt.Errorf("ext.rerank: %v (want {\"query\": string, \"fields\": [string], \"window\": int, \"pipeline\": string, \"model\": string, \"enabled\": bool})", err)
-				}
-				hasExt = true
-				extObj = extObj.Remove("rerank")
-				if len(extObj) == 0 {
-					obj = obj.Remove("ext")
-				} else {
-					obj = obj.Set("ext", extObj.AppendTo(nil))
-				}
-			}
-		}
+	ext, obj, err := readExt(obj)
+	if err != nil {
+		return err
 	}
+	hasExt := ext != nil
 	if !hasExt && !hasDef {
-		pl.skip = "no ext.rerank and no defaults for this index"
-		return pl, nil
+		return errSkip("no ext.rerank and no defaults for this index")
 	}
 	if hasExt && ext.Enabled != nil && !*ext.Enabled {
-		pl.skip = "ext.rerank.enabled is false"
 		pl.body = obj.AppendTo(nil)
-		return pl, nil
+		return errSkip("ext.rerank.enabled is false")
 	}
+	query, err := queryText(body, ext, def)
+	if err != nil {
+		return err
+	}
+	args, _ := url.ParseQuery(rawQuery)
+	if args.Has("scroll") || obj.Index("search_after") >= 0 {
+		if hasExt {
+			return errors.New("ext.rerank cannot be combined with scroll or search_after: rerank the first page, or page with from/size")
+		}
+		return errSkip("scroll or search_after")
+	}
+	from, size, err := page(obj, args)
+	if err != nil {
+		return err
+	}
+	if size == 0 {
+		pl.body = obj.AppendTo(nil)
+		return errSkip("size is 0")
+	}
+	window, err := p.window(ext, def)
+	if err != nil {
+		return err
+	}
+	fetch := max(window, from+size)
+	obj = obj.Set("from", json.RawMessage("0")).Set("size", json.RawMessage(strconv.Itoa(fetch)))
+	if args.Has("from") || args.Has("size") {
+		pl.query = withoutParams(rawQuery, "from", "size")
+	}
+	pl.rerank, pl.body, pl.from, pl.size, pl.window = true, obj.AppendTo(nil), from, size, window
+	pl.req = p.request(query, ext, def)
+	return nil
+}
 
+// readExt reads and removes the body's ext.rerank section (nil when there
+// is none).
+func readExt(obj rawjson.Object) (*extRerank, rawjson.Object, error) {
+	rawExt, ok := obj.Get("ext")
+	if !ok {
+		return nil, obj, nil
+	}
+	extObj, err := rawjson.ParseObject(rawExt)
+	if err != nil {
+		return nil, obj, nil
+	}
+	raw, ok := extObj.Get("rerank")
+	if !ok {
+		return nil, obj, nil
+	}
+	if ro, err := rawjson.ParseObject(raw); err == nil && ro.Index("query_context") >= 0 {
+		// OpenSearch's own rerank processor: not ours.
+		return nil, obj, errSkip("ext.rerank.query_context belongs to an OpenSearch search pipeline")
+	}
+	var ext extRerank
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&ext); err != nil {
+		return nil, obj, fmt.Errorf("ext.rerank: %v (want {\"query\": string, \"fields\": [string], \"window\": int, \"pipeline\": string, \"model\": string, \"enabled\": bool})", err)
+	}
+	extObj = extObj.Remove("rerank")
+	if len(extObj) == 0 {
+		obj = obj.Remove("ext")
+	} else {
+		obj = obj.Set("ext", extObj.AppendTo(nil))
+	}
+	return &ext, obj, nil
+}
+
+// queryText finds the text to rerank against: ext.rerank.query, or the
+// index's query path into the query DSL.
+func queryText(body []byte, ext *extRerank, def IndexDefaults) (string, error) {
+	hasExt := ext != nil
 	var query string
 	switch {
 	case hasExt && ext.Query != nil:
@@ -441,156 +560,122 @@ func (p *Proxy) plan(ctx *fasthttp.RequestCtx, target string) (*plan, error) {
 	case def.QueryPath != "":
 		q, ok := lookupPath(body, def.QueryPath)
 		if !ok && hasExt {
-			return nil, fmt.Errorf("ext.rerank.query is missing and the index's query_path %q finds no query text in this search", def.QueryPath)
+			return "", fmt.Errorf("ext.rerank.query is missing and the index's query_path %q finds no query text in this search", def.QueryPath)
 		}
 		if !ok {
-			pl.skip = "query_path " + def.QueryPath + " finds no query text"
-			return pl, nil
+			return "", errSkip("query_path " + def.QueryPath + " finds no query text")
 		}
 		query = q
 	case hasExt:
-		return nil, errors.New("ext.rerank.query is missing (and the index has no query_path default)")
+		return "", errors.New("ext.rerank.query is missing (and the index has no query_path default)")
 	default:
-		pl.skip = "the index defaults have no query_path"
-		return pl, nil
+		return "", errSkip("the index defaults have no query_path")
 	}
 	if strings.TrimSpace(query) == "" {
 		if hasExt {
-			return nil, errors.New("ext.rerank.query is empty")
+			return "", errors.New("ext.rerank.query is empty")
 		}
-		pl.skip = "empty query text"
-		return pl, nil
+		return "", errSkip("empty query text")
 	}
+	return query, nil
+}
 
-	args := ctx.QueryArgs()
-	if args.Has("scroll") || obj.Index("search_after") >= 0 {
-		if hasExt {
-			return nil, errors.New("ext.rerank cannot be combined with scroll or search_after: rerank the first page, or page with from/size")
-		}
-		pl.skip = "scroll or search_after"
-		return pl, nil
+// page reads from and size from the body, overridden by the query string.
+func page(obj rawjson.Object, args url.Values) (from, size int, err error) {
+	if from, err = intMember(obj, "from", 0); err != nil {
+		return 0, 0, err
 	}
-
-	from, err := intMember(obj, "from", 0)
-	if err != nil {
-		return nil, err
-	}
-	size, err := intMember(obj, "size", 10)
-	if err != nil {
-		return nil, err
+	if size, err = intMember(obj, "size", 10); err != nil {
+		return 0, 0, err
 	}
 	for name, dst := range map[string]*int{"from": &from, "size": &size} {
-		if v := args.Peek(name); v != nil {
-			n, err := strconv.Atoi(string(v))
+		if args.Has(name) {
+			v := args.Get(name)
+			n, err := strconv.Atoi(v)
 			if err != nil || n < 0 {
-				return nil, fmt.Errorf("%s=%s in the query string is not a non-negative integer", name, v)
+				return 0, 0, fmt.Errorf("%s=%s in the query string is not a non-negative integer", name, v)
 			}
 			*dst = n
 		}
 	}
-	if size == 0 {
-		pl.skip = "size is 0"
-		pl.body = obj.AppendTo(nil)
-		return pl, nil
-	}
+	return from, size, nil
+}
 
+// window is the number of hits to rerank: ext.rerank.window, else the
+// index's, else the proxy's.
+func (p *Proxy) window(ext *extRerank, def IndexDefaults) (int, error) {
 	window := p.cfg.Window
 	if def.Window > 0 {
 		window = def.Window
 	}
-	if hasExt && ext.Window != nil {
+	if ext != nil && ext.Window != nil {
 		if *ext.Window <= 0 {
-			return nil, fmt.Errorf("ext.rerank.window: %d must be positive", *ext.Window)
+			return 0, fmt.Errorf("ext.rerank.window: %d must be positive", *ext.Window)
 		}
 		window = *ext.Window
 	}
-	opts := rerank.HitsOptions{Query: query, Fields: def.Fields, Window: window, Pipeline: def.Pipeline, Model: p.cfg.Model}
-	if hasExt {
-		if ext.Fields != nil {
-			opts.Fields = ext.Fields
-		}
-		if ext.Pipeline != nil {
-			opts.Pipeline = *ext.Pipeline
-		}
-		if ext.Model != nil {
-			opts.Model = *ext.Model
-		}
-	}
-
-	fetch := max(window, from+size)
-	obj = obj.Set("from", json.RawMessage("0")).Set("size", json.RawMessage(strconv.Itoa(fetch)))
-	if args.Has("from") || args.Has("size") {
-		q := fasthttp.AcquireArgs()
-		defer fasthttp.ReleaseArgs(q)
-		args.CopyTo(q)
-		q.Del("from")
-		q.Del("size")
-		pl.query = q.String()
-	}
-	pl.rerank, pl.body, pl.from, pl.size, pl.window, pl.rerankOpt = true, obj.AppendTo(nil), from, size, window, opts
-	return pl, nil
+	return window, nil
 }
 
-// cutPage keeps hits [from, from+size) of a search response.
-func cutPage(b []byte, from, size int) ([]byte, error) {
-	top, err := rawjson.ParseObject(b)
-	if err != nil {
-		return nil, fmt.Errorf("reranked response: %w", err)
+// withoutParams drops the named parameters from a raw query string and
+// keeps the rest byte for byte.
+func withoutParams(rawQuery string, names ...string) string {
+	var kept []string
+	for _, part := range strings.Split(rawQuery, "&") {
+		key, _, _ := strings.Cut(part, "=")
+		if k, err := url.QueryUnescape(key); err == nil && slices.Contains(names, k) {
+			continue
+		}
+		if part != "" {
+			kept = append(kept, part)
+		}
 	}
-	rawHits, ok := top.Get("hits")
-	if !ok {
-		return b, nil
-	}
-	hits, err := rawjson.ParseObject(rawHits)
-	if err != nil {
-		return nil, fmt.Errorf("reranked response hits: %w", err)
-	}
-	rawArr, ok := hits.Get("hits")
-	if !ok {
-		return b, nil
-	}
-	var arr []json.RawMessage
-	if err := json.Unmarshal(rawArr, &arr); err != nil {
-		return nil, fmt.Errorf("reranked response hits.hits: %w", err)
-	}
-	lo, hi := min(from, len(arr)), min(from+size, len(arr))
-	page := append([]byte{'['}, bytes.Join(rawSlices(arr[lo:hi]), []byte{','})...)
-	page = append(page, ']')
-	hits = hits.Set("hits", page)
-	top = top.Set("hits", hits.AppendTo(nil))
-	return top.AppendTo(make([]byte, 0, len(b))), nil
+	return strings.Join(kept, "&")
 }
 
-func rawSlices(in []json.RawMessage) [][]byte {
-	out := make([][]byte, len(in))
-	for i, r := range in {
-		out[i] = r
+// request is the engine request for a search, without its documents.
+func (p *Proxy) request(query string, ext *extRerank, def IndexDefaults) rerank.Request {
+	req := rerank.Request{Query: query, RankFields: def.Fields, Pipeline: def.Pipeline, Model: p.cfg.Model}
+	if ext == nil {
+		return req
 	}
-	return out
+	if ext.Fields != nil {
+		req.RankFields = ext.Fields
+	}
+	if ext.Pipeline != nil {
+		req.Pipeline = *ext.Pipeline
+	}
+	if ext.Model != nil {
+		req.Model = *ext.Model
+	}
+	return req
 }
 
 // upstreamError answers for an upstream that could not be reached or did
 // not answer in time, with an error body shaped like the engine's.
-func (p *Proxy) upstreamError(ctx *fasthttp.RequestCtx, err error) {
+func (p *Proxy) upstreamError(w http.ResponseWriter, err error) {
+	p.cfg.Logger.Error("upstream failed", "upstream", p.Upstream(), "err", err)
 	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
-		writeESError(ctx, http.StatusGatewayTimeout, "timeout_exception",
+		writeESError(w, http.StatusGatewayTimeout, "timeout_exception",
 			fmt.Sprintf("crossrank: upstream %s did not answer within %s", p.Upstream(), p.cfg.Timeout))
 		return
 	}
-	writeESError(ctx, http.StatusBadGateway, "upstream_connect_exception",
+	writeESError(w, http.StatusBadGateway, "upstream_connect_exception",
 		fmt.Sprintf("crossrank: upstream %s: %v", p.Upstream(), err))
 }
 
 // writeESError writes an error body in Elasticsearch/OpenSearch's shape:
 // {"error":{"root_cause":[{"type","reason"}],"type","reason"},"status"}.
-func writeESError(ctx *fasthttp.RequestCtx, status int, typ, reason string) {
+func writeESError(w http.ResponseWriter, status int, typ, reason string) {
 	cause := map[string]string{"type": typ, "reason": reason}
 	b, _ := json.Marshal(map[string]any{
 		"error":  map[string]any{"root_cause": []any{cause}, "type": typ, "reason": reason},
 		"status": status,
 	})
-	ctx.Response.Reset()
-	ctx.SetStatusCode(status)
-	ctx.SetContentType("application/json; charset=UTF-8")
-	ctx.SetBody(b)
+	h := w.Header()
+	h.Del("Content-Length")
+	h.Del("Content-Encoding")
+	h.Set("Content-Type", "application/json; charset=UTF-8")
+	w.WriteHeader(status)
+	_, _ = w.Write(b)
 }

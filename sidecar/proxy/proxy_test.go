@@ -2,7 +2,6 @@ package proxy
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -18,9 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
-	"github.com/crossrank/crossrank/sidecar/config"
 	"github.com/crossrank/crossrank/sidecar/rerank"
 )
 
@@ -100,48 +96,39 @@ func newUpstream(t testing.TB, total int, extra http.HandlerFunc) *upstream {
 	return u
 }
 
-// reverser is the tests' reranker: it reverses the first Window hits,
-// writes _score 1000-position and keeps the original score, and records the
-// options it was given.
+// rankCall is what the proxy asked the ranker for.
+type rankCall struct {
+	Query, Pipeline, Model string
+	Fields                 []string
+	Window                 int // documents to rank
+}
+
+// reverser is the tests' ranker: it ranks the documents it is given in
+// reverse, with score 1000-position, and records what it was asked.
 type reverser struct {
 	mu   sync.Mutex
-	opts []rerank.HitsOptions
+	opts []rankCall
 	err  error
 }
 
-func (r *reverser) RerankHits(_ context.Context, b []byte, o rerank.HitsOptions) ([]byte, error) {
+func (r *reverser) Score(_ context.Context, req rerank.Request) (*rerank.Result, error) {
 	r.mu.Lock()
-	r.opts = append(r.opts, o)
+	r.opts = append(r.opts, rankCall{Query: req.Query, Pipeline: req.Pipeline, Model: req.Model, Fields: req.RankFields, Window: len(req.Documents)})
 	err := r.err
 	r.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	var resp map[string]json.RawMessage
-	if err := json.Unmarshal(b, &resp); err != nil {
-		return nil, err
+	n := len(req.Documents)
+	res := &rerank.Result{Scores: make([]float64, n), Order: make([]int, n)}
+	for pos := range n {
+		res.Order[pos] = n - 1 - pos
+		res.Scores[n-1-pos] = float64(1000 - pos)
 	}
-	var hits map[string]json.RawMessage
-	if err := json.Unmarshal(resp["hits"], &hits); err != nil {
-		return nil, err
-	}
-	var arr []map[string]any
-	if err := json.Unmarshal(hits["hits"], &arr); err != nil {
-		return nil, err
-	}
-	w := min(o.Window, len(arr))
-	slices.Reverse(arr[:w])
-	for i := range w {
-		arr[i]["_rerank"] = map[string]any{"original_score": arr[i]["_score"]}
-		arr[i]["_score"] = float64(1000 - i)
-	}
-	hits["hits"], _ = json.Marshal(arr)
-	hits["max_score"] = json.RawMessage("1000.0")
-	resp["hits"], _ = json.Marshal(hits)
-	return json.Marshal(resp)
+	return res, nil
 }
 
-func (r *reverser) last(t *testing.T) rerank.HitsOptions {
+func (r *reverser) last(t *testing.T) rankCall {
 	t.Helper()
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -164,9 +151,9 @@ func startProxy(t testing.TB, p *Proxy) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &fasthttp.Server{Handler: p.Handler}
+	srv := &http.Server{Handler: p}
 	go func() { _ = srv.Serve(ln) }()
-	t.Cleanup(func() { _ = srv.Shutdown(); p.Close() })
+	t.Cleanup(func() { _ = srv.Close(); p.Close() })
 	return "http://" + ln.Addr().String()
 }
 
@@ -237,7 +224,7 @@ func TestSearchReranked(t *testing.T) {
 		total      int
 		path       string
 		body       string
-		indices    map[string]config.IndexDefaults
+		indices    map[string]IndexDefaults
 		window     int // expected window
 		from, size int
 		fetch      int // expected upstream size
@@ -275,13 +262,13 @@ func TestSearchReranked(t *testing.T) {
 		{
 			name: "index defaults and a query path", total: 100, path: "/books/_search",
 			body:    `{"query":{"match":{"title":{"query":"old ships"}}},"size":4}`,
-			indices: map[string]config.IndexDefaults{"books": {Fields: []string{"title", "body"}, Window: 25, Pipeline: "p1", QueryPath: "query.match.title"}},
+			indices: map[string]IndexDefaults{"books": {Fields: []string{"title", "body"}, Window: 25, Pipeline: "p1", QueryPath: "query.match.title"}},
 			window:  25, from: 0, size: 4, fetch: 25, wantQuery: "old ships", wantFields: []string{"title", "body"}, wantPipe: "p1",
 		},
 		{
 			name: "index pattern, ext overrides defaults", total: 100, path: "/logs-2024/_search",
 			body:    `{"query":{"multi_match":{"query":"disk full","fields":["msg"]}},"ext":{"rerank":{"window":5,"fields":["msg"]}}}`,
-			indices: map[string]config.IndexDefaults{"logs-*": {Fields: []string{"x"}, Window: 40, QueryPath: "query.multi_match.query"}},
+			indices: map[string]IndexDefaults{"logs-*": {Fields: []string{"x"}, Window: 40, QueryPath: "query.multi_match.query"}},
 			window:  5, from: 0, size: 10, fetch: 10, wantQuery: "disk full", wantFields: []string{"msg"},
 		},
 		{
@@ -372,13 +359,13 @@ func TestGetWithBody(t *testing.T) {
 func TestSearchNotReranked(t *testing.T) {
 	tests := []struct {
 		name, path, body string
-		indices          map[string]config.IndexDefaults
+		indices          map[string]IndexDefaults
 		skip             string // HeaderRerank
 		forwarded        string // exact body the upstream must see ("" = the same as sent)
 	}{
 		{name: "no ext, no defaults", path: "/idx/_search", body: `{ "query" : {"match_all":{}}, "size": 3 }`, skip: "skipped; no ext.rerank and no defaults for this index"},
 		{name: "defaults but no query text", path: "/books/_search", body: `{"query":{"match_all":{}}}`,
-			indices: map[string]config.IndexDefaults{"books": {QueryPath: "query.match.title"}}, skip: "skipped; query_path query.match.title finds no query text"},
+			indices: map[string]IndexDefaults{"books": {QueryPath: "query.match.title"}}, skip: "skipped; query_path query.match.title finds no query text"},
 		{name: "disabled", path: "/idx/_search", body: `{"size":2,"ext":{"rerank":{"query":"q","enabled":false}}}`,
 			skip: "skipped; ext.rerank.enabled is false", forwarded: `{"size":2}`},
 		{name: "size 0", path: "/idx/_search", body: `{"size":0,"ext":{"rerank":{"query":"q"}},"aggs":{}}`,
@@ -546,7 +533,7 @@ func TestUpstreamUnreachableAndTimeout(t *testing.T) {
 
 func TestRerankErrorIsReported(t *testing.T) {
 	up := newUpstream(t, 5, nil)
-	rr := &reverser{err: rerank.Errorf(http.StatusTooManyRequests, rerank.TypeOverloaded, "too many pairs waiting")}
+	rr := &reverser{err: &rerank.Error{Kind: rerank.KindOverloaded, Message: "too many pairs waiting"}}
 	p, err := New(Config{Upstream: up.URL}, rr)
 	if err != nil {
 		t.Fatal(err)
@@ -694,8 +681,8 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		{"credentials", Config{Upstream: "http://u:p@h:9200"}},
 		{"query", Config{Upstream: "http://h:9200?x=1"}},
 		{"negative window", Config{Upstream: "http://h:9200", Window: -1}},
-		{"bad pattern", Config{Upstream: "http://h:9200", Indices: map[string]config.IndexDefaults{"[": {}}}},
-		{"negative index window", Config{Upstream: "http://h:9200", Indices: map[string]config.IndexDefaults{"a": {Window: -2}}}},
+		{"bad pattern", Config{Upstream: "http://h:9200", Indices: map[string]IndexDefaults{"[": {}}}},
+		{"negative index window", Config{Upstream: "http://h:9200", Indices: map[string]IndexDefaults{"a": {Window: -2}}}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -751,21 +738,5 @@ func TestSearchTarget(t *testing.T) {
 		if got != tc.target || ok != tc.ok {
 			t.Errorf("%s: got %q %v", tc.path, got, ok)
 		}
-	}
-}
-
-func TestCutPageKeepsBytes(t *testing.T) {
-	in := []byte(`{"took":3,"hits":{"total":{"value":3},"max_score":2.0,"hits":[{"_id":"a","_source":{"k":"é \u00e9"}} ,{"_id":"b"},{"_id":"c"}]},"aggregations":{"x":{"value":1}}}`)
-	out, err := cutPage(in, 1, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := `{"took":3,"hits":{"total":{"value":3},"max_score":2.0,"hits":[{"_id":"b"}]},"aggregations":{"x":{"value":1}}}`
-	if string(out) != want {
-		t.Errorf("got  %s\nwant %s", out, want)
-	}
-	out, _ = cutPage(in, 0, 1)
-	if !bytes.Contains(out, []byte(`"k":"é \u00e9"`)) {
-		t.Errorf("_source bytes changed: %s", out)
 	}
 }

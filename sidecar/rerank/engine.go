@@ -1,9 +1,12 @@
-// Package rerank is the sidecar's core engine: it prepares a request's
-// documents (a plugin pipeline, or the built-in field joiner), looks pairs up
-// in the score cache, tokenizes the rest in the caller's goroutine, sends them
-// to the model's dynamic batcher and returns logits and scores. The HTTP API,
-// the _search proxy and the bench all call Engine.Score; RerankHits reorders
-// an Elasticsearch/OpenSearch _search response.
+// Package rerank is the sidecar's core engine: it takes a typed, already
+// decoded request, prepares its documents (a plugin pipeline, or the
+// identity rule plugins.PassageText), looks pairs up in the score cache,
+// tokenizes the rest in the caller's goroutine, sends them to the model's
+// dynamic batcher and returns logits, scores and the ranking. It knows
+// nothing of HTTP, JSON encoding or cgo: errors carry a Kind the API layer
+// maps to a status, and models come in through the models contracts. The
+// HTTP API, the _search proxy, `crossrank score` and the bench all call
+// Engine.Score.
 package rerank
 
 import (
@@ -12,7 +15,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"sort"
 	"sync"
 	"time"
@@ -20,37 +22,12 @@ import (
 	"github.com/crossrank/crossrank/models"
 	"github.com/crossrank/crossrank/plugins"
 	"github.com/crossrank/crossrank/sidecar/batcher"
-	"github.com/crossrank/crossrank/sidecar/cache"
+	"github.com/crossrank/crossrank/sidecar/internal/cache"
 	"github.com/crossrank/crossrank/sidecar/metrics"
 )
 
-// Truncation says how a pair is cut to fit.
-type Truncation struct {
-	// MaxLength is the most tokens per pair, specials included (0: the
-	// model's maximum).
-	MaxLength int
-	// Left cuts from the start of the text instead of its end.
-	Left bool
-	// None turns truncation off; pairs longer than the model's maximum are
-	// then an error.
-	None bool
-}
-
-// Tokenizer is what the engine needs from a model's tokenizer.
-type Tokenizer interface {
-	plugins.Tokenizer
-	// MaxLength is the model's longest sequence, specials included.
-	MaxLength() int
-	// NewEncoder returns an encoder for one goroutine at a time.
-	NewEncoder(t Truncation) (Encoder, error)
-}
-
-// Encoder encodes (query, passage) pairs, longest-first truncation.
-type Encoder interface {
-	// EncodePairs returns one sequence per passage; the slices stay valid
-	// only until the next call.
-	EncodePairs(query string, passages []string) ([]batcher.Seq, error)
-}
+// Model is one served model (see models.Model).
+type Model = models.Model
 
 // PipelineSource finds plugin pipelines by name (the plugin host's registry).
 type PipelineSource interface {
@@ -63,30 +40,36 @@ type PipelineFunc func(name string) (plugins.Pipeline, bool)
 // Pipeline calls f.
 func (f PipelineFunc) Pipeline(name string) (plugins.Pipeline, bool) { return f(name) }
 
-// Model is one served model.
-type Model struct {
-	Name      string
-	Scorer    models.Scorer
-	Tokenizer Tokenizer
-}
-
-// Request is one rerank request.
+// Request is one rerank request, already decoded into typed values. The
+// engine checks its limits (document count, a negative token budget) and
+// nothing else about its shape.
 type Request struct {
 	Model, Pipeline, Query string
 	Documents              []json.RawMessage // each a JSON string or object
-	RankFields             []string          // object documents without a pipeline (default ["text"])
-	MaxTokensPerDoc        int               // passage token budget (0: none)
-	TruncateDirection      string            // "right" (default) or "left"
-	NoTruncate             bool              // over-long pairs are an error instead of cut
+	// DocumentsField names the documents in errors ("documents[3]: ...";
+	// default "documents").
+	DocumentsField string
+	// RankFields are the fields of object documents that make the text when
+	// no pipeline runs (default: the identity rule, plugins.DocumentText).
+	RankFields []string
+	// MaxTokensPerDoc is the passage token budget (0: none).
+	MaxTokensPerDoc int
+	// Truncation is the direction and on/off switch of truncation; the
+	// engine sets MaxLength.
+	Truncation models.Truncation
 }
 
-// Result holds one logit and score per document, in request order.
+// Result holds one logit and score per document, in request order, and the
+// ranking.
 type Result struct {
 	Model  string
 	Logits []float32
 	Scores []float64 // sigmoid(logit)
 	Texts  []string  // the passage texts that were scored
-	Meta   Meta
+	// Order is the ranking: document indices by score, highest first, ties
+	// by index. Encoders write documents in this order.
+	Order []int
+	Meta  Meta
 }
 
 // Meta describes how a request was served.
@@ -104,6 +87,12 @@ type Timings struct {
 	Plugins, Tokenize, Queue, Inference, Total time.Duration
 }
 
+// Defaults of an Engine (the serve flags' defaults come from here).
+const (
+	DefaultCacheSize    = 100_000
+	DefaultMaxDocuments = 1000
+)
+
 // Option configures an Engine.
 type Option func(*Engine)
 
@@ -113,7 +102,8 @@ func WithBatcher(c batcher.Config) Option { return func(e *Engine) { e.bcfg = c 
 // WithCacheSize bounds the score cache to n entries (0 turns it off).
 func WithCacheSize(n int) Option { return func(e *Engine) { e.cacheSize = n } }
 
-// WithMaxDocuments limits documents per request (default 1000).
+// WithMaxDocuments limits documents per request (default
+// DefaultMaxDocuments).
 func WithMaxDocuments(n int) Option { return func(e *Engine) { e.maxDocs = n } }
 
 // WithPipelines sets where named pipelines come from, and the one used when
@@ -162,7 +152,7 @@ type model struct {
 // New starts an engine, with one batcher per model. Close stops it; the
 // models' scorers stay the caller's to close.
 func New(ms []Model, opts ...Option) (*Engine, error) {
-	e := &Engine{models: map[string]*model{}, cacheSize: 100_000, maxDocs: 1000, rec: metrics.Nop{}, bcfg: batcher.DefaultConfig()}
+	e := &Engine{models: map[string]*model{}, cacheSize: DefaultCacheSize, maxDocs: DefaultMaxDocuments, rec: metrics.Nop{}, bcfg: batcher.DefaultConfig()}
 	for _, o := range opts {
 		o(e)
 	}
@@ -240,14 +230,60 @@ func (e *Engine) Batcher(name string) (*batcher.Batcher, bool) {
 	return m.batcher, true
 }
 
-// Score scores every document of req against its query. It honours ctx's
-// deadline (a passed deadline gives a 504 *Error via AsError); the pairs of a
+// Score scores every document of req against its query and ranks them. It
+// honours ctx: a passed deadline is a KindDeadline error, and the pairs of a
 // cancelled request are dropped before inference. Errors are *Error values
-// or wrap the causes AsError maps.
+// (see AsError).
 func (e *Engine) Score(ctx context.Context, req Request) (*Result, error) {
 	start := time.Now()
+	res, err := e.score(ctx, req)
+	if err != nil {
+		return nil, AsError(err)
+	}
+	for i, v := range res.Logits {
+		res.Scores[i] = Sigmoid(v)
+	}
+	res.Order = Order(res.Scores)
+	res.Meta.Timings.Total = time.Since(start)
+	return res, nil
+}
+
+func (e *Engine) score(ctx context.Context, req Request) (*Result, error) {
+	m, pname, err := e.resolve(req)
+	if err != nil {
+		return nil, err
+	}
+	res := &Result{
+		Model:  m.Name,
+		Logits: make([]float32, len(req.Documents)),
+		Scores: make([]float64, len(req.Documents)),
+		Texts:  make([]string, len(req.Documents)),
+	}
+	if len(req.Documents) == 0 {
+		return res, nil
+	}
+	query, err := e.prepare(ctx, m, pname, req, res)
+	if err != nil {
+		return nil, err
+	}
+	keys, miss := e.lookup(m.Name, pname, req, query, res)
+	if len(miss) == 0 {
+		return res, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return res, e.scoreMisses(ctx, m, req, pname, query, keys, miss, res)
+}
+
+// resolve checks req's limits and finds its model and pipeline name ("" for
+// the identity rule).
+func (e *Engine) resolve(req Request) (*model, string, error) {
 	if len(req.Documents) > e.maxDocs {
-		return nil, Errorf(http.StatusUnprocessableEntity, TypeInvalid, "documents: %d documents is more than the limit of %d", len(req.Documents), e.maxDocs)
+		return nil, "", Invalid(docsField(req), "%d documents is more than the limit of %d", len(req.Documents), e.maxDocs)
+	}
+	if req.MaxTokensPerDoc < 0 {
+		return nil, "", Invalid("max_tokens_per_doc", "%d is negative", req.MaxTokensPerDoc)
 	}
 	name := req.Model
 	if name == "" {
@@ -255,160 +291,150 @@ func (e *Engine) Score(ctx context.Context, req Request) (*Result, error) {
 	}
 	m, ok := e.models[name]
 	if !ok {
-		return nil, Errorf(http.StatusNotFound, TypeNotFound, "model %q not found (served: %v)", name, e.ModelNames())
+		return nil, "", NotFound("model %q not found (served: %v)", name, e.ModelNames())
 	}
-	tr, err := truncation(req)
-	if err != nil {
-		return nil, err
-	}
-	res := &Result{
-		Model:  name,
-		Logits: make([]float32, len(req.Documents)),
-		Scores: make([]float64, len(req.Documents)),
-	}
-	if len(req.Documents) == 0 {
-		res.Texts = []string{}
-		return res, nil
-	}
-
-	// Prepare: plugin pipeline or built-in field joiner.
 	pname := req.Pipeline
 	if pname == "" {
 		pname = e.defPipeline
 	}
-	t0 := time.Now()
-	query := req.Query
-	if pname != "" && pname != "none" {
-		var p plugins.Pipeline
-		if e.pipelines != nil {
-			p, ok = e.pipelines.Pipeline(pname)
-		}
-		if p == nil || !ok {
-			return nil, Errorf(http.StatusNotFound, TypeNotFound, "pipeline %q not found", pname)
-		}
-		out, err := p.Prepare(ctx, m.Tokenizer, plugins.Input{Query: req.Query, Documents: req.Documents, MaxTokensPerDoc: req.MaxTokensPerDoc})
-		if err != nil {
-			return nil, fmt.Errorf("rerank: pipeline %q: %w", pname, err)
-		}
-		if len(out.Passages) != len(req.Documents) {
-			return nil, fmt.Errorf("rerank: pipeline %q returned %d passages for %d documents", pname, len(out.Passages), len(req.Documents))
-		}
-		query, res.Texts = out.Query, out.Passages
-		res.Meta.Timings.Plugins = time.Since(t0)
-		e.rec.Stage(metrics.StagePlugins, res.Meta.Timings.Plugins)
-	} else {
+	if pname == "none" {
 		pname = ""
-		res.Texts = make([]string, len(req.Documents))
-		for i, d := range req.Documents {
-			if res.Texts[i], err = DocumentText(d, req.RankFields); err != nil {
-				return nil, docError(i, err)
-			}
-		}
 	}
+	return m, pname, nil
+}
 
-	// Cache look-up.
-	cacheKey := func(p string) cache.Key { return e.cache.Key(name, cacheScope(pname, req), query, p) }
+func docsField(req Request) string {
+	if req.DocumentsField != "" {
+		return req.DocumentsField
+	}
+	return "documents"
+}
+
+// prepare turns the documents into passage texts (res.Texts) with the
+// pipeline, or with the identity rule when there is none, and returns the
+// query text to score against. It owns the plugins stage timing.
+func (e *Engine) prepare(ctx context.Context, m *model, pname string, req Request, res *Result) (string, error) {
+	if pname == "" {
+		for i, d := range req.Documents {
+			t, err := plugins.PassageText(d, req.RankFields)
+			if err != nil {
+				return "", &Error{Kind: KindInvalid, Field: fmt.Sprintf("%s[%d]", docsField(req), i), Message: err.Error(), Err: err}
+			}
+			res.Texts[i] = t
+		}
+		return req.Query, nil
+	}
+	var p plugins.Pipeline
+	ok := false
+	if e.pipelines != nil {
+		p, ok = e.pipelines.Pipeline(pname)
+	}
+	if p == nil || !ok {
+		return "", NotFound("pipeline %q not found", pname)
+	}
+	t0 := time.Now()
+	out, err := p.Prepare(ctx, m.Tokenizer, plugins.Input{Query: req.Query, Documents: req.Documents, MaxTokensPerDoc: req.MaxTokensPerDoc})
+	res.Meta.Timings.Plugins = time.Since(t0)
+	e.rec.Stage(metrics.StagePlugins, res.Meta.Timings.Plugins)
+	if err != nil {
+		return "", pluginError(ctx, pname, err)
+	}
+	if len(out.Passages) != len(req.Documents) {
+		return "", &Error{Kind: KindPluginFault, Message: fmt.Sprintf("pipeline %q returned %d passages for %d documents", pname, len(out.Passages), len(req.Documents))}
+	}
+	copy(res.Texts, out.Passages)
+	return out.Query, nil
+}
+
+// lookup fills res with cached logits and returns every pair's cache key and
+// the indices of the misses.
+func (e *Engine) lookup(name, pname string, req Request, query string, res *Result) ([]cache.Key, []int) {
+	scope := cacheScope(pname, req)
 	var miss []int
-	var missText []string
 	keys := make([]cache.Key, len(res.Texts))
 	for i, p := range res.Texts {
-		keys[i] = cacheKey(p)
+		keys[i] = e.cache.Key(name, scope, query, p)
 		if v, hit := e.cache.Get(keys[i]); hit {
 			res.Logits[i] = v
 			res.Meta.CacheHits++
 			continue
 		}
 		miss = append(miss, i)
-		missText = append(missText, p)
 	}
 	e.rec.Cache(res.Meta.CacheHits, len(miss))
+	return keys, miss
+}
 
-	if len(miss) > 0 {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		// Tokenize in this goroutine.
-		t1 := time.Now()
-		if req.MaxTokensPerDoc > 0 && pname == "" && !tr.None {
-			// A pair budget of query + passage budget + 3 specials makes
-			// longest-first truncation cut the passage to the budget
-			// whenever it is the longer part.
-			tr.MaxLength = m.Tokenizer.CountTokens(query) + req.MaxTokensPerDoc + 3
-		}
-		seqs, tokens, err := m.encode(tr, query, missText)
-		if err != nil {
-			return nil, err
-		}
-		res.Meta.Timings.Tokenize = time.Since(t1)
-		e.rec.Stage(metrics.StageTokenize, res.Meta.Timings.Tokenize)
-		res.Meta.Tokens = tokens
-		res.Meta.Pairs = len(seqs)
+// scoreMisses tokenizes the missed pairs in this goroutine, sends them to
+// the model's batcher, and stores their logits in res and the cache.
+func (e *Engine) scoreMisses(ctx context.Context, m *model, req Request, pname, query string, keys []cache.Key, miss []int, res *Result) error {
+	texts := make([]string, len(miss))
+	for j, i := range miss {
+		texts[j] = res.Texts[i]
+	}
+	tr := req.Truncation
+	tr.MaxLength = 0
+	if req.MaxTokensPerDoc > 0 && pname == "" && !tr.Off {
+		// A pair budget of query + passage budget + 3 specials makes
+		// longest-first truncation cut the passage to the budget whenever
+		// it is the longer part.
+		tr.MaxLength = m.Tokenizer.CountTokens(query) + req.MaxTokensPerDoc + 3
+	}
+	t1 := time.Now()
+	seqs, tokens, err := m.encode(tr, query, texts, miss, docsField(req))
+	if err != nil {
+		return err
+	}
+	res.Meta.Timings.Tokenize = time.Since(t1)
+	e.rec.Stage(metrics.StageTokenize, res.Meta.Timings.Tokenize)
+	res.Meta.Tokens = tokens
+	res.Meta.Pairs = len(seqs)
 
-		br, err := m.batcher.Submit(ctx, seqs)
-		if err != nil {
-			return nil, fmt.Errorf("rerank: %w", err)
-		}
-		res.Meta.PaddedTokens = br.PaddedTokens
-		res.Meta.Batches = br.Batches
-		res.Meta.Timings.Queue = br.Queue
-		res.Meta.Timings.Inference = br.Inference
-		for j, i := range miss {
-			v := br.Logits[j]
-			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-				return nil, Errorf(http.StatusInternalServerError, TypeInternal, "model %q gave a non-finite score (%v) for document %d", name, v, i)
-			}
-			res.Logits[i] = v
-			e.cache.Put(keys[i], v)
-		}
+	br, err := m.batcher.Submit(ctx, seqs)
+	if err != nil {
+		return fmt.Errorf("rerank: %w", err)
 	}
-	for i, v := range res.Logits {
-		res.Scores[i] = Sigmoid(v)
+	res.Meta.PaddedTokens = br.PaddedTokens
+	res.Meta.Batches = br.Batches
+	res.Meta.Timings.Queue = br.Queue
+	res.Meta.Timings.Inference = br.Inference
+	for j, i := range miss {
+		v := br.Logits[j]
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return &Error{Kind: KindInternal, Message: fmt.Sprintf("model %q gave a non-finite score (%v) for document %d", m.Name, v, i)}
+		}
+		res.Logits[i] = v
+		e.cache.Put(keys[i], v)
 	}
-	res.Meta.Timings.Total = time.Since(start)
-	return res, nil
+	return nil
 }
 
 // cacheScope folds what changes a pair's tokens, besides its texts, into the
 // pipeline part of the cache key.
 func cacheScope(pipeline string, req Request) string {
-	if req.MaxTokensPerDoc == 0 && req.TruncateDirection == "" && !req.NoTruncate {
+	tr := req.Truncation
+	if req.MaxTokensPerDoc == 0 && tr.Direction == models.Right && !tr.Off {
 		return pipeline
 	}
-	return fmt.Sprintf("%s\x00%d\x00%s\x00%t", pipeline, req.MaxTokensPerDoc, req.TruncateDirection, req.NoTruncate)
+	return fmt.Sprintf("%s\x00%d\x00%s\x00%t", pipeline, req.MaxTokensPerDoc, tr.Direction, tr.Off)
 }
 
-func truncation(req Request) (Truncation, error) {
-	var t Truncation
-	switch req.TruncateDirection {
-	case "", "right", "Right":
-	case "left", "Left":
-		t.Left = true
-	default:
-		return t, Errorf(http.StatusUnprocessableEntity, TypeInvalid, "truncation_direction: %q is not right or left", req.TruncateDirection)
-	}
-	if req.MaxTokensPerDoc < 0 {
-		return t, Errorf(http.StatusUnprocessableEntity, TypeInvalid, "max_tokens_per_doc: %d is negative", req.MaxTokensPerDoc)
-	}
-	t.None = req.NoTruncate
-	return t, nil
-}
-
-// encode tokenizes passages against query, truncating as tr says (and to
-// MaxTokensPerDoc passage tokens when the request sets it through the pair
-// budget), and copies the pairs into memory the request owns.
-func (m *model) encode(tr Truncation, query string, passages []string) ([]batcher.Seq, int, error) {
+// encode tokenizes passages against query, truncating as tr says, and copies
+// the pairs into memory the request owns. idx are the passages' document
+// indices (for errors).
+func (m *model) encode(tr models.Truncation, query string, passages []string, idx []int, field string) ([]batcher.Seq, int, error) {
 	maxLen := m.Tokenizer.MaxLength()
-	if tr.None {
+	if tr.Off {
 		tr.MaxLength = 0
 	} else if tr.MaxLength <= 0 || tr.MaxLength > maxLen {
 		tr.MaxLength = maxLen
 	}
 	poolAny, _ := m.pools.LoadOrStore(tr, &sync.Pool{})
 	pool := poolAny.(*sync.Pool)
-	enc, _ := pool.Get().(Encoder)
+	enc, _ := pool.Get().(models.PairEncoder)
 	if enc == nil {
 		var err error
-		if enc, err = m.Tokenizer.NewEncoder(tr); err != nil {
+		if enc, err = m.Tokenizer.NewPairEncoder(tr); err != nil {
 			return nil, 0, fmt.Errorf("rerank: tokenizer: %w", err)
 		}
 	}
@@ -418,9 +444,9 @@ func (m *model) encode(tr Truncation, query string, passages []string) ([]batche
 		return nil, 0, fmt.Errorf("rerank: tokenize: %w", err)
 	}
 	total := 0
-	for i, s := range seqs {
-		if tr.None && len(s.IDs) > maxLen {
-			return nil, 0, Errorf(http.StatusUnprocessableEntity, TypeInvalid, "documents[%d]: %d tokens with the query, more than the model's %d, and truncation is off", i, len(s.IDs), maxLen)
+	for j, s := range seqs {
+		if tr.Off && len(s.IDs) > maxLen {
+			return nil, 0, Invalid(fmt.Sprintf("%s[%d]", field, idx[j]), "%d tokens with the query, more than the model's %d, and truncation is off", len(s.IDs), maxLen)
 		}
 		total += len(s.IDs)
 	}

@@ -6,14 +6,14 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/crossrank/crossrank/internal/reranktest"
+	"github.com/crossrank/crossrank/models"
 	"github.com/crossrank/crossrank/models/tokenizer"
 	"github.com/crossrank/crossrank/plugins"
 	"github.com/crossrank/crossrank/sidecar/rerank"
-	"github.com/crossrank/crossrank/sidecar/rerank/reranktest"
 )
 
 func twin(t testing.TB) rerank.Model {
@@ -94,7 +94,7 @@ func TestScoreCacheAndTruncation(t *testing.T) {
 	}
 	// Left truncation keeps the end of the long passage.
 	left := direct(t, m, tokenizer.Truncation{MaxLength: 512, Strategy: tokenizer.LongestFirst, Direction: tokenizer.Left}, query, []string{long + strings.Repeat(" coffee garden", 200)})
-	r4, err := e.Score(context.Background(), rerank.Request{Query: query, Documents: docs(long + strings.Repeat(" coffee garden", 200)), TruncateDirection: "left"})
+	r4, err := e.Score(context.Background(), rerank.Request{Query: query, Documents: docs(long + strings.Repeat(" coffee garden", 200)), Truncation: models.Truncation{Direction: models.Left}})
 	if err != nil || !near(r4.Logits[0], left[0]) {
 		t.Errorf("left truncation: %v (direct %v) %v", r4, left[0], err)
 	}
@@ -142,12 +142,12 @@ func TestPipelines(t *testing.T) {
 	}
 	_, err = e.Score(context.Background(), rerank.Request{Query: "q", Pipeline: "missing", Documents: in})
 	var re *rerank.Error
-	if !errors.As(err, &re) || re.Status != http.StatusNotFound {
+	if !errors.As(err, &re) || re.Kind != rerank.KindNotFound {
 		t.Errorf("unknown pipeline: %v", err)
 	}
-	// A pipeline error fails the request with a 500 naming the pipeline.
+	// A pipeline error fails the request with a plugin fault naming the pipeline.
 	_, err = e.Score(context.Background(), rerank.Request{Query: "q", Pipeline: "upper", Documents: docs("not an object")})
-	if re := rerank.AsError(err); re == nil || re.Status != 500 || !strings.Contains(re.Message, "upper") {
+	if re := rerank.AsError(err); re == nil || re.Kind != rerank.KindPluginFault || !strings.Contains(re.Message, "upper") {
 		t.Errorf("pipeline failure: %v", err)
 	}
 }
@@ -157,29 +157,53 @@ func TestEngineErrors(t *testing.T) {
 	e := engine(t, m, rerank.WithMaxDocuments(2))
 	ctx := context.Background()
 	tests := []struct {
-		name   string
-		req    rerank.Request
-		status int
+		name  string
+		req   rerank.Request
+		kind  rerank.Kind
+		field string
 	}{
-		{"too many documents", rerank.Request{Query: "q", Documents: docs("a", "b", "c")}, 422},
-		{"unknown model", rerank.Request{Model: "big", Query: "q", Documents: docs("a")}, 404},
-		{"bad direction", rerank.Request{Query: "q", Documents: docs("a"), TruncateDirection: "up"}, 422},
-		{"number document", rerank.Request{Query: "q", Documents: []json.RawMessage{json.RawMessage("12")}}, 422},
-		{"negative budget", rerank.Request{Query: "q", Documents: docs("a"), MaxTokensPerDoc: -1}, 422},
+		{"too many documents", rerank.Request{Query: "q", Documents: docs("a", "b", "c")}, rerank.KindInvalid, "documents"},
+		{"unknown model", rerank.Request{Model: "big", Query: "q", Documents: docs("a")}, rerank.KindNotFound, ""},
+		{"object without text", rerank.Request{Query: "q", Documents: []json.RawMessage{json.RawMessage(`"a"`), json.RawMessage(`{"n":1}`)}}, rerank.KindInvalid, "documents[1]"},
+		{"rank fields without text", rerank.Request{Query: "q", Documents: []json.RawMessage{json.RawMessage(`{"text":"t"}`)}, RankFields: []string{"title"}, DocumentsField: "texts"}, rerank.KindInvalid, "texts[0]"},
+		{"negative budget", rerank.Request{Query: "q", Documents: docs("a"), MaxTokensPerDoc: -1}, rerank.KindInvalid, "max_tokens_per_doc"},
 	}
 	for _, tt := range tests {
 		_, err := e.Score(ctx, tt.req)
-		if re := rerank.AsError(err); re == nil || re.Status != tt.status {
-			t.Errorf("%s: %v, want status %d", tt.name, err, tt.status)
+		if re := rerank.AsError(err); re == nil || re.Kind != tt.kind || re.Field != tt.field {
+			t.Errorf("%s: %v, want kind %v field %q", tt.name, err, tt.kind, tt.field)
 		}
+	}
+	if _, err := e.Score(ctx, rerank.Request{Query: "q", Documents: []json.RawMessage{json.RawMessage(`{"n":1}`)}}); err == nil || !strings.Contains(err.Error(), `"text"`) {
+		t.Errorf("object without text: %v does not name the field looked for", err)
 	}
 	expired, cancel := context.WithTimeout(ctx, 0)
 	defer cancel()
 	_, err := e.Score(expired, rerank.Request{Query: "q", Documents: docs("a")})
-	if re := rerank.AsError(err); re == nil || re.Status != 504 {
-		t.Errorf("expired deadline: %v, want 504", err)
+	if re := rerank.AsError(err); re == nil || re.Kind != rerank.KindDeadline {
+		t.Errorf("expired deadline: %v, want a deadline error", err)
 	}
 	if _, err := rerank.New(nil); err == nil {
 		t.Error("New with no model: no error")
+	}
+}
+
+// TestDocumentTextRule checks that the engine's default step is the identity
+// plugin's rule: an object without a "text" field is its string values
+// joined, scored like the joined string (it used to be the empty string).
+func TestDocumentTextRule(t *testing.T) {
+	m := twin(t)
+	e := engine(t, m, rerank.WithCacheSize(0))
+	res, err := e.Score(context.Background(), rerank.Request{Query: "what is go", Documents: []json.RawMessage{
+		json.RawMessage(`{"title":"Go","body":"A language."}`), json.RawMessage(`"Go. A language."`),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Texts[0] != "Go. A language." || res.Logits[0] != res.Logits[1] {
+		t.Errorf("texts %q logits %v: want the object scored as \"Go. A language.\"", res.Texts, res.Logits)
+	}
+	if len(res.Order) != 2 || res.Order[0] != 0 {
+		t.Errorf("order %v: ties go by index", res.Order)
 	}
 }

@@ -14,12 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crossrank/crossrank/internal/reranktest"
 	"github.com/crossrank/crossrank/internal/testenv"
 	"github.com/crossrank/crossrank/models"
 	"github.com/crossrank/crossrank/models/tokenizer"
 	"github.com/crossrank/crossrank/sidecar/batcher"
 	"github.com/crossrank/crossrank/sidecar/rerank"
-	"github.com/crossrank/crossrank/sidecar/rerank/reranktest"
 )
 
 // benchWorkload is MS MARCO-like: queries of 3-10 words, passages of

@@ -4,12 +4,12 @@ import (
 	"context"
 	"log"
 	"net"
+	"net/http"
 	"os/signal"
 	"syscall"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
+	"github.com/crossrank/crossrank/models/loader"
 	"github.com/crossrank/crossrank/models/ort"
 	"github.com/crossrank/crossrank/sidecar/rerank"
 	"github.com/crossrank/crossrank/sidecar/server"
@@ -19,7 +19,7 @@ import (
 func Example() {
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
 	defer stop()
-	m, err := rerank.LoadModel(ctx, "twin", ".cache/models/twin", ort.WithThreads(1, 1))
+	m, err := loader.Load(ctx, "twin", ".cache/models/twin", ort.WithThreads(1, 1))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -28,7 +28,7 @@ func Example() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	srv := server.New(eng, server.WithHandler("GET", "/hello", func(c *fasthttp.RequestCtx) { c.SetBodyString("hi") }))
+	srv := server.New(eng, server.WithHandler("GET", "/hello", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("hi")) })))
 	srv.SetReady(true)
 	ln, err := net.Listen("tcp", "127.0.0.1:8080")
 	if err != nil {

@@ -15,13 +15,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
+	"github.com/crossrank/crossrank/internal/reranktest"
 	"github.com/crossrank/crossrank/models"
 	"github.com/crossrank/crossrank/models/tokenizer"
 	"github.com/crossrank/crossrank/sidecar/batcher"
 	"github.com/crossrank/crossrank/sidecar/rerank"
-	"github.com/crossrank/crossrank/sidecar/rerank/reranktest"
 	"github.com/crossrank/crossrank/sidecar/server"
 )
 
@@ -175,8 +173,6 @@ func passagesAround(rng *rand.Rand, n, median int) []string {
 	}
 	return out
 }
-
-type fasthttpCtx = fasthttp.RequestCtx
 
 // waitFor polls cond until it holds, failing the test after 30 s.
 func waitFor(t testing.TB, what string, cond func() bool) {

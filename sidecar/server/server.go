@@ -1,15 +1,19 @@
-// Package server is the sidecar's HTTP front: a fasthttp server with the
-// rerank routes (Cohere/Jina /v1/rerank, TEI /rerank, /v1/rerank/hits),
-// /health, /ready and /v1/models, JSON error bodies with the right statuses,
-// per-request deadlines, and graceful shutdown. Other areas mount their
-// routes with WithHandler (metrics, dashboard, plugin reload) and the _search
-// proxy with WithFallback.
+// Package server is the sidecar's HTTP front, on net/http: the rerank
+// routes (Cohere/Jina /v1/rerank, TEI /rerank, /v1/rerank/hits), /health,
+// /ready and /v1/models, the one JSON error shape of API.md on every route,
+// per-request deadlines derived from the client's connection (a client that
+// leaves cancels its request, and its queued pairs are dropped), a
+// structured access log with request ids, and graceful shutdown. Other
+// parts mount their routes with WithHandler (metrics, dashboard, plugin
+// reload), the _search proxy with WithFallback, and cross-cutting concerns
+// (auth, TLS checks, panic recovery) with WithMiddleware.
 package server
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -17,25 +21,37 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
 	"github.com/crossrank/crossrank/sidecar/api"
-	"github.com/crossrank/crossrank/sidecar/api/jsonw"
+	"github.com/crossrank/crossrank/sidecar/internal/hits"
+	"github.com/crossrank/crossrank/sidecar/internal/jsonw"
 	"github.com/crossrank/crossrank/sidecar/metrics"
 	"github.com/crossrank/crossrank/sidecar/rerank"
+)
+
+// Defaults of a Server (the serve flags' defaults come from here).
+const (
+	DefaultMaxBodyBytes   = 16 << 20
+	DefaultRequestTimeout = 30 * time.Second
 )
 
 // Option configures a Server.
 type Option func(*Server)
 
 // WithHandler mounts h at method and path (exact match), e.g. GET /metrics.
-func WithHandler(method, path string, h fasthttp.RequestHandler) Option {
+func WithHandler(method, path string, h http.Handler) Option {
 	return func(s *Server) { s.extra = append(s.extra, route{method, path, h}) }
 }
 
 // WithFallback handles every request no route matches (the _search proxy);
 // without it such requests get a JSON 404.
-func WithFallback(h fasthttp.RequestHandler) Option { return func(s *Server) { s.fallback = h } }
+func WithFallback(h http.Handler) Option { return func(s *Server) { s.fallback = h } }
+
+// WithMiddleware wraps every route, inside the request id and access log
+// (so what it answers is logged) and outside the routing. Middlewares run in
+// the order given.
+func WithMiddleware(m func(http.Handler) http.Handler) Option {
+	return func(s *Server) { s.middleware = append(s.middleware, m) }
+}
 
 // WithRecorder sends request events to r.
 func WithRecorder(r metrics.Recorder) Option {
@@ -53,113 +69,121 @@ func WithMaxBodyBytes(n int) Option { return func(s *Server) { s.maxBody = n } }
 // (default 30 s).
 func WithRequestTimeout(d time.Duration) Option { return func(s *Server) { s.timeout = d } }
 
-// WithLogger logs server events to l.
+// WithLogger logs server events and the access log to l.
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 
-// Server serves the rerank API for one engine.
+// Server serves the rerank API for one engine. It is an http.Handler.
 type Server struct {
-	eng      *rerank.Engine
-	rec      metrics.Recorder
-	extra    []route
-	routes   map[string]map[string]fasthttp.RequestHandler
-	fallback fasthttp.RequestHandler
-	maxBody  int
-	timeout  time.Duration
-	log      *slog.Logger
-	srv      *fasthttp.Server
-	ready    atomic.Bool
-	stopping atomic.Bool
+	eng        *rerank.Engine
+	rec        metrics.Recorder
+	extra      []route
+	routes     map[string]map[string]http.Handler
+	fallback   http.Handler
+	middleware []func(http.Handler) http.Handler
+	handler    http.Handler // the whole chain
+	maxBody    int
+	timeout    time.Duration
+	log        *slog.Logger
+	srv        *http.Server
+	base       context.Context // every request's context derives from it
+	cancelBase context.CancelFunc
+	ready      atomic.Bool
+	stopping   atomic.Bool
 }
 
 type route struct {
 	method, path string
-	h            fasthttp.RequestHandler
+	h            http.Handler
 }
 
 // New builds a server for eng. It reports ready (GET /ready) once SetReady
 // is called.
 func New(eng *rerank.Engine, opts ...Option) *Server {
-	s := &Server{eng: eng, rec: metrics.Nop{}, maxBody: 16 << 20, timeout: 30 * time.Second, log: slog.Default()}
+	s := &Server{eng: eng, rec: metrics.Nop{}, maxBody: DefaultMaxBodyBytes, timeout: DefaultRequestTimeout, log: slog.Default()}
 	for _, o := range opts {
 		o(s)
 	}
-	s.routes = map[string]map[string]fasthttp.RequestHandler{}
-	add := func(method, path string, h fasthttp.RequestHandler) {
+	s.base, s.cancelBase = context.WithCancel(context.Background())
+	s.routes = map[string]map[string]http.Handler{}
+	add := func(method, path string, h http.Handler) {
 		if s.routes[path] == nil {
-			s.routes[path] = map[string]fasthttp.RequestHandler{}
+			s.routes[path] = map[string]http.Handler{}
 		}
 		s.routes[path][method] = h
 	}
 	add("POST", "/v1/rerank", s.instrument("/v1/rerank", s.handleRerank))
 	add("POST", "/rerank", s.instrument("/rerank", s.handleTEI))
 	add("POST", "/v1/rerank/hits", s.instrument("/v1/rerank/hits", s.handleHits))
-	add("GET", "/health", s.handleHealth)
-	add("GET", "/ready", s.handleReady)
-	add("GET", "/v1/models", s.handleModels)
+	add("GET", "/health", http.HandlerFunc(s.handleHealth))
+	add("GET", "/ready", http.HandlerFunc(s.handleReady))
+	add("GET", "/v1/models", http.HandlerFunc(s.handleModels))
 	for _, r := range s.extra {
 		add(r.method, r.path, r.h)
 	}
-	s.srv = &fasthttp.Server{
-		Handler:               s.Handler,
-		Name:                  "crossrank",
-		MaxRequestBodySize:    s.maxBody,
-		ReadTimeout:           60 * time.Second,
-		IdleTimeout:           120 * time.Second,
-		CloseOnShutdown:       true,
-		NoDefaultServerHeader: false,
-		ErrorHandler:          s.handleReadError,
-		Logger:                fasthttpLogger{s.log},
+	var h http.Handler = http.HandlerFunc(s.route)
+	for i := len(s.middleware) - 1; i >= 0; i-- {
+		h = s.middleware[i](h)
+	}
+	s.handler = s.accessLog(s.limitBody(h))
+	s.srv = &http.Server{
+		Handler:           s.handler,
+		ReadHeaderTimeout: 60 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		BaseContext:       func(net.Listener) context.Context { return s.base },
+		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	return s
-}
-
-type fasthttpLogger struct{ l *slog.Logger }
-
-func (f fasthttpLogger) Printf(format string, args ...any) {
-	f.l.Debug(fmt.Sprintf(format, args...))
 }
 
 // SetReady marks the models loaded and warmed (GET /ready answers 200).
 func (s *Server) SetReady(v bool) { s.ready.Store(v) }
 
-// Handler routes one request.
-func (s *Server) Handler(ctx *fasthttp.RequestCtx) {
-	path := string(ctx.Path())
+// ServeHTTP runs one request through the whole chain: request id, access
+// log, body limit, middlewares, routes.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.handler.ServeHTTP(w, r) }
+
+// route dispatches to the route, the fallback, or a JSON 404/405.
+func (s *Server) route(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.Path
 	methods, ok := s.routes[path]
 	if !ok {
 		if s.fallback != nil {
-			s.fallback(ctx)
+			s.fallback.ServeHTTP(w, r)
 			return
 		}
-		writeError(ctx, rerank.Errorf(http.StatusNotFound, rerank.TypeNotFound, "no route %s %s", ctx.Method(), path))
+		WriteError(w, r, api.Errorf(http.StatusNotFound, api.TypeNotFound, "no route %s %s", r.Method, path))
 		return
 	}
-	h, ok := methods[string(ctx.Method())]
+	h, ok := methods[r.Method]
 	if !ok {
 		if s.fallback != nil && path != "/health" && path != "/ready" {
-			s.fallback(ctx)
+			s.fallback.ServeHTTP(w, r)
 			return
 		}
-		writeError(ctx, rerank.Errorf(http.StatusMethodNotAllowed, rerank.TypeBadRequest, "%s is not allowed on %s", ctx.Method(), path))
+		WriteError(w, r, api.Errorf(http.StatusMethodNotAllowed, api.TypeBadRequest, "%s is not allowed on %s", r.Method, path))
 		return
 	}
-	h(ctx)
+	h.ServeHTTP(w, r)
 }
 
 // Serve accepts connections on ln until Shutdown.
 func (s *Server) Serve(ln net.Listener) error {
-	if err := s.srv.Serve(ln); err != nil {
+	if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("server: %w", err)
 	}
 	return nil
 }
 
 // Shutdown stops accepting connections and waits for in-flight requests
-// until ctx ends; /ready turns 503 at once.
+// until ctx ends, then cancels the ones left; /ready turns 503 at once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.stopping.Store(true)
 	s.ready.Store(false)
-	if err := s.srv.ShutdownWithContext(ctx); err != nil {
+	err := s.srv.Shutdown(ctx)
+	s.cancelBase()
+	if err != nil {
+		_ = s.srv.Close()
 		return fmt.Errorf("server: shutdown: %w", err)
 	}
 	return nil
@@ -182,143 +206,186 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) 
 	if serr := <-errc; serr != nil && err == nil {
 		err = serr
 	}
-	if cerr := s.eng.Close(sctx); cerr != nil && err == nil {
-		err = cerr
+	if s.eng != nil {
+		if cerr := s.eng.Close(sctx); cerr != nil && err == nil {
+			err = cerr
+		}
 	}
 	return err
 }
 
-func (s *Server) instrument(name string, h func(*fasthttp.RequestCtx) int) fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
+// instrument counts a rerank route's requests for the recorder.
+func (s *Server) instrument(name string, h func(http.ResponseWriter, *http.Request) int) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		s.rec.Inflight(1)
-		pairs := h(ctx)
+		sw := asStatusWriter(w)
+		pairs := h(sw, r)
 		s.rec.Inflight(-1)
-		s.rec.Request(name, ctx.Response.StatusCode(), time.Since(start), pairs)
-	}
+		s.rec.Request(name, sw.status, time.Since(start), pairs)
+	})
 }
 
-func (s *Server) requestContext(timeoutMS int) (context.Context, context.CancelFunc) {
+// requestContext is the context of a scoring request: the client's (it ends
+// when the client leaves or the server stops) with the request's deadline.
+func (s *Server) requestContext(r *http.Request, timeoutMS int) (context.Context, context.CancelFunc) {
 	d := s.timeout
 	if timeoutMS > 0 {
 		d = api.Timeout(timeoutMS)
 	}
 	if d <= 0 {
-		return context.WithCancel(context.Background())
+		return context.WithCancel(r.Context())
 	}
-	return context.WithTimeout(context.Background(), d)
+	return context.WithTimeout(r.Context(), d)
 }
 
-func writeError(ctx *fasthttp.RequestCtx, err error) {
-	e := rerank.AsError(err)
+// WriteError writes err as the one JSON error shape of API.md, with the
+// status api.ErrorOf maps it to, and hands the cause to the access log.
+// Routes mounted with WithHandler use it too.
+func WriteError(w http.ResponseWriter, r *http.Request, err error) {
+	e := api.ErrorOf(err)
+	if info := infoOf(r.Context()); info != nil {
+		info.err = err
+	}
 	if e.Status == http.StatusTooManyRequests {
-		ctx.Response.Header.Set("Retry-After", "1")
+		w.Header().Set("Retry-After", "1")
 	}
-	ctx.SetStatusCode(e.Status)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(api.AppendError(nil, e))
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(e.Status)
+	_, _ = w.Write(api.AppendError(nil, e))
 }
 
-func writeJSON(ctx *fasthttp.RequestCtx, body []byte) {
-	ctx.SetStatusCode(http.StatusOK)
-	ctx.SetContentType("application/json")
-	ctx.SetBody(body)
+func writeJSON(w http.ResponseWriter, body []byte) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(body)
 }
 
-func (s *Server) handleReadError(ctx *fasthttp.RequestCtx, err error) {
-	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
-		writeError(ctx, rerank.Errorf(http.StatusRequestEntityTooLarge, rerank.TypeTooLarge, "request body is larger than the limit of %d bytes", s.maxBody))
-		return
-	}
-	writeError(ctx, rerank.Errorf(http.StatusBadRequest, rerank.TypeBadRequest, "cannot read request: %v", err))
-}
-
-func (s *Server) handleRerank(ctx *fasthttp.RequestCtx) int {
-	req, err := api.DecodeRerank(ctx.PostBody())
+// readBody reads a request body within the server's limit.
+func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	b, err := io.ReadAll(r.Body)
 	if err != nil {
-		writeError(ctx, err)
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			WriteError(w, r, api.Errorf(http.StatusRequestEntityTooLarge, api.TypeTooLarge, "request body is larger than the limit of %d bytes", tooLarge.Limit))
+		} else {
+			WriteError(w, r, api.Errorf(http.StatusBadRequest, api.TypeBadRequest, "cannot read request: %v", err))
+		}
+		return nil, false
+	}
+	return b, true
+}
+
+// scored records what a scoring request did, for the access log.
+func scored(r *http.Request, res *rerank.Result) {
+	if info := infoOf(r.Context()); info != nil && res != nil {
+		info.pairs, info.model = res.Meta.Pairs, res.Model
+	}
+}
+
+func (s *Server) handleRerank(w http.ResponseWriter, r *http.Request) int {
+	body, ok := readBody(w, r)
+	if !ok {
 		return 0
 	}
-	c, cancel := s.requestContext(req.TimeoutMS)
+	req, err := api.DecodeRerank(body)
+	if err != nil {
+		WriteError(w, r, err)
+		return 0
+	}
+	c, cancel := s.requestContext(r, req.TimeoutMS)
 	defer cancel()
-	res, err := s.eng.Score(c, rerank.Request{
-		Model: req.Model, Pipeline: req.Pipeline, Query: *req.Query, Documents: req.Documents,
-		RankFields: req.RankFields, MaxTokensPerDoc: req.MaxTokensPerDoc,
-	})
+	res, err := s.eng.Score(c, req.Engine())
 	if err != nil {
-		writeError(ctx, err)
+		WriteError(w, r, err)
 		return 0
 	}
+	scored(r, res)
 	topN := -1
 	if req.TopN != nil {
 		topN = *req.TopN
 	}
-	writeJSON(ctx, api.AppendRerankResponse(make([]byte, 0, 64+48*len(res.Scores)), api.NewID(), res, topN, req.ReturnDocuments))
+	writeJSON(w, api.AppendRerankResponse(make([]byte, 0, 64+48*len(res.Scores)), RequestID(r.Context()), res, topN, req.ReturnDocuments))
 	return res.Meta.Pairs
 }
 
-func (s *Server) handleTEI(ctx *fasthttp.RequestCtx) int {
-	req, err := api.DecodeTEI(ctx.PostBody())
-	if err != nil {
-		writeError(ctx, err)
+func (s *Server) handleTEI(w http.ResponseWriter, r *http.Request) int {
+	body, ok := readBody(w, r)
+	if !ok {
 		return 0
 	}
-	c, cancel := s.requestContext(req.TimeoutMS)
+	req, err := api.DecodeTEI(body)
+	if err != nil {
+		WriteError(w, r, err)
+		return 0
+	}
+	c, cancel := s.requestContext(r, req.TimeoutMS)
 	defer cancel()
-	res, err := s.eng.Score(c, rerank.Request{
-		Model: req.Model, Pipeline: req.Pipeline, Query: *req.Query, Documents: req.Texts,
-		TruncateDirection: api.Direction(req.TruncationDirection),
-		NoTruncate:        req.Truncate != nil && !*req.Truncate,
-	})
+	res, err := s.eng.Score(c, req.Engine())
 	if err != nil {
-		writeError(ctx, err)
+		WriteError(w, r, err)
 		return 0
 	}
+	scored(r, res)
 	t := res.Meta.Timings
-	h := &ctx.Response.Header
+	h := w.Header()
 	h.Set("x-tokenization-time", strconv.FormatInt(t.Tokenize.Milliseconds(), 10))
 	h.Set("x-queue-time", strconv.FormatInt(t.Queue.Milliseconds(), 10))
 	h.Set("x-inference-time", strconv.FormatInt(t.Inference.Milliseconds(), 10))
 	h.Set("x-total-time", strconv.FormatInt(t.Total.Milliseconds(), 10))
-	writeJSON(ctx, api.AppendTEIResponse(make([]byte, 0, 2+40*len(res.Scores)), res, req.RawScores, req.ReturnText))
+	writeJSON(w, api.AppendTEIResponse(make([]byte, 0, 2+40*len(res.Scores)), res, req.RawScores, req.ReturnText))
 	return res.Meta.Pairs
 }
 
-func (s *Server) handleHits(ctx *fasthttp.RequestCtx) int {
-	req, err := api.DecodeHits(ctx.PostBody())
-	if err != nil {
-		writeError(ctx, err)
+func (s *Server) handleHits(w http.ResponseWriter, r *http.Request) int {
+	body, ok := readBody(w, r)
+	if !ok {
 		return 0
 	}
-	c, cancel := s.requestContext(req.TimeoutMS)
+	req, err := api.DecodeHits(body)
+	if err != nil {
+		WriteError(w, r, err)
+		return 0
+	}
+	c, cancel := s.requestContext(r, req.TimeoutMS)
 	defer cancel()
-	out, err := rerank.RerankHitsResult(c, s.eng, req.Response, rerank.HitsOptions{
-		Query: *req.Query, Fields: req.Fields, Window: req.Window, Pipeline: req.Pipeline, Model: req.Model,
-	})
+	resp, err := hits.Parse(req.Response, req.Window)
 	if err != nil {
-		writeError(ctx, err)
+		WriteError(w, r, err)
 		return 0
 	}
-	writeJSON(ctx, out.Body)
-	if out.Result == nil {
+	var res *rerank.Result
+	if docs := resp.Documents(); len(docs) > 0 {
+		if res, err = s.eng.Score(c, req.Engine(docs, hits.DocumentsField)); err != nil {
+			WriteError(w, r, err)
+			return 0
+		}
+	}
+	scored(r, res)
+	writeJSON(w, resp.Append(make([]byte, 0, len(req.Response)+64*len(resp.Documents())), res, 0, -1))
+	if res == nil {
 		return 0
 	}
-	return out.Result.Meta.Pairs
+	return res.Meta.Pairs
 }
 
-func (s *Server) handleHealth(ctx *fasthttp.RequestCtx) {
-	writeJSON(ctx, []byte(`{"status":"ok"}`))
+func (s *Server) handleHealth(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, []byte(`{"status":"ok"}`))
 }
 
-func (s *Server) handleReady(ctx *fasthttp.RequestCtx) {
+func (s *Server) handleReady(w http.ResponseWriter, r *http.Request) {
 	if !s.ready.Load() || s.stopping.Load() {
-		writeError(ctx, rerank.Errorf(http.StatusServiceUnavailable, rerank.TypeUnavailable, "not ready"))
+		WriteError(w, r, api.Errorf(http.StatusServiceUnavailable, api.TypeUnavailable, "not ready"))
 		return
 	}
-	writeJSON(ctx, []byte(`{"status":"ready"}`))
+	writeJSON(w, []byte(`{"status":"ready"}`))
 }
 
-func (s *Server) handleModels(ctx *fasthttp.RequestCtx) {
+func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
+	if s.eng == nil {
+		writeJSON(w, []byte(`{"object":"list","data":[]}`))
+		return
+	}
 	b := []byte(`{"object":"list","data":[`)
 	for i, name := range s.eng.ModelNames() {
 		info, _ := s.eng.ModelInfo(name)
@@ -341,5 +408,5 @@ func (s *Server) handleModels(ctx *fasthttp.RequestCtx) {
 		b = strconv.AppendBool(b, info.Twin)
 		b = append(b, '}')
 	}
-	writeJSON(ctx, append(b, `]}`...))
+	writeJSON(w, append(b, `]}`...))
 }

@@ -592,13 +592,13 @@ func TestExtraHandlersAndFallback(t *testing.T) {
 	var hits []string
 	var mu sync.Mutex
 	sc := start(t, []rerank.Model{m}, nil,
-		server.WithHandler("GET", "/metrics", func(ctx *fasthttpCtx) { ctx.SetBodyString("metrics here") }),
-		server.WithFallback(func(ctx *fasthttpCtx) {
+		server.WithHandler("GET", "/metrics", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.Write([]byte("metrics here")) })),
+		server.WithFallback(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			mu.Lock()
-			hits = append(hits, string(ctx.Path()))
+			hits = append(hits, r.URL.Path)
 			mu.Unlock()
-			ctx.SetBodyString("proxied")
-		}))
+			w.Write([]byte("proxied"))
+		})))
 	for _, tt := range []struct{ path, want string }{{"/metrics", "metrics here"}, {"/myindex/_search", "proxied"}} {
 		resp, err := http.Get(sc.base + tt.path)
 		if err != nil {

@@ -1,6 +1,10 @@
-package metrics
+// Package stats is the one-second statistics ring behind GET /v1/stats and
+// the dashboard, and the process and GPU probes that feed it.
+package stats
 
 import (
+	"github.com/crossrank/crossrank/sidecar/metrics"
+
 	"math"
 	"sort"
 	"sync"
@@ -10,13 +14,13 @@ import (
 // stageIndex maps a stage name to its slot in a bucket (-1: unknown).
 func stageIndex(stage string) int {
 	switch stage {
-	case StagePlugins:
+	case metrics.StagePlugins:
 		return 0
-	case StageTokenize:
+	case metrics.StageTokenize:
 		return 1
-	case StageQueue:
+	case metrics.StageQueue:
 		return 2
-	case StageInference:
+	case metrics.StageInference:
 		return 3
 	}
 	return -1
@@ -97,6 +101,10 @@ func NewRing(window time.Duration, now func() time.Time) *Ring {
 	}
 	return r
 }
+
+// SetGPU says whether GPU series are recorded (Snapshot.GPU); call it before
+// the ring is shared.
+func (r *Ring) SetGPU(on bool) { r.gpu = on }
 
 // cur returns the bucket of the current second; r.mu must be held.
 func (r *Ring) cur() *bucket {

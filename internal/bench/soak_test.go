@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crossrank/crossrank/sidecar/metrics"
+	"github.com/crossrank/crossrank/internal/metrics/stats"
 )
 
 func TestSoakReport(t *testing.T) {
@@ -28,10 +28,10 @@ func TestSoakReport(t *testing.T) {
 	cr := NewConfigReport(1, &RunResult{Config: Config{Batch: 4, Concurrency: 1, Duration: 100 * time.Second},
 		Start: start, End: start.Add(100 * time.Second), Samples: samples})
 	// Memory grows 0.5 MB a second: 100 + 0.5 s.
-	var pts []metrics.Point
+	var pts []stats.Point
 	for s := 0; s <= 100; s++ {
 		v := 100 + 0.5*float64(s)
-		pts = append(pts, metrics.Point{T: start.Unix() + int64(s), RSSMB: &v})
+		pts = append(pts, stats.Point{T: start.Unix() + int64(s), RSSMB: &v})
 	}
 	sr := NewSoakReport(cr, pts)
 	if sr.Errors != 1 || sr.Requests != 101 || sr.WindowS != 10 {

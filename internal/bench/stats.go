@@ -5,7 +5,7 @@ import (
 	"math"
 	"sort"
 
-	"github.com/crossrank/crossrank/sidecar/metrics"
+	"github.com/crossrank/crossrank/internal/metrics/stats"
 )
 
 // Summary describes a sample the way the reference report does.
@@ -28,7 +28,7 @@ type Summary struct {
 func Percentile(xs []float64, q float64) float64 {
 	s := append([]float64(nil), xs...)
 	sort.Float64s(s)
-	return metrics.PercentileSorted(s, q)
+	return stats.PercentileSorted(s, q)
 }
 
 // Summarize computes a Summary; every field is NaN for an empty sample.
@@ -51,8 +51,8 @@ func Summarize(xs []float64) Summary {
 	return Summary{
 		N: len(s), Avg: mean, Min: s[0], Max: s[len(s)-1],
 		StdDev: math.Sqrt(ss / float64(len(s))),
-		P50:    metrics.PercentileSorted(s, 50), P75: metrics.PercentileSorted(s, 75), P90: metrics.PercentileSorted(s, 90),
-		P95: metrics.PercentileSorted(s, 95), P99: metrics.PercentileSorted(s, 99),
+		P50:    stats.PercentileSorted(s, 50), P75: stats.PercentileSorted(s, 75), P90: stats.PercentileSorted(s, 90),
+		P95: stats.PercentileSorted(s, 95), P99: stats.PercentileSorted(s, 99),
 	}
 }
 
@@ -110,7 +110,7 @@ func LatencyBands(latMs, tp []float64) ([]Band, error) {
 	}
 	s := append([]float64(nil), latMs...)
 	sort.Float64s(s)
-	p50, p75, p90 := metrics.PercentileSorted(s, 50), metrics.PercentileSorted(s, 75), metrics.PercentileSorted(s, 90)
+	p50, p75, p90 := stats.PercentileSorted(s, 50), stats.PercentileSorted(s, 75), stats.PercentileSorted(s, 90)
 	inf := math.Inf(1)
 	bands := []Band{
 		{Label: fmt.Sprintf("< %.1fms (P50)", p50), LoMs: -inf, HiMs: p50, Percentiles: "P50"},

@@ -1,21 +1,27 @@
-package metrics
+// Package prom is the sidecar's metrics.Recorder on Prometheus: collectors
+// for GET /metrics and the one-second statistics ring (stats.Ring) behind
+// GET /v1/stats and the dashboard.
+package prom
 
 import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"strconv"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-	"github.com/valyala/fasthttp"
-	"github.com/valyala/fasthttp/fasthttpadaptor"
+
+	"github.com/crossrank/crossrank/internal/metrics/stats"
+	"github.com/crossrank/crossrank/sidecar/metrics"
 )
 
-// Prom is the production Recorder: Prometheus collectors on its own registry
-// (never the global default one) plus a one-second Ring of recent statistics
+// Prom is the production metrics.Recorder: Prometheus collectors on its own registry
+// (never the global default one) plus a one-second stats.Ring of recent statistics
 // for /v1/stats and the dashboard. Create it with New and stop its sampler
 // with Close.
 type Prom struct {
@@ -35,7 +41,7 @@ type Prom struct {
 	gpuMemory    prometheus.Gauge
 	gpuUtil      prometheus.Gauge
 
-	ring *Ring
+	ring *stats.Ring
 	cfg  config
 
 	stop     context.CancelFunc
@@ -43,15 +49,15 @@ type Prom struct {
 	stopOnce sync.Once
 }
 
-var _ Recorder = (*Prom)(nil)
+var _ metrics.Recorder = (*Prom)(nil)
 
 type config struct {
 	window   time.Duration
 	interval time.Duration
 	now      func() time.Time
 	sampler  bool
-	gpu      GPUProbe
-	process  ProcessProbe
+	gpu      stats.GPUProbe
+	process  stats.ProcessProbe
 }
 
 // Option configures New.
@@ -81,10 +87,12 @@ func WithoutSampler() Option { return func(c *config) { c.sampler = false } }
 
 // WithGPU enables GPU memory and utilisation from probe (for example
 // OpenNVML). Without it GPU series are absent, never zero-filled.
-func WithGPU(probe GPUProbe) Option { return func(c *config) { c.gpu = probe } }
+func WithGPU(probe stats.GPUProbe) Option { return func(c *config) { c.gpu = probe } }
 
 // WithProcessProbe replaces the /proc based CPU and memory probe.
-func WithProcessProbe(probe ProcessProbe) Option { return func(c *config) { c.process = probe } }
+func WithProcessProbe(probe stats.ProcessProbe) Option {
+	return func(c *config) { c.process = probe }
+}
 
 // Latency buckets in seconds: 0.5 ms … ~33 s, doubling.
 var durationBuckets = prometheus.ExponentialBuckets(0.0005, 2, 17)
@@ -98,7 +106,7 @@ func New(opts ...Option) *Prom {
 		o(&cfg)
 	}
 	if cfg.process == nil {
-		cfg.process = NewProcProbe()
+		cfg.process = stats.NewProcProbe()
 	}
 	p := &Prom{reg: prometheus.NewRegistry(), cfg: cfg}
 	p.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -149,14 +157,14 @@ func New(opts ...Option) *Prom {
 	}
 	// Pre-create the label sets that always exist, so they read 0 before the
 	// first event instead of being absent.
-	for _, s := range []string{StagePlugins, StageTokenize, StageQueue, StageInference} {
+	for _, s := range []string{metrics.StagePlugins, metrics.StageTokenize, metrics.StageQueue, metrics.StageInference} {
 		p.stages.WithLabelValues(s)
 	}
 	p.tokens.WithLabelValues("real")
 	p.tokens.WithLabelValues("padded")
 
-	p.ring = NewRing(cfg.window, cfg.now)
-	p.ring.gpu = cfg.gpu != nil
+	p.ring = stats.NewRing(cfg.window, cfg.now)
+	p.ring.SetGPU(cfg.gpu != nil)
 	if cfg.sampler {
 		ctx, cancel := context.WithCancel(context.Background())
 		p.stop = cancel
@@ -171,7 +179,7 @@ func New(opts ...Option) *Prom {
 func (p *Prom) Registry() *prometheus.Registry { return p.reg }
 
 // Ring returns the one-second statistics ring behind /v1/stats.
-func (p *Prom) Ring() *Ring { return p.ring }
+func (p *Prom) Ring() *stats.Ring { return p.ring }
 
 // Close stops the sampler goroutine. It is safe to call more than once.
 func (p *Prom) Close() error {
@@ -202,7 +210,7 @@ func (p *Prom) sampleLoop(ctx context.Context) {
 // Sample reads process CPU and memory (and the GPU when enabled) once and
 // stores them in the current second of the ring.
 func (p *Prom) Sample(ctx context.Context) {
-	var s ResourceSample
+	var s stats.ResourceSample
 	if ps, err := p.cfg.process.Sample(); err == nil {
 		s.CPUPercent, s.RSSMB, s.HaveProcess = ps.CPUPercent, ps.RSSMB, true
 	}
@@ -216,7 +224,7 @@ func (p *Prom) Sample(ctx context.Context) {
 	p.ring.Resources(s)
 }
 
-// Request implements Recorder.
+// Request implements metrics.Recorder.
 func (p *Prom) Request(route string, code int, d time.Duration, pairs int) {
 	p.requests.WithLabelValues(route, codeLabel(code)).Inc()
 	p.reqDuration.WithLabelValues(route).Observe(d.Seconds())
@@ -226,13 +234,13 @@ func (p *Prom) Request(route string, code int, d time.Duration, pairs int) {
 	p.ring.Request(code, d, pairs)
 }
 
-// Stage implements Recorder.
+// Stage implements metrics.Recorder.
 func (p *Prom) Stage(stage string, d time.Duration) {
 	p.stages.WithLabelValues(stage).Observe(d.Seconds())
 	p.ring.Stage(stage, d)
 }
 
-// Batch implements Recorder.
+// Batch implements metrics.Recorder.
 func (p *Prom) Batch(model string, pairs, realTokens, paddedTokens int) {
 	p.batchPairs.Observe(float64(pairs))
 	p.tokens.WithLabelValues("real").Add(float64(realTokens))
@@ -242,19 +250,19 @@ func (p *Prom) Batch(model string, pairs, realTokens, paddedTokens int) {
 	p.ring.Batch(pairs, realTokens, paddedTokens)
 }
 
-// QueuePairs implements Recorder.
+// QueuePairs implements metrics.Recorder.
 func (p *Prom) QueuePairs(delta int) {
 	p.queuePairs.Add(float64(delta))
 	p.ring.QueuePairs(delta)
 }
 
-// Inflight implements Recorder.
+// Inflight implements metrics.Recorder.
 func (p *Prom) Inflight(delta int) {
 	p.inflight.Add(float64(delta))
 	p.ring.Inflight(delta)
 }
 
-// Cache implements Recorder.
+// Cache implements metrics.Recorder.
 func (p *Prom) Cache(hits, misses int) {
 	if hits > 0 {
 		p.cacheHits.Add(float64(hits))
@@ -265,7 +273,7 @@ func (p *Prom) Cache(hits, misses int) {
 	p.ring.Cache(hits, misses)
 }
 
-// PluginError implements Recorder.
+// PluginError implements metrics.Recorder.
 func (p *Prom) PluginError(plugin, kind string) {
 	p.pluginErrors.WithLabelValues(plugin, kind).Inc()
 	p.ring.PluginError()
@@ -273,53 +281,52 @@ func (p *Prom) PluginError(plugin, kind string) {
 
 // MetricsHandler serves the Prometheus text exposition of the registry
 // (mount it on GET /metrics).
-func (p *Prom) MetricsHandler() fasthttp.RequestHandler {
-	return fasthttpadaptor.NewFastHTTPHandler(promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{
-		ErrorHandling: promhttp.ContinueOnError,
-	}))
+func (p *Prom) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(p.reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
 }
 
 // StatsHandler serves the ring as JSON (mount it on GET /v1/stats). Query
 // parameters: since=UNIX_SECONDS returns only later seconds; window=DURATION
 // (e.g. 60s) limits how far back it goes; current=1 includes the second in
-// progress.
-func (p *Prom) StatsHandler() fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		q := StatsQuery{}
-		args := ctx.QueryArgs()
-		if b := args.Peek("since"); len(b) > 0 {
-			v, err := args.GetUint("since")
+// progress. Bad parameters get a 400 in the sidecar's error shape.
+func (p *Prom) StatsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := stats.StatsQuery{}
+		args := r.URL.Query()
+		if b := args.Get("since"); b != "" {
+			v, err := strconv.ParseUint(b, 10, 63)
 			if err != nil {
-				statsError(ctx, fmt.Sprintf("since: want unix seconds, got %q", b))
+				statsError(w, fmt.Sprintf("since: want unix seconds, got %q", b))
 				return
 			}
 			q.Since = int64(v)
 		}
-		if b := args.Peek("window"); len(b) > 0 {
-			d, err := time.ParseDuration(string(b))
+		if b := args.Get("window"); b != "" {
+			d, err := time.ParseDuration(b)
 			if err != nil || d <= 0 {
-				statsError(ctx, fmt.Sprintf("window: want a duration such as 60s, got %q", b))
+				statsError(w, fmt.Sprintf("window: want a duration such as 60s, got %q", b))
 				return
 			}
 			q.Window = d
 		}
-		q.Current = args.GetBool("current")
+		q.Current, _ = strconv.ParseBool(args.Get("current"))
 		body, err := json.Marshal(p.ring.Snapshot(q))
 		if err != nil {
-			ctx.Error(`{"error":"stats: encode failed"}`, fasthttp.StatusInternalServerError)
+			http.Error(w, `{"error":{"type":"internal_error","message":"stats: encode failed"}}`, http.StatusInternalServerError)
 			return
 		}
-		ctx.SetContentType("application/json")
-		ctx.Response.Header.Set("Cache-Control", "no-store")
-		ctx.SetBody(body)
-	}
+		w.Header().Set("Content-Type", "application/json")
+		w.Header().Set("Cache-Control", "no-store")
+		_, _ = w.Write(body)
+	})
 }
 
-func statsError(ctx *fasthttp.RequestCtx, msg string) {
-	ctx.SetStatusCode(fasthttp.StatusBadRequest)
-	ctx.SetContentType("application/json")
-	b, _ := json.Marshal(map[string]string{"error": msg})
-	ctx.SetBody(b)
+// statsError writes a 400 in the sidecar's one error shape (API.md).
+func statsError(w http.ResponseWriter, msg string) {
+	b, _ := json.Marshal(map[string]map[string]string{"error": {"type": "invalid_request_error", "message": msg}})
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusBadRequest)
+	_, _ = w.Write(b)
 }
 
 func codeLabel(code int) string {

@@ -7,7 +7,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/crossrank/crossrank/sidecar/metrics"
+	"github.com/crossrank/crossrank/internal/metrics/stats"
 )
 
 // Poller collects the target's /v1/stats points once a second, as the
@@ -17,7 +17,7 @@ type Poller struct {
 	interval time.Duration
 
 	mu     sync.Mutex
-	points []metrics.Point
+	points []stats.Point
 	gpu    bool
 	err    error
 	last   int64
@@ -84,7 +84,7 @@ func (p *Poller) poll(ctx context.Context) error {
 	if code != 200 {
 		return fmt.Errorf("bench: GET /v1/stats: HTTP %d", code)
 	}
-	var s metrics.Snapshot
+	var s stats.Snapshot
 	if err := json.Unmarshal(body, &s); err != nil {
 		return fmt.Errorf("bench: decode /v1/stats: %w", err)
 	}
@@ -102,8 +102,8 @@ func (p *Poller) poll(ctx context.Context) error {
 
 // Points returns the points collected so far, the GPU flag and the error
 // that stopped polling (nil while it works).
-func (p *Poller) Points() ([]metrics.Point, bool, error) {
+func (p *Poller) Points() ([]stats.Point, bool, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return append([]metrics.Point(nil), p.points...), p.gpu, p.err
+	return append([]stats.Point(nil), p.points...), p.gpu, p.err
 }

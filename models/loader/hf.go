@@ -1,15 +1,15 @@
-package rerank
+package loader
 
 import (
 	"fmt"
 
+	"github.com/crossrank/crossrank/models"
 	"github.com/crossrank/crossrank/models/tokenizer"
-	"github.com/crossrank/crossrank/sidecar/batcher"
 )
 
-// HF adapts a Hugging Face tokenizer (models/tokenizer) to the engine;
+// HF adapts a Hugging Face tokenizer (models/tokenizer) to models.Tokenizer;
 // maxLength is the model's longest sequence (models.Info.MaxLength).
-func HF(tok *tokenizer.Tokenizer, maxLength int) Tokenizer {
+func HF(tok *tokenizer.Tokenizer, maxLength int) models.Tokenizer {
 	return hfTokenizer{tok: tok, max: maxLength}
 }
 
@@ -21,12 +21,12 @@ type hfTokenizer struct {
 func (h hfTokenizer) CountTokens(text string) int { return h.tok.CountTokens(text) }
 func (h hfTokenizer) MaxLength() int              { return h.max }
 
-func (h hfTokenizer) NewEncoder(t Truncation) (Encoder, error) {
+func (h hfTokenizer) NewPairEncoder(t models.Truncation) (models.PairEncoder, error) {
 	tr := tokenizer.Truncation{MaxLength: t.MaxLength, Strategy: tokenizer.LongestFirst, Direction: tokenizer.Right}
-	if t.Left {
+	if t.Direction == models.Left {
 		tr.Direction = tokenizer.Left
 	}
-	if t.None {
+	if t.Off {
 		tr.MaxLength = 0
 	}
 	if tr.MaxLength < 0 {
@@ -37,17 +37,17 @@ func (h hfTokenizer) NewEncoder(t Truncation) (Encoder, error) {
 
 type hfEncoder struct {
 	be   tokenizer.BatchEncoder
-	seqs []batcher.Seq
+	seqs []models.Sequence
 }
 
-func (e *hfEncoder) EncodePairs(query string, passages []string) ([]batcher.Seq, error) {
+func (e *hfEncoder) EncodePairs(query string, passages []string) ([]models.Sequence, error) {
 	encs, err := e.be.EncodePairs(query, passages)
 	if err != nil {
 		return nil, err
 	}
 	e.seqs = e.seqs[:0]
 	for _, enc := range encs {
-		e.seqs = append(e.seqs, batcher.Seq{IDs: enc.IDs, TypeIDs: enc.TypeIDs})
+		e.seqs = append(e.seqs, models.Sequence{IDs: enc.IDs, TypeIDs: enc.TypeIDs})
 	}
 	return e.seqs, nil
 }

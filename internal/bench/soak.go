@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"strings"
 
-	"github.com/crossrank/crossrank/sidecar/metrics"
+	"github.com/crossrank/crossrank/internal/metrics/stats"
 )
 
 // SoakReport is what a soak run found: errors, memory growth and latency
@@ -26,7 +26,7 @@ type SoakReport struct {
 
 // NewSoakReport analyses a soak configuration and the dashboard points
 // polled during it.
-func NewSoakReport(c ConfigReport, pts []metrics.Point) *SoakReport {
+func NewSoakReport(c ConfigReport, pts []stats.Point) *SoakReport {
 	s := &SoakReport{DurationS: c.ElapsedS, Requests: c.Requests, Errors: c.Errors}
 	durMs := c.ElapsedS * 1000
 	winMs := max(durMs/10, 1000)

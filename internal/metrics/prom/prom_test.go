@@ -1,4 +1,4 @@
-package metrics_test
+package prom_test
 
 import (
 	"context"
@@ -8,7 +8,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -16,8 +15,9 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	"github.com/valyala/fasthttp"
 
+	"github.com/crossrank/crossrank/internal/metrics/prom"
+	"github.com/crossrank/crossrank/internal/metrics/stats"
 	"github.com/crossrank/crossrank/sidecar/metrics"
 )
 
@@ -34,26 +34,19 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
-// serve starts a real fasthttp server on loopback with the two handlers.
-func serve(t *testing.T, p *metrics.Prom) string {
+// serve starts a real HTTP server on loopback with the two handlers.
+func serve(t *testing.T, p *prom.Prom) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mh, sh := p.MetricsHandler(), p.StatsHandler()
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		switch string(ctx.Path()) {
-		case "/metrics":
-			mh(ctx)
-		case "/v1/stats":
-			sh(ctx)
-		default:
-			ctx.NotFound()
-		}
-	}}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", p.MetricsHandler())
+	mux.Handle("GET /v1/stats", p.StatsHandler())
+	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln) //nolint:errcheck
-	t.Cleanup(func() { _ = srv.Shutdown() })
+	t.Cleanup(func() { _ = srv.Close() })
 	return "http://" + ln.Addr().String()
 }
 
@@ -113,7 +106,7 @@ type dto struct {
 }
 
 func TestMetricsExposition(t *testing.T) {
-	p := metrics.New(metrics.WithoutSampler())
+	p := prom.New(prom.WithoutSampler())
 	defer p.Close()
 	base := serve(t, p)
 
@@ -191,8 +184,8 @@ func TestMetricsExposition(t *testing.T) {
 
 func TestStatsRing(t *testing.T) {
 	clk := &clock{t: time.Unix(1_000_000, 0)}
-	p := metrics.New(metrics.WithoutSampler(), metrics.WithClock(clk.Now), metrics.WithWindow(10*time.Second),
-		metrics.WithProcessProbe(fixedProc{cpu: 150, rss: 321}))
+	p := prom.New(prom.WithoutSampler(), prom.WithClock(clk.Now), prom.WithWindow(10*time.Second),
+		prom.WithProcessProbe(fixedProc{cpu: 150, rss: 321}))
 	defer p.Close()
 	base := serve(t, p)
 
@@ -220,7 +213,7 @@ func TestStatsRing(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("/v1/stats: %d %s", code, body)
 	}
-	var s metrics.Snapshot
+	var s stats.Snapshot
 	if err := json.Unmarshal(body, &s); err != nil {
 		t.Fatal(err)
 	}
@@ -302,12 +295,12 @@ func TestStatsRing(t *testing.T) {
 
 type fixedProc struct{ cpu, rss float64 }
 
-func (f fixedProc) Sample() (metrics.ProcessSample, error) {
-	return metrics.ProcessSample{CPUPercent: f.cpu, RSSMB: f.rss}, nil
+func (f fixedProc) Sample() (stats.ProcessSample, error) {
+	return stats.ProcessSample{CPUPercent: f.cpu, RSSMB: f.rss}, nil
 }
 
 func TestProcProbeReadsThisProcess(t *testing.T) {
-	pr := metrics.NewProcProbe()
+	pr := stats.NewProcProbe()
 	if _, err := pr.Sample(); err != nil {
 		t.Fatal(err)
 	}
@@ -327,11 +320,11 @@ func TestProcProbeReadsThisProcess(t *testing.T) {
 }
 
 func TestSamplerFillsResources(t *testing.T) {
-	p := metrics.New()
+	p := prom.New()
 	defer p.Close()
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		s := p.Ring().Snapshot(metrics.StatsQuery{Current: true})
+		s := p.Ring().Snapshot(stats.StatsQuery{Current: true})
 		for _, pt := range s.Points {
 			if pt.RSSMB != nil && *pt.RSSMB > 1 {
 				return
@@ -343,7 +336,7 @@ func TestSamplerFillsResources(t *testing.T) {
 }
 
 func TestRingConcurrent(t *testing.T) {
-	p := metrics.New(metrics.WithoutSampler())
+	p := prom.New(prom.WithoutSampler())
 	defer p.Close()
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
@@ -353,13 +346,13 @@ func TestRingConcurrent(t *testing.T) {
 			for i := 0; i < 1000; i++ {
 				p.Request("/v1/rerank", 200, time.Millisecond, 2)
 				p.Batch("m", 2, 10, 12)
-				_ = p.Ring().Snapshot(metrics.StatsQuery{Current: true})
+				_ = p.Ring().Snapshot(stats.StatsQuery{Current: true})
 			}
 		}()
 	}
 	wg.Wait()
 	total := 0
-	for _, pt := range p.Ring().Snapshot(metrics.StatsQuery{Current: true}).Points {
+	for _, pt := range p.Ring().Snapshot(stats.StatsQuery{Current: true}).Points {
 		total += pt.Requests
 	}
 	if total != 8000 {
@@ -368,51 +361,21 @@ func TestRingConcurrent(t *testing.T) {
 }
 
 func ExampleNew() {
-	rec := metrics.New(metrics.WithoutSampler())
+	rec := prom.New(prom.WithoutSampler())
 	defer rec.Close()
 	var r metrics.Recorder = rec // hand it to the server, batcher and plugin host
 	r.Request("/v1/rerank", 200, 12*time.Millisecond, 50)
-	pts := rec.Ring().Snapshot(metrics.StatsQuery{Current: true}).Points
+	pts := rec.Ring().Snapshot(stats.StatsQuery{Current: true}).Points
 	last := pts[len(pts)-1]
 	fmt.Println(last.Requests, last.Pairs, *last.LatP50Ms)
 	// Output: 1 50 12
-}
-
-func TestNVMLAbsentOrReal(t *testing.T) {
-	// On a machine without the NVIDIA driver, no probe (and so no GPU
-	// series); where the driver is loaded, a real reading.
-	probe, err := metrics.OpenNVML()
-	if _, statErr := os.Stat("/proc/driver/nvidia/version"); statErr != nil {
-		if err == nil || probe != nil {
-			t.Fatalf("no NVIDIA driver, yet a probe: %v", probe)
-		}
-		t.Logf("no GPU probe, as expected: %v", err)
-		return
-	}
-	if err != nil {
-		t.Fatalf("NVIDIA driver loaded but NVML unreadable: %v", err)
-	}
-	defer probe.Close()
-	t.Logf("GPU %s", probe.Name())
-	s, err := probe.Sample(context.Background())
-	if err != nil || s.MemoryMB <= 0 || s.UtilPct < 0 || s.UtilPct > 100 {
-		t.Fatalf("GPU sample %+v, %v", s, err)
-	}
-	rec := metrics.New(metrics.WithoutSampler(), metrics.WithGPU(probe))
-	defer rec.Close()
-	rec.Sample(context.Background())
-	snap := rec.Ring().Snapshot(metrics.StatsQuery{Current: true})
-	last := snap.Points[len(snap.Points)-1]
-	if !snap.GPU || last.GPUMemMB == nil || *last.GPUMemMB <= 0 {
-		t.Errorf("GPU not in /v1/stats: %+v", last)
-	}
 }
 
 // BenchmarkRecorder measures the cost the sidecar pays per request for
 // metrics: one Request, three Stage and one Batch event, from parallel
 // goroutines.
 func BenchmarkRecorder(b *testing.B) {
-	p := metrics.New(metrics.WithoutSampler())
+	p := prom.New(prom.WithoutSampler())
 	defer p.Close()
 	b.ReportAllocs()
 	b.RunParallel(func(pb *testing.PB) {
@@ -430,7 +393,7 @@ func BenchmarkRecorder(b *testing.B) {
 // with 100 requests in every second.
 func BenchmarkSnapshot(b *testing.B) {
 	clk := &clock{t: time.Unix(2_000_000, 0)}
-	p := metrics.New(metrics.WithoutSampler(), metrics.WithClock(clk.Now))
+	p := prom.New(prom.WithoutSampler(), prom.WithClock(clk.Now))
 	defer p.Close()
 	for s := 0; s < 900; s++ {
 		for i := 0; i < 100; i++ {
@@ -441,7 +404,7 @@ func BenchmarkSnapshot(b *testing.B) {
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		if n := len(p.Ring().Snapshot(metrics.StatsQuery{}).Points); n != 899 {
+		if n := len(p.Ring().Snapshot(stats.StatsQuery{}).Points); n != 899 {
 			b.Fatalf("%d points", n)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,10 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/valyala/fasthttp"
-
-	"github.com/crossrank/crossrank/sidecar/dashboard"
-	"github.com/crossrank/crossrank/sidecar/dashboard/dashboardtest"
+	"github.com/crossrank/crossrank/internal/dashboard"
+	"github.com/crossrank/crossrank/internal/dashboardtest"
+	"github.com/crossrank/crossrank/internal/metrics/prom"
 	"github.com/crossrank/crossrank/sidecar/metrics"
 )
 
@@ -58,7 +59,7 @@ func (c counts) merge(o counts) {
 // traffic records n seconds of events; seconds in idle get none. It returns
 // how many values each chart should then hold and how many errors it
 // recorded.
-func traffic(rec *metrics.Prom, clk *clock, n int, idle map[int]bool) (counts, int) {
+func traffic(rec *prom.Prom, clk *clock, n int, idle map[int]bool) (counts, int) {
 	want := counts{}
 	errors := 0
 	for s := 0; s < n; s++ {
@@ -110,7 +111,7 @@ const modelsTrained = `{"object":"list","data":[{"id":"bge-small","object":"mode
 
 func TestDashboardInChromium(t *testing.T) {
 	clk := &clock{t: time.Now().Add(-2 * time.Minute).Truncate(time.Second)}
-	rec := metrics.New(metrics.WithoutSampler(), metrics.WithClock(clk.Now))
+	rec := prom.New(prom.WithoutSampler(), prom.WithClock(clk.Now))
 	defer rec.Close()
 
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -119,22 +120,16 @@ func TestDashboardInChromium(t *testing.T) {
 	}
 	var models atomic.Value
 	models.Store(modelsTwin)
-	dh, sh := dashboard.Handler(), rec.StatsHandler()
-	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
-		switch string(ctx.Path()) {
-		case "/dashboard":
-			dh(ctx)
-		case "/v1/stats":
-			sh(ctx)
-		case "/v1/models":
-			ctx.SetContentType("application/json")
-			ctx.SetBodyString(models.Load().(string))
-		default:
-			ctx.NotFound()
-		}
-	}}
+	mux := http.NewServeMux()
+	mux.Handle("GET /dashboard", dashboard.Handler())
+	mux.Handle("GET /v1/stats", rec.StatsHandler())
+	mux.HandleFunc("GET /v1/models", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(models.Load().(string)))
+	})
+	srv := &http.Server{Handler: mux}
 	go srv.Serve(ln) //nolint:errcheck
-	defer srv.Shutdown()
+	defer srv.Close()
 
 	want, errors := traffic(rec, clk, 30, map[int]bool{10: true, 11: true, 12: true})
 
@@ -341,30 +336,24 @@ func checkLayout(ctx context.Context, t *testing.T, br *dashboardtest.Browser, v
 }
 
 func TestIndexRedirects(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	srv := httptest.NewServer(dashboard.Index())
+	defer srv.Close()
+	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := client.Get(srv.URL + "/")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := &fasthttp.Server{Handler: dashboard.Index()}
-	go srv.Serve(ln) //nolint:errcheck
-	defer srv.Shutdown()
-	req, resp := fasthttp.AcquireRequest(), fasthttp.AcquireResponse()
-	defer fasthttp.ReleaseRequest(req)
-	defer fasthttp.ReleaseResponse(resp)
-	req.SetRequestURI("http://" + ln.Addr().String() + "/")
-	if err := fasthttp.Do(req, resp); err != nil {
-		t.Fatal(err)
-	}
-	loc := string(resp.Header.Peek("Location"))
-	if resp.StatusCode() != fasthttp.StatusFound || !strings.HasSuffix(loc, "/dashboard") {
-		t.Errorf("GET / = %d Location %q, want 302 to /dashboard", resp.StatusCode(), loc)
+	resp.Body.Close()
+	loc := resp.Header.Get("Location")
+	if resp.StatusCode != http.StatusFound || !strings.HasSuffix(loc, "/dashboard") {
+		t.Errorf("GET / = %d Location %q, want 302 to /dashboard", resp.StatusCode, loc)
 	}
 }
 
 func ExampleHandler() {
-	h := dashboard.Handler() // mount on GET /dashboard beside metrics' StatsHandler on GET /v1/stats
-	var ctx fasthttp.RequestCtx
-	h(&ctx)
-	fmt.Println(string(ctx.Response.Header.ContentType()), strings.Contains(string(ctx.Response.Body()), "v1/stats"))
+	h := dashboard.Handler() // mount on GET /dashboard beside the stats handler on GET /v1/stats
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/dashboard", nil))
+	fmt.Println(rec.Header().Get("Content-Type"), strings.Contains(rec.Body.String(), "v1/stats"))
 	// Output: text/html; charset=utf-8 true
 }

@@ -11,7 +11,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/crossrank/crossrank/sidecar/metrics"
+	"github.com/crossrank/crossrank/internal/metrics/stats"
 )
 
 // Report is everything a bench measured; report.json is this struct.
@@ -25,7 +25,7 @@ type Report struct {
 	Device      string          `json:"device"`
 	Corpus      string          `json:"corpus"`
 	Configs     []ConfigReport  `json:"configs"`
-	Stats       []metrics.Point `json:"stats"` // /v1/stats seconds during the measured runs
+	Stats       []stats.Point   `json:"stats"` // /v1/stats seconds during the measured runs
 	StatsGPU    bool            `json:"stats_gpu"`
 	StatsError  string          `json:"stats_error,omitempty"` // why there are no dashboard metrics
 	Dashboard   []MetricSummary `json:"dashboard_summary"`
@@ -124,8 +124,8 @@ func finiteOr(v, alt float64) float64 {
 }
 
 // inRange returns the points whose second overlaps [start, end].
-func inRange(pts []metrics.Point, start, end time.Time) []metrics.Point {
-	var out []metrics.Point
+func inRange(pts []stats.Point, start, end time.Time) []stats.Point {
+	var out []stats.Point
 	for _, p := range pts {
 		if p.T >= start.Unix() && p.T <= end.Unix() {
 			out = append(out, p)
@@ -134,7 +134,7 @@ func inRange(pts []metrics.Point, start, end time.Time) []metrics.Point {
 	return out
 }
 
-func meanOf(pts []metrics.Point, get func(metrics.Point) *float64) *float64 {
+func meanOf(pts []stats.Point, get func(stats.Point) *float64) *float64 {
 	var sum float64
 	n := 0
 	for _, p := range pts {
@@ -154,26 +154,26 @@ func meanOf(pts []metrics.Point, get func(metrics.Point) *float64) *float64 {
 type dashboardRow struct {
 	name string
 	gpu  bool
-	get  func(metrics.Point) *float64
+	get  func(stats.Point) *float64
 }
 
 func dashboardRows() []dashboardRow {
 	return []dashboardRow{
-		{"GPU Memory (MB)", true, func(p metrics.Point) *float64 { return p.GPUMemMB }},
-		{"GPU Utilization (%)", true, func(p metrics.Point) *float64 { return p.GPUUtilPct }},
-		{"Memory (MB)", false, func(p metrics.Point) *float64 { return p.RSSMB }},
-		{"CPU Usage (%)", false, func(p metrics.Point) *float64 { return p.CPUPct }},
-		{"Tokenization (ms)", false, func(p metrics.Point) *float64 { return p.TokenizeMs }},
-		{"Inference (ms)", false, func(p metrics.Point) *float64 { return p.InferenceMs }},
-		{"Queue Wait (ms)", false, func(p metrics.Point) *float64 { return p.QueueMs }},
-		{"Padding Waste (%)", false, func(p metrics.Point) *float64 { return p.PaddingWastePct }},
-		{"Batch Size (pairs)", false, func(p metrics.Point) *float64 { return p.BatchSize }},
+		{"GPU Memory (MB)", true, func(p stats.Point) *float64 { return p.GPUMemMB }},
+		{"GPU Utilization (%)", true, func(p stats.Point) *float64 { return p.GPUUtilPct }},
+		{"Memory (MB)", false, func(p stats.Point) *float64 { return p.RSSMB }},
+		{"CPU Usage (%)", false, func(p stats.Point) *float64 { return p.CPUPct }},
+		{"Tokenization (ms)", false, func(p stats.Point) *float64 { return p.TokenizeMs }},
+		{"Inference (ms)", false, func(p stats.Point) *float64 { return p.InferenceMs }},
+		{"Queue Wait (ms)", false, func(p stats.Point) *float64 { return p.QueueMs }},
+		{"Padding Waste (%)", false, func(p stats.Point) *float64 { return p.PaddingWastePct }},
+		{"Batch Size (pairs)", false, func(p stats.Point) *float64 { return p.BatchSize }},
 	}
 }
 
 // Finish fills the report's dashboard parts from the polled points: each
 // configuration's stage times, the summary rows and the run's time series.
-func (r *Report) Finish(points []metrics.Point, gpu bool, pollErr error) {
+func (r *Report) Finish(points []stats.Point, gpu bool, pollErr error) {
 	r.StatsGPU = gpu
 	if pollErr != nil {
 		r.StatsError = pollErr.Error()
@@ -189,10 +189,10 @@ func (r *Report) Finish(points []metrics.Point, gpu bool, pollErr error) {
 		c := &r.Configs[i]
 		pts := inRange(points, c.Start, c.End)
 		c.StageMs = StageTimes{
-			Plugins:   meanOf(pts, func(p metrics.Point) *float64 { return p.PluginsMs }),
-			Tokenize:  meanOf(pts, func(p metrics.Point) *float64 { return p.TokenizeMs }),
-			Queue:     meanOf(pts, func(p metrics.Point) *float64 { return p.QueueMs }),
-			Inference: meanOf(pts, func(p metrics.Point) *float64 { return p.InferenceMs }),
+			Plugins:   meanOf(pts, func(p stats.Point) *float64 { return p.PluginsMs }),
+			Tokenize:  meanOf(pts, func(p stats.Point) *float64 { return p.TokenizeMs }),
+			Queue:     meanOf(pts, func(p stats.Point) *float64 { return p.QueueMs }),
+			Inference: meanOf(pts, func(p stats.Point) *float64 { return p.InferenceMs }),
 		}
 	}
 	r.Dashboard = nil
@@ -260,67 +260,10 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 
 	p("## Detailed Metrics\n\n")
 	for _, c := range r.Configs {
-		p("### Config %d: %s\n\n", c.Index, c.Label)
-		p("**Total:** %d pairs in %.2fs (%d requests, %d errors)\n\n", c.Pairs, c.ElapsedS, c.Requests, c.Errors)
-		for _, e := range c.FirstErrors {
-			p("- error: `%s`\n", strings.ReplaceAll(e, "`", "'"))
-		}
-		if len(c.FirstErrors) > 0 {
-			p("\n")
-		}
-		if c.Latency.N == 0 {
-			p("No successful requests.\n\n")
-			continue
-		}
-		summaryTable(&b, "Latency (ms)", c.Latency)
-		summaryTable(&b, "Throughput (pairs/s)", c.Throughput)
-		p("#### Latency vs Throughput Analysis\n\n")
-		p("| Latency Range | Avg Throughput | Min Throughput | Max Throughput | Count |\n")
-		p("|---------------|----------------|----------------|----------------|-------|\n")
-		for _, band := range c.Bands {
-			if band.Count == 0 {
-				p("| %s | - | - | - | 0 |\n", band.Label)
-				continue
-			}
-			p("| %s | %.2f | %.2f | %.2f | %d |\n", band.Label, band.AvgTP, band.MinTP, band.MaxTP, band.Count)
-		}
-		if c.Correlation != nil {
-			p("\n**Correlation:** %.3f (negative correlation expected: lower latency = higher throughput)\n\n", *c.Correlation)
-		} else {
-			p("\n**Correlation:** undefined (a sample is constant)\n\n")
-		}
+		writeConfigDetail(&b, c)
 	}
 
-	p("## Overall Summary\n\n")
-	p("| Metric | Value | Config |\n|--------|-------|--------|\n")
-	var ok []ConfigReport
-	for _, c := range r.Configs {
-		if c.Latency.N > 0 {
-			ok = append(ok, c)
-		}
-	}
-	if len(ok) > 0 {
-		bestTP, bestLat, bestAgg := ok[0], ok[0], ok[0]
-		var sumTP, sumLat float64
-		for _, c := range ok {
-			if c.Throughput.Avg > bestTP.Throughput.Avg {
-				bestTP = c
-			}
-			if c.Latency.Avg < bestLat.Latency.Avg {
-				bestLat = c
-			}
-			if c.AggThroughput > bestAgg.AggThroughput {
-				bestAgg = c
-			}
-			sumTP += c.Throughput.Avg
-			sumLat += c.Latency.Avg
-		}
-		p("| Best Throughput | %.2f p/s | %s |\n", bestTP.Throughput.Avg, shortLabel(bestTP.Config))
-		p("| Best Latency | %.2fms | %s |\n", bestLat.Latency.Avg, shortLabel(bestLat.Config))
-		p("| Avg Throughput | %.2f p/s | all configs |\n", sumTP/float64(len(ok)))
-		p("| Avg Latency | %.2fms | all configs |\n", sumLat/float64(len(ok)))
-		p("| Best Aggregate Throughput | %.2f p/s | %s |\n", bestAgg.AggThroughput, shortLabel(bestAgg.Config))
-	}
+	writeOverall(&b, r.Configs)
 	p("\n")
 
 	if r.Soak != nil {
@@ -451,4 +394,74 @@ func (r *Report) Write(dir string) error {
 		}
 	}
 	return nil
+}
+
+// writeConfigDetail writes one configuration's detailed metrics.
+func writeConfigDetail(b *strings.Builder, c ConfigReport) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("### Config %d: %s\n\n", c.Index, c.Label)
+	p("**Total:** %d pairs in %.2fs (%d requests, %d errors)\n\n", c.Pairs, c.ElapsedS, c.Requests, c.Errors)
+	for _, e := range c.FirstErrors {
+		p("- error: `%s`\n", strings.ReplaceAll(e, "`", "'"))
+	}
+	if len(c.FirstErrors) > 0 {
+		p("\n")
+	}
+	if c.Latency.N == 0 {
+		p("No successful requests.\n\n")
+		return
+	}
+	summaryTable(b, "Latency (ms)", c.Latency)
+	summaryTable(b, "Throughput (pairs/s)", c.Throughput)
+	p("#### Latency vs Throughput Analysis\n\n")
+	p("| Latency Range | Avg Throughput | Min Throughput | Max Throughput | Count |\n")
+	p("|---------------|----------------|----------------|----------------|-------|\n")
+	for _, band := range c.Bands {
+		if band.Count == 0 {
+			p("| %s | - | - | - | 0 |\n", band.Label)
+			continue
+		}
+		p("| %s | %.2f | %.2f | %.2f | %d |\n", band.Label, band.AvgTP, band.MinTP, band.MaxTP, band.Count)
+	}
+	if c.Correlation != nil {
+		p("\n**Correlation:** %.3f (negative correlation expected: lower latency = higher throughput)\n\n", *c.Correlation)
+	} else {
+		p("\n**Correlation:** undefined (a sample is constant)\n\n")
+	}
+}
+
+// writeOverall writes the overall summary table of the configurations that
+// had successful requests.
+func writeOverall(b *strings.Builder, configs []ConfigReport) {
+	p := func(format string, a ...any) { fmt.Fprintf(b, format, a...) }
+	p("## Overall Summary\n\n")
+	p("| Metric | Value | Config |\n|--------|-------|--------|\n")
+	var ok []ConfigReport
+	for _, c := range configs {
+		if c.Latency.N > 0 {
+			ok = append(ok, c)
+		}
+	}
+	if len(ok) > 0 {
+		bestTP, bestLat, bestAgg := ok[0], ok[0], ok[0]
+		var sumTP, sumLat float64
+		for _, c := range ok {
+			if c.Throughput.Avg > bestTP.Throughput.Avg {
+				bestTP = c
+			}
+			if c.Latency.Avg < bestLat.Latency.Avg {
+				bestLat = c
+			}
+			if c.AggThroughput > bestAgg.AggThroughput {
+				bestAgg = c
+			}
+			sumTP += c.Throughput.Avg
+			sumLat += c.Latency.Avg
+		}
+		p("| Best Throughput | %.2f p/s | %s |\n", bestTP.Throughput.Avg, shortLabel(bestTP.Config))
+		p("| Best Latency | %.2fms | %s |\n", bestLat.Latency.Avg, shortLabel(bestLat.Config))
+		p("| Avg Throughput | %.2f p/s | all configs |\n", sumTP/float64(len(ok)))
+		p("| Avg Latency | %.2fms | all configs |\n", sumLat/float64(len(ok)))
+		p("| Best Aggregate Throughput | %.2f p/s | %s |\n", bestAgg.AggThroughput, shortLabel(bestAgg.Config))
+	}
 }

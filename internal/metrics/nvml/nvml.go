@@ -1,4 +1,7 @@
-package metrics
+// Package nvml reads a GPU's memory and utilisation through NVIDIA's
+// management library for the metrics recorder (a stats.GPUProbe). It is
+// the only metrics package that needs cgo.
+package nvml
 
 import (
 	"context"
@@ -10,37 +13,39 @@ import (
 	"sync"
 
 	"github.com/NVIDIA/go-nvml/pkg/nvml"
+
+	"github.com/crossrank/crossrank/internal/metrics/stats"
 )
 
-// NVML reads one GPU's memory and utilisation through NVIDIA's management
+// Probe reads one GPU's memory and utilisation through NVIDIA's management
 // library (libnvidia-ml, loaded at run time by github.com/NVIDIA/go-nvml, so
 // the binary needs no NVIDIA library to build or to start). On a machine
-// without the library or without a GPU, OpenNVML fails and no GPU series
+// without the library or without a GPU, Open fails and no GPU series
 // exist: they are never zero-filled.
-type NVML struct {
+type Probe struct {
 	lib  nvml.Interface
 	dev  nvml.Device
 	name string
 	once sync.Once
 }
 
-var _ GPUProbe = (*NVML)(nil)
+var _ stats.GPUProbe = (*Probe)(nil)
 
-// OpenNVML loads NVML and opens the GPU that CUDA numbers 0 in this process:
+// Open loads NVML and opens the GPU that CUDA numbers 0 in this process:
 // the first entry of CUDA_VISIBLE_DEVICES (an index or a GPU-… UUID) when it
 // is set, else NVML's device 0. Close releases it.
-func OpenNVML() (*NVML, error) {
+func Open() (*Probe, error) {
 	lib := nvml.New()
 	if ret := lib.Init(); ret != nvml.SUCCESS {
-		return nil, fmt.Errorf("metrics: no GPU probe: NVML: %s", lib.ErrorString(ret))
+		return nil, fmt.Errorf("nvml: no GPU probe: NVML: %s", lib.ErrorString(ret))
 	}
 	dev, ret := openVisible(lib, os.Getenv("CUDA_VISIBLE_DEVICES"))
 	if ret != nvml.SUCCESS {
 		lib.Shutdown()
-		return nil, fmt.Errorf("metrics: no GPU probe: NVML device: %s", lib.ErrorString(ret))
+		return nil, fmt.Errorf("nvml: no GPU probe: device: %s", lib.ErrorString(ret))
 	}
 	name, _ := dev.GetName()
-	n := &NVML{lib: lib, dev: dev, name: name}
+	n := &Probe{lib: lib, dev: dev, name: name}
 	if _, err := n.Sample(context.Background()); err != nil {
 		n.Close()
 		return nil, err
@@ -70,31 +75,31 @@ func openVisible(lib nvml.Interface, env string) (nvml.Device, nvml.Return) {
 }
 
 // Name is the GPU's product name as NVML reports it.
-func (n *NVML) Name() string { return n.name }
+func (n *Probe) Name() string { return n.name }
 
-// Sample implements GPUProbe: used device memory in MiB and the GPU's
+// Sample implements stats.GPUProbe: used device memory in MiB and the GPU's
 // utilisation over NVML's last sample period.
-func (n *NVML) Sample(ctx context.Context) (GPUSample, error) {
+func (n *Probe) Sample(ctx context.Context) (stats.GPUSample, error) {
 	if err := ctx.Err(); err != nil {
-		return GPUSample{}, fmt.Errorf("metrics: NVML sample: %w", err)
+		return stats.GPUSample{}, fmt.Errorf("nvml: sample: %w", err)
 	}
 	mem, ret := n.dev.GetMemoryInfo()
 	if ret != nvml.SUCCESS {
-		return GPUSample{}, fmt.Errorf("metrics: NVML memory: %s", n.lib.ErrorString(ret))
+		return stats.GPUSample{}, fmt.Errorf("nvml: memory: %s", n.lib.ErrorString(ret))
 	}
 	util, ret := n.dev.GetUtilizationRates()
 	if ret != nvml.SUCCESS {
-		return GPUSample{}, fmt.Errorf("metrics: NVML utilisation: %s", n.lib.ErrorString(ret))
+		return stats.GPUSample{}, fmt.Errorf("nvml: utilisation: %s", n.lib.ErrorString(ret))
 	}
-	return GPUSample{MemoryMB: float64(mem.Used) / (1 << 20), UtilPct: float64(util.Gpu)}, nil
+	return stats.GPUSample{MemoryMB: float64(mem.Used) / (1 << 20), UtilPct: float64(util.Gpu)}, nil
 }
 
 // Close shuts NVML down; later calls do nothing.
-func (n *NVML) Close() error {
+func (n *Probe) Close() error {
 	var err error
 	n.once.Do(func() {
 		if ret := n.lib.Shutdown(); ret != nvml.SUCCESS {
-			err = errors.New("metrics: NVML shutdown: " + n.lib.ErrorString(ret))
+			err = errors.New("nvml: shutdown: " + n.lib.ErrorString(ret))
 		}
 	})
 	return err

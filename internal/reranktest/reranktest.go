@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/crossrank/crossrank/internal/testenv"
+	"github.com/crossrank/crossrank/models/loader"
 	"github.com/crossrank/crossrank/models/ort"
 	"github.com/crossrank/crossrank/models/tokenizer"
 	"github.com/crossrank/crossrank/sidecar/rerank"
@@ -17,7 +18,7 @@ import (
 // session is closed when the test ends.
 func Twin(t testing.TB, threads int) rerank.Model {
 	t.Helper()
-	m, err := rerank.LoadModel(context.Background(), "twin", testenv.TwinDir(t), ort.WithLibrary(testenv.ORTLib(t)), ort.WithThreads(threads, 1))
+	m, err := loader.Load(context.Background(), "twin", testenv.TwinDir(t), ort.WithLibrary(testenv.ORTLib(t)), ort.WithThreads(threads, 1))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,43 +97,12 @@ func (r *Report) describeTarget(ctx context.Context, c *Client) {
 	if r.Model != "" && r.Backend != "" && r.Device != "" {
 		return
 	}
-	code, body, err := c.Get(ctx, "/v1/models")
-	if err != nil || code != 200 {
+	m := firstModel(ctx, c)
+	if m == nil {
 		return
-	}
-	var doc map[string]json.RawMessage
-	if json.Unmarshal(body, &doc) != nil {
-		return
-	}
-	var list []map[string]any
-	for _, k := range []string{"data", "models"} {
-		if raw, ok := doc[k]; ok && json.Unmarshal(raw, &list) == nil && len(list) > 0 {
-			break
-		}
-	}
-	if len(list) == 0 {
-		return
-	}
-	m := list[0]
-	pick := func(dst *string, keys ...string) {
-		if *dst != "" {
-			return
-		}
-		for _, k := range keys {
-			if s, ok := m[k].(string); ok && s != "" {
-				*dst = s
-				return
-			}
-			if arr, ok := m[k].([]any); ok && len(arr) > 0 {
-				if s, ok := arr[0].(string); ok {
-					*dst = s
-					return
-				}
-			}
-		}
 	}
 	modelSet := r.Model != ""
-	pick(&r.Model, "id", "name", "model")
+	pick(m, &r.Model, "id", "name", "model")
 	if !modelSet && r.Model != "" {
 		var extra []string
 		if f, ok := m["file"].(string); ok && f != "" {
@@ -146,19 +115,99 @@ func (r *Report) describeTarget(ctx context.Context, c *Client) {
 			r.Model += " (" + strings.Join(extra, ", ") + ")"
 		}
 	}
-	pick(&r.Backend, "backend", "runtime")
+	pick(m, &r.Backend, "backend", "runtime")
 	if _, ok := m["provider"]; ok && r.Backend == "" {
 		r.Backend = "onnxruntime" // crossrank's /v1/models names the ORT execution provider
 	}
-	pick(&r.Device, "device", "provider", "providers", "execution_provider")
+	pick(m, &r.Device, "device", "provider", "providers", "execution_provider")
+}
+
+// firstModel returns the first entry of the target's GET /v1/models list
+// ("data" or "models"), or nil.
+func firstModel(ctx context.Context, c *Client) map[string]any {
+	code, body, err := c.Get(ctx, "/v1/models")
+	if err != nil || code != 200 {
+		return nil
+	}
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(body, &doc) != nil {
+		return nil
+	}
+	for _, k := range []string{"data", "models"} {
+		var list []map[string]any
+		if raw, ok := doc[k]; ok && json.Unmarshal(raw, &list) == nil && len(list) > 0 {
+			return list[0]
+		}
+	}
+	return nil
+}
+
+// pick sets *dst, when empty, to the first of m's keys holding a string (or
+// an array whose first element is one).
+func pick(m map[string]any, dst *string, keys ...string) {
+	if *dst != "" {
+		return
+	}
+	for _, k := range keys {
+		if s, ok := m[k].(string); ok && s != "" {
+			*dst = s
+			return
+		}
+		if arr, ok := m[k].([]any); ok && len(arr) > 0 {
+			if s, ok := arr[0].(string); ok {
+				*dst = s
+				return
+			}
+		}
+	}
 }
 
 // ParseSweep expands "batch=16,32,64;concurrency=1,2,4" (keys batch,
 // concurrency or conc, rate) into configurations, every combination, batch
 // outermost; unspecified fields come from base.
 func ParseSweep(spec string, base Config) ([]Config, error) {
+	axes, err := sweepAxes(spec)
+	if err != nil {
+		return nil, err
+	}
+	out := []Config{base}
+	for _, k := range []string{"batch", "concurrency", "rate"} {
+		vals, ok := axes[k]
+		if !ok {
+			continue
+		}
+		var next []Config
+		for _, c := range out {
+			for _, v := range vals {
+				next = append(next, c.with(k, v))
+			}
+		}
+		out = next
+	}
+	for _, c := range out {
+		if err := c.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// with returns c with one sweep axis set.
+func (c Config) with(axis string, v float64) Config {
+	switch axis {
+	case "batch":
+		c.Batch = int(v)
+	case "concurrency":
+		c.Concurrency, c.Rate = int(v), 0
+	case "rate":
+		c.Rate = v
+	}
+	return c
+}
+
+// sweepAxes parses a sweep spec into its axes' values.
+func sweepAxes(spec string) (map[string][]float64, error) {
 	axes := map[string][]float64{}
-	var order []string
 	for _, part := range strings.Split(spec, ";") {
 		part = strings.TrimSpace(part)
 		if part == "" {
@@ -185,46 +234,14 @@ func ParseSweep(spec string, base Config) ([]Config, error) {
 			}
 			axes[k] = append(axes[k], f)
 		}
-		order = append(order, k)
 	}
-	if len(order) == 0 {
+	if len(axes) == 0 {
 		return nil, fmt.Errorf("bench: empty sweep %q", spec)
 	}
-	if _, ok := axes["rate"]; ok {
-		if _, ok := axes["concurrency"]; ok {
-			return nil, fmt.Errorf("bench: sweep %q: rate (open loop) and concurrency (closed loop) exclude each other", spec)
-		}
+	_, rate := axes["rate"]
+	_, conc := axes["concurrency"]
+	if rate && conc {
+		return nil, fmt.Errorf("bench: sweep %q: rate (open loop) and concurrency (closed loop) exclude each other", spec)
 	}
-	keys := []string{}
-	for _, k := range []string{"batch", "concurrency", "rate"} {
-		if _, ok := axes[k]; ok {
-			keys = append(keys, k)
-		}
-	}
-	out := []Config{base}
-	for _, k := range keys {
-		var next []Config
-		for _, c := range out {
-			for _, v := range axes[k] {
-				n := c
-				switch k {
-				case "batch":
-					n.Batch = int(v)
-				case "concurrency":
-					n.Concurrency = int(v)
-					n.Rate = 0
-				case "rate":
-					n.Rate = v
-				}
-				next = append(next, n)
-			}
-		}
-		out = next
-	}
-	for _, c := range out {
-		if err := c.Validate(); err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
+	return axes, nil
 }

@@ -17,8 +17,7 @@ package dashboard
 
 import (
 	_ "embed"
-
-	"github.com/valyala/fasthttp"
+	"net/http"
 )
 
 //go:embed index.html
@@ -29,22 +28,23 @@ func Page() []byte { return append([]byte(nil), page...) }
 
 // Handler serves the page (mount it on GET /dashboard). The page fetches
 // "v1/stats" relative to its own URL, so /dashboard reads /v1/stats.
-func Handler() fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType("text/html; charset=utf-8")
-		ctx.Response.Header.Set("Cache-Control", "no-cache")
-		ctx.Response.Header.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:")
-		ctx.SetBody(page)
-	}
+func Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		h := w.Header()
+		h.Set("Content-Type", "text/html; charset=utf-8")
+		h.Set("Cache-Control", "no-cache")
+		h.Set("Content-Security-Policy", "default-src 'self'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:")
+		_, _ = w.Write(page)
+	})
 }
 
 // Index answers GET / with a redirect to the dashboard, so the sidecar's
 // root URL opens it. Mount it only where / is free: in _search proxy mode
 // the engine's own GET / (cluster info, read by Elasticsearch clients) must
 // pass through.
-func Index() fasthttp.RequestHandler {
-	return func(ctx *fasthttp.RequestCtx) {
-		ctx.Response.Header.Set("Cache-Control", "no-cache")
-		ctx.Redirect("/dashboard", fasthttp.StatusFound)
-	}
+func Index() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Cache-Control", "no-cache")
+		http.Redirect(w, r, "/dashboard", http.StatusFound)
+	})
 }

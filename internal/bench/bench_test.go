@@ -12,22 +12,24 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"github.com/valyala/fasthttp/fasthttpadaptor"
 
-	"github.com/crossrank/crossrank/sidecar/bench"
+	"github.com/crossrank/crossrank/internal/bench"
+	"github.com/crossrank/crossrank/internal/metrics/prom"
 	"github.com/crossrank/crossrank/sidecar/metrics"
 )
 
 // stubTarget is a loopback fasthttp server answering /v1/rerank with one
 // score per document and recording metrics like the sidecar.
-func stubTarget(t *testing.T, fail func(i int) bool) (string, *metrics.Prom) {
+func stubTarget(t *testing.T, fail func(i int) bool) (string, *prom.Prom) {
 	t.Helper()
-	rec := metrics.New()
+	rec := prom.New()
 	t.Cleanup(func() { rec.Close() })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	mh, sh := rec.MetricsHandler(), rec.StatsHandler()
+	mh, sh := fasthttpadaptor.NewFastHTTPHandler(rec.MetricsHandler()), fasthttpadaptor.NewFastHTTPHandler(rec.StatsHandler())
 	var n atomic.Int64
 	srv := &fasthttp.Server{Handler: func(ctx *fasthttp.RequestCtx) {
 		switch string(ctx.Path()) {

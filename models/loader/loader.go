@@ -1,0 +1,38 @@
+// Package loader is the one model loader: it opens a model folder
+// (config.json, tokenizer.json and an ONNX file, see models/modeldir) with
+// the pure-Go tokenizer and the ONNX Runtime backend and returns it as a
+// models.Model. It is the only package besides models/ort that the engine's
+// callers need cgo for; the engine itself never imports it.
+package loader
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/crossrank/crossrank/models"
+	"github.com/crossrank/crossrank/models/modeldir"
+	"github.com/crossrank/crossrank/models/ort"
+	"github.com/crossrank/crossrank/models/tokenizer"
+)
+
+// Load opens a model folder on ONNX Runtime and returns it served as name.
+// The caller closes m.Scorer.
+func Load(ctx context.Context, name, dir string, opts ...ort.Option) (models.Model, error) {
+	md, err := modeldir.Open(dir)
+	if err != nil {
+		return models.Model{}, fmt.Errorf("loader: model %s: %w", name, err)
+	}
+	tokPath, err := md.RequireTokenizer()
+	if err != nil {
+		return models.Model{}, fmt.Errorf("loader: model %s: %w", name, err)
+	}
+	tok, err := tokenizer.Load(tokPath)
+	if err != nil {
+		return models.Model{}, fmt.Errorf("loader: model %s: %w", name, err)
+	}
+	sess, err := ort.Load(ctx, dir, append([]ort.Option{ort.WithName(name)}, opts...)...)
+	if err != nil {
+		return models.Model{}, fmt.Errorf("loader: model %s: %w", name, err)
+	}
+	return models.Model{Name: name, Kind: models.CrossEncoder, Scorer: sess, Tokenizer: HF(tok, sess.Info().MaxLength)}, nil
+}
