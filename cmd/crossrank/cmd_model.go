@@ -16,6 +16,7 @@ func init() {
 	register(newModelCmd)
 	registerModel(newModelTwinCmd)
 	registerModel(newModelQuantizeCmd)
+	registerModel(newModelConvertCmd)
 }
 
 // newModelCmd is `crossrank model`, the parent of every subcommand in

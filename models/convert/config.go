@@ -1,0 +1,163 @@
+package convert
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// hfConfig is the part of a Hugging Face config.json the converter reads.
+type hfConfig struct {
+	ModelType             string            `json:"model_type"`
+	Architectures         []string          `json:"architectures"`
+	VocabSize             int               `json:"vocab_size"`
+	HiddenSize            int               `json:"hidden_size"`
+	EmbeddingSize         int               `json:"embedding_size"` // ELECTRA
+	NumHiddenLayers       int               `json:"num_hidden_layers"`
+	NumAttentionHeads     int               `json:"num_attention_heads"`
+	IntermediateSize      int               `json:"intermediate_size"`
+	HiddenAct             string            `json:"hidden_act"`
+	MaxPositionEmbeddings int               `json:"max_position_embeddings"`
+	TypeVocabSize         int               `json:"type_vocab_size"`
+	LayerNormEps          float64           `json:"layer_norm_eps"`
+	PadTokenID            *int              `json:"pad_token_id"`
+	PositionEmbeddingType string            `json:"position_embedding_type"`
+	NumLabels             int               `json:"num_labels"`
+	ID2Label              map[string]string `json:"id2label"`
+	ProblemType           string            `json:"problem_type"`
+}
+
+// Families lists the model_type values Convert supports.
+func Families() []string { return []string{"bert", "electra", "xlm-roberta", "roberta"} }
+
+// ErrUnsupported is wrapped by the error for a model_type Convert cannot build.
+var ErrUnsupported = errors.New("unsupported model_type")
+
+func readConfig(dir string) (*hfConfig, error) {
+	p := filepath.Join(dir, "config.json")
+	raw, err := os.ReadFile(p)
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", p, err)
+	}
+	var c hfConfig
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", p, err)
+	}
+	if c.NumLabels == 0 {
+		c.NumLabels = len(c.ID2Label)
+	}
+	if c.NumLabels == 0 {
+		c.NumLabels = 2 // transformers' PretrainedConfig default
+	}
+	if err := c.validate(p); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *hfConfig) validate(p string) error {
+	supported := false
+	for _, f := range Families() {
+		supported = supported || f == c.ModelType
+	}
+	if !supported {
+		name := c.ModelType
+		if name == "" {
+			name = "(none)"
+		}
+		return fmt.Errorf("%s: model_type %q: %w; crossrank model convert writes %s graphs — export this model to ONNX with Optimum (optimum-cli export onnx --model DIR OUT) and serve the folder holding onnx/model.onnx",
+			p, name, ErrUnsupported, strings.Join(Families(), ", "))
+	}
+	if c.HiddenAct == "" {
+		c.HiddenAct = "gelu"
+	}
+	if c.LayerNormEps == 0 {
+		c.LayerNormEps = 1e-12
+	}
+	if c.PositionEmbeddingType == "" {
+		c.PositionEmbeddingType = "absolute"
+	}
+	if c.EmbeddingSize == 0 {
+		c.EmbeddingSize = c.HiddenSize
+	}
+	switch {
+	case c.HiddenSize < 1 || c.NumHiddenLayers < 1 || c.NumAttentionHeads < 1 || c.IntermediateSize < 1 || c.VocabSize < 1 || c.MaxPositionEmbeddings < 1:
+		return fmt.Errorf("%s: hidden_size, num_hidden_layers, num_attention_heads, intermediate_size, vocab_size and max_position_embeddings must all be ≥ 1 (got %d, %d, %d, %d, %d, %d)",
+			p, c.HiddenSize, c.NumHiddenLayers, c.NumAttentionHeads, c.IntermediateSize, c.VocabSize, c.MaxPositionEmbeddings)
+	case c.HiddenSize%c.NumAttentionHeads != 0:
+		return fmt.Errorf("%s: hidden_size %d is not a multiple of num_attention_heads %d", p, c.HiddenSize, c.NumAttentionHeads)
+	case c.PositionEmbeddingType != "absolute":
+		return fmt.Errorf("%s: position_embedding_type %q is not supported (only \"absolute\")", p, c.PositionEmbeddingType)
+	case c.TypeVocabSize < 0:
+		return fmt.Errorf("%s: type_vocab_size %d is negative", p, c.TypeVocabSize)
+	case c.NumLabels < 1:
+		return fmt.Errorf("%s: num_labels %d must be ≥ 1", p, c.NumLabels)
+	}
+	if _, err := activation(c.HiddenAct); err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	for i := range c.NumLabels {
+		if _, ok := c.ID2Label[strconv.Itoa(i)]; !ok && len(c.ID2Label) > 0 {
+			return fmt.Errorf("%s: id2label has no label %d of %d", p, i, c.NumLabels)
+		}
+	}
+	if c.roberta() {
+		if c.PadTokenID == nil {
+			one := 1
+			c.PadTokenID = &one
+		}
+		if *c.PadTokenID < 0 || *c.PadTokenID >= c.VocabSize || *c.PadTokenID+2 > c.MaxPositionEmbeddings {
+			return fmt.Errorf("%s: pad_token_id %d does not fit vocab_size %d and max_position_embeddings %d", p, *c.PadTokenID, c.VocabSize, c.MaxPositionEmbeddings)
+		}
+	}
+	return nil
+}
+
+func (c *hfConfig) roberta() bool { return c.ModelType == "xlm-roberta" || c.ModelType == "roberta" }
+
+// activation maps hidden_act to the graph's form.
+func activation(name string) (string, error) {
+	switch name {
+	case "gelu", "gelu_python":
+		return "gelu", nil
+	case "gelu_new", "gelu_pytorch_tanh", "gelu_fast":
+		return "gelu_tanh", nil
+	case "relu":
+		return "relu", nil
+	}
+	return "", fmt.Errorf("hidden_act %q is not supported (gelu, gelu_new, gelu_pytorch_tanh, relu)", name)
+}
+
+// prefix finds the module prefix of the encoder in the checkpoint: "" for a
+// base model saved alone (BertModel), "bert." etc. for a task model.
+func prefix(names map[string]bool, family string) (string, error) {
+	var candidates []string
+	switch family {
+	case "bert":
+		candidates = []string{"bert.", ""}
+	case "electra":
+		candidates = []string{"electra.", ""}
+	case "xlm-roberta", "roberta":
+		candidates = []string{"roberta.", ""}
+	}
+	for _, p := range candidates {
+		if names[p+"embeddings.word_embeddings.weight"] {
+			return p, nil
+		}
+	}
+	var some []string
+	for n := range names {
+		some = append(some, n)
+	}
+	sort.Strings(some)
+	if len(some) > 5 {
+		some = append(some[:5], "…")
+	}
+	return "", fmt.Errorf("no %q tensor (looked under prefixes %q); the file holds %v — is it a %s checkpoint?",
+		"embeddings.word_embeddings.weight", candidates, some, family)
+}
