@@ -67,3 +67,23 @@ setup-minilm: $(MINILM_DIR)/crossrank.json
 $(MINILM_DIR)/crossrank.json: $(CONVERT_SRCS) $(MINILM_STALE)
 	@mkdir -p $(CACHE)/models
 	$(call MODELS_LOCK,$(MINILM_DIR)) ./scripts/models/fetch-minilm.sh $(MINILM_DIR) $(GO) run ./cmd/crossrank
+
+# The reference implementations for the parity goldens and the official-export
+# benchmark: sentence-transformers, transformers, optimum and PyTorch (CPU use
+# of PyPI's CUDA wheel, ~6 GB installed) in .cache/venv-convert. Not part of
+# make setup: the committed goldens let make test run without it.
+CONVERT_VENV := $(CACHE)/venv-convert
+CONVERT_PY := $(CONVERT_VENV)/bin/python
+
+.PHONY: venv-convert goldens-minilm
+
+## venv-convert: the PyTorch/transformers/sentence-transformers venv for goldens and benchmarks (~6 GB, not in make setup)
+venv-convert: $(CONVERT_VENV)/.crossrank-stamp
+
+$(CONVERT_VENV)/.crossrank-stamp: scripts/models/requirements.txt
+	$(call MODELS_LOCK,$(CONVERT_VENV)) bash -c 'python3 -m venv $(CONVERT_VENV) && \
+		$(CONVERT_PY) -m pip install -q --disable-pip-version-check -r scripts/models/requirements.txt && touch $@'
+
+## goldens-minilm: regenerate models/convert/testdata/minilm_goldens.json with sentence-transformers (PyTorch CPU)
+goldens-minilm: venv-convert setup-minilm
+	$(CONVERT_PY) scripts/models/minilm_goldens.py $(MINILM_DIR) models/convert/testdata/minilm_goldens.json
