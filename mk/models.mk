@@ -87,3 +87,32 @@ $(CONVERT_VENV)/.crossrank-stamp: scripts/models/requirements.txt
 ## goldens-minilm: regenerate models/convert/testdata/minilm_goldens.json with sentence-transformers (PyTorch CPU)
 goldens-minilm: venv-convert setup-minilm
 	$(CONVERT_PY) scripts/models/minilm_goldens.py $(MINILM_DIR) models/convert/testdata/minilm_goldens.json
+
+# Family twins (issue 13): small fixed-seed random-weight BERT, ELECTRA and
+# XLM-RoBERTa sequence classifiers made by transformers on PyTorch, in
+# .cache/models/twins-hf/<family>; only their goldens are committed
+# (models/convert/testdata/twins_goldens.json). TestTwinsHFParity skips when
+# they are absent in a plain go test; test-convert-parity builds them and
+# requires them. It runs in CI through make integration.
+TWINS_HF_DIR := $(CACHE)/models/twins-hf
+
+.PHONY: setup-twins-hf goldens-twins-hf test-convert-parity bench-convert
+
+## setup-twins-hf: the family twins (bert, electra, xlm-roberta) made by transformers, in .cache/models/twins-hf
+setup-twins-hf: $(TWINS_HF_DIR)/.crossrank-stamp
+
+$(TWINS_HF_DIR)/.crossrank-stamp: scripts/models/twins_hf.py $(CONVERT_VENV)/.crossrank-stamp
+	@mkdir -p $(TWINS_HF_DIR)
+	$(call MODELS_LOCK,$(TWINS_HF_DIR)) bash -c '$(CONVERT_PY) scripts/models/twins_hf.py $(TWINS_HF_DIR) && touch $@'
+
+## goldens-twins-hf: rebuild the family twins and regenerate their PyTorch logits in models/convert/testdata/twins_goldens.json
+goldens-twins-hf: venv-convert
+	@mkdir -p $(TWINS_HF_DIR)
+	$(call MODELS_LOCK,$(TWINS_HF_DIR)) bash -c '$(CONVERT_PY) scripts/models/twins_hf.py $(TWINS_HF_DIR) \
+		--goldens models/convert/testdata/twins_goldens.json && touch $(TWINS_HF_DIR)/.crossrank-stamp'
+
+## test-convert-parity: converted family twins equal PyTorch logits within 1e-4 (needs venv-convert; part of make integration)
+test-convert-parity: setup-twins-hf setup-ort
+	CROSSRANK_REQUIRE_TWINS_HF=1 $(GO) test -count=1 -run 'TwinsHF|MiniLM' ./models/convert
+
+integration: test-convert-parity
