@@ -229,6 +229,17 @@ func Build(ctx context.Context, dir string) (*onnx.Model, *Metadata, error) {
 		b.poolingHead(x, be)
 	}
 	b.G.Outputs = []*onnx.ValueInfo{onnx.Input(md.Output, onnx.Float, "batch_size", int64(md.OutputDim))}
+	if b.err == nil {
+		if extra := b.unused(md.Kind == KindBiEncoder); len(extra) > 0 {
+			more := ""
+			if len(extra) > 3 {
+				more = fmt.Sprintf(" and %d more", len(extra)-3)
+				extra = extra[:3]
+			}
+			b.err = fmt.Errorf("%s holds tensors config.json does not account for: %q%s (num_hidden_layers %d, model_type %s: is config.json the checkpoint's own?)",
+				stPath, extra, more, cfg.NumHiddenLayers, cfg.ModelType)
+		}
+	}
 	if b.err != nil {
 		if ctx.Err() != nil {
 			return nil, nil, fmt.Errorf("convert: %w", ctx.Err())

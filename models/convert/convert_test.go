@@ -131,7 +131,9 @@ func TestConvertErrors(t *testing.T) {
 		is    error
 		noOut bool
 	}{
-		{name: "unsupported model_type", edit: func(t *testing.T, dir string) { editConfig(t, dir, `"model_type": "bert"`, `"model_type": "deberta-v2"`) },
+		{name: "unsupported model_type", edit: func(t *testing.T, dir string) {
+			editConfig(t, dir, `"model_type": "bert"`, `"model_type": "deberta-v2"`)
+		},
 			want: []string{`model_type "deberta-v2"`, "optimum-cli export onnx"}, is: convert.ErrUnsupported},
 		{name: "no model_type", edit: func(t *testing.T, dir string) { editConfig(t, dir, `"model_type": "bert"`, `"model_typ": "bert"`) },
 			want: []string{`model_type "(none)"`}, is: convert.ErrUnsupported},
@@ -139,7 +141,11 @@ func TestConvertErrors(t *testing.T) {
 			want: []string{"model.safetensors", `"bert.embeddings.word_embeddings.weight" has shape [30522 384], the config expects [30522 768]`}},
 		{name: "more layers than the checkpoint", edit: func(t *testing.T, dir string) { editConfig(t, dir, `"num_hidden_layers": 6`, `"num_hidden_layers": 7`) },
 			want: []string{`no tensor "bert.encoder.layer.6.attention.self.query.weight"`}},
-		{name: "heads do not divide hidden", edit: func(t *testing.T, dir string) { editConfig(t, dir, `"num_attention_heads": 12`, `"num_attention_heads": 7`) },
+		{name: "fewer layers than the checkpoint", edit: func(t *testing.T, dir string) { editConfig(t, dir, `"num_hidden_layers": 6`, `"num_hidden_layers": 5`) },
+			want: []string{"model.safetensors", "does not account for", "bert.encoder.layer.5."}},
+		{name: "heads do not divide hidden", edit: func(t *testing.T, dir string) {
+			editConfig(t, dir, `"num_attention_heads": 12`, `"num_attention_heads": 7`)
+		},
 			want: []string{"not a multiple of num_attention_heads 7"}},
 		{name: "unknown activation", edit: func(t *testing.T, dir string) { editConfig(t, dir, `"hidden_act": "gelu"`, `"hidden_act": "swish"`) },
 			want: []string{`hidden_act "swish"`}},

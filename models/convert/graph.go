@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 
 	"github.com/crossrank/crossrank/models/convert/safetensors"
 	"github.com/crossrank/crossrank/models/onnx"
@@ -26,10 +27,37 @@ const maskValue = -10000
 // build returns it.
 type graphBuilder struct {
 	*onnx.Builder
-	st  *safetensors.File
-	cfg *hfConfig
-	p   string // module prefix of the encoder ("bert.", "" ...)
-	err error
+	st   *safetensors.File
+	cfg  *hfConfig
+	p    string // module prefix of the encoder ("bert.", "" ...)
+	err  error
+	used map[string]bool // checkpoint tensors read
+}
+
+// read loads a checkpoint tensor, checking its shape, and marks it used.
+func (b *graphBuilder) read(name string, shape []int64) ([]float32, error) {
+	if b.used == nil {
+		b.used = map[string]bool{}
+	}
+	b.used[name] = true
+	return b.st.Float32(name, shape)
+}
+
+// unused returns the checkpoint tensors the graph did not read, less the
+// ones transformers itself ignores: registered buffers (position_ids,
+// token_type_ids) and, for a bi-encoder, BERT's pooler.
+func (b *graphBuilder) unused(biEncoder bool) []string {
+	var out []string
+	for _, n := range b.st.Names() {
+		switch {
+		case b.used[n],
+			strings.HasSuffix(n, "embeddings.position_ids"), strings.HasSuffix(n, "embeddings.token_type_ids"),
+			biEncoder && strings.HasPrefix(n, b.p+"pooler."):
+			continue
+		}
+		out = append(out, n)
+	}
+	return out
 }
 
 func (b *graphBuilder) fail(err error) {
@@ -44,7 +72,7 @@ func (b *graphBuilder) weight(name string, shape ...int64) string {
 	if b.err != nil {
 		return name
 	}
-	data, err := b.st.Float32(name, shape)
+	data, err := b.read(name, shape)
 	if err != nil {
 		b.fail(err)
 		return name
@@ -59,7 +87,7 @@ func (b *graphBuilder) matmulWeight(name string, out, in int64) string {
 	if b.err != nil {
 		return name
 	}
-	data, err := b.st.Float32(name, []int64{out, in})
+	data, err := b.read(name, []int64{out, in})
 	if err != nil {
 		b.fail(err)
 		return name
@@ -168,7 +196,7 @@ func (b *graphBuilder) encoder(ctx context.Context) string {
 			typ := b.Node("Gather", s+"/token_type_embeddings/Gather", []string{b.weight(table, int64(c.TypeVocabSize), e), "token_type_ids"})
 			sum = b.Node("Add", s+"/Add_1", []string{sum, typ})
 		} else if b.err == nil {
-			row, err := b.st.Float32(table, []int64{1, e})
+			row, err := b.read(table, []int64{1, e})
 			if err != nil {
 				b.fail(err)
 			} else {

@@ -143,7 +143,7 @@ func TestKind(t *testing.T) {
 			wantKind: modeldir.KindBiEncoder, wantTrained: true, wantModes: "[mean]", wantNorm: true, wantMax: 256},
 		{name: "converted", files: map[string]string{"config.json": bert, "onnx/model.onnx": "x", "modules.json": modules,
 			"1_Pooling/config.json": `{"pooling_mode_cls_token":true,"pooling_mode_max_tokens":true}`,
-			"crossrank.json": `{"crossrank_kind":"bi-encoder","trained":true}`},
+			"crossrank.json":        `{"crossrank_kind":"bi-encoder","trained":true}`},
 			wantKind: modeldir.KindBiEncoder, wantTrained: true, wantModes: "[cls max]", wantNorm: true, wantMax: 512},
 		{name: "classifier with modules.json", files: map[string]string{"config.json": bert, "model.onnx": "x", "modules.json": `[]`,
 			"crossrank.json": `{"crossrank_kind":"cross-encoder","trained":false}`},
