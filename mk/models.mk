@@ -116,3 +116,21 @@ test-convert-parity: setup-twins-hf setup-ort
 	CROSSRANK_REQUIRE_TWINS_HF=1 $(GO) test -count=1 -run 'TwinsHF|MiniLM' ./models/convert
 
 integration: test-convert-parity
+
+# The official ONNX export of the shape twin (optimum-cli export onnx, from
+# its model.safetensors) and crossrank model convert's graph of it, for
+# bench-convert.
+TWIN_OFFICIAL_DIR := $(CACHE)/models/twin-official
+TWIN_CONVERTED_DIR := $(CACHE)/models/twin-converted
+
+$(TWIN_OFFICIAL_DIR)/model.onnx: $(TWIN_DIR)/config.json $(CONVERT_VENV)/.crossrank-stamp
+	$(call MODELS_LOCK,$(TWIN_OFFICIAL_DIR)) bash -c 'rm -rf $(TWIN_OFFICIAL_DIR).tmp-make && \
+		$(CONVERT_PY) -m optimum.commands.optimum_cli export onnx --model $(TWIN_DIR) --task text-classification $(TWIN_OFFICIAL_DIR).tmp-make && \
+		rm -rf $(TWIN_OFFICIAL_DIR) && mv $(TWIN_OFFICIAL_DIR).tmp-make $(TWIN_OFFICIAL_DIR)'
+
+## bench-convert: converted vs official (optimum) ONNX graph of the twin, pairs/s at batch 16, seq 128, 2 threads, 5 interleaved rounds
+bench-convert: setup-twin setup-ort $(TWIN_OFFICIAL_DIR)/model.onnx
+	rm -rf $(TWIN_CONVERTED_DIR)
+	$(GO) run ./cmd/crossrank model convert --in $(TWIN_DIR) --out $(TWIN_CONVERTED_DIR)
+	$(GO) test -c -o $(CACHE)/bin/convert.test ./models/convert
+	./scripts/models/bench-convert.sh $(CACHE)/bin/convert.test $(TWIN_OFFICIAL_DIR) $(TWIN_CONVERTED_DIR) 5

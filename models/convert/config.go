@@ -30,10 +30,25 @@ type hfConfig struct {
 	NumLabels             int               `json:"num_labels"`
 	ID2Label              map[string]string `json:"id2label"`
 	ProblemType           string            `json:"problem_type"`
+
+	// ModernBERT.
+	NormEps                float64         `json:"norm_eps"`
+	NormBias               bool            `json:"norm_bias"`
+	MLPBias                bool            `json:"mlp_bias"`
+	AttentionBias          bool            `json:"attention_bias"`
+	HiddenActivation       string          `json:"hidden_activation"`
+	ClassifierActivation   string          `json:"classifier_activation"`
+	ClassifierBias         bool            `json:"classifier_bias"`
+	ClassifierPooling      string          `json:"classifier_pooling"`
+	LocalAttention         int             `json:"local_attention"`
+	GlobalAttnEveryNLayers int             `json:"global_attn_every_n_layers"`
+	GlobalRopeTheta        float64         `json:"global_rope_theta"`
+	LocalRopeTheta         *float64        `json:"local_rope_theta"`
+	RopeScaling            json.RawMessage `json:"rope_scaling"`
 }
 
 // Families lists the model_type values Convert supports.
-func Families() []string { return []string{"bert", "electra", "xlm-roberta", "roberta"} }
+func Families() []string { return []string{"bert", "electra", "xlm-roberta", "roberta", "modernbert"} }
 
 // ErrUnsupported is wrapped by the error for a model_type Convert cannot build.
 var ErrUnsupported = errors.New("unsupported model_type")
@@ -72,6 +87,11 @@ func (c *hfConfig) validate(p string) error {
 		}
 		return fmt.Errorf("%s: model_type %q: %w; crossrank model convert writes %s graphs — export this model to ONNX with Optimum (optimum-cli export onnx --model DIR OUT) and serve the folder holding onnx/model.onnx",
 			p, name, ErrUnsupported, strings.Join(Families(), ", "))
+	}
+	if c.ModelType == "modernbert" {
+		if err := c.modernDefaults(p); err != nil {
+			return err
+		}
 	}
 	if c.HiddenAct == "" {
 		c.HiddenAct = "gelu"
@@ -118,6 +138,49 @@ func (c *hfConfig) validate(p string) error {
 	return nil
 }
 
+// modernDefaults fills ModernBERT's defaults (transformers'
+// ModernBertConfig) and checks its options.
+func (c *hfConfig) modernDefaults(p string) error {
+	if c.NormEps == 0 {
+		c.NormEps = 1e-5
+	}
+	c.LayerNormEps = c.NormEps
+	if c.HiddenActivation == "" {
+		c.HiddenActivation = "gelu"
+	}
+	c.HiddenAct = c.HiddenActivation
+	if c.ClassifierActivation == "" {
+		c.ClassifierActivation = "gelu"
+	}
+	if c.ClassifierPooling == "" {
+		c.ClassifierPooling = "cls"
+	}
+	if c.LocalAttention == 0 {
+		c.LocalAttention = 128
+	}
+	if c.GlobalAttnEveryNLayers == 0 {
+		c.GlobalAttnEveryNLayers = 3
+	}
+	if c.GlobalRopeTheta == 0 {
+		c.GlobalRopeTheta = 160000
+	}
+	c.TypeVocabSize = 0 // ModernBERT has no token types
+	switch {
+	case len(c.RopeScaling) > 0 && string(c.RopeScaling) != "null":
+		return fmt.Errorf("%s: rope_scaling %s is not supported (only the default RoPE)", p, c.RopeScaling)
+	case c.ClassifierPooling != "cls" && c.ClassifierPooling != "mean":
+		return fmt.Errorf("%s: classifier_pooling %q is not supported (cls, mean)", p, c.ClassifierPooling)
+	case c.LocalAttention < 2 || c.GlobalAttnEveryNLayers < 1:
+		return fmt.Errorf("%s: local_attention %d and global_attn_every_n_layers %d must be ≥ 2 and ≥ 1", p, c.LocalAttention, c.GlobalAttnEveryNLayers)
+	case (c.HiddenSize/max(c.NumAttentionHeads, 1))%2 != 0:
+		return fmt.Errorf("%s: head size %d must be even for rotary embeddings", p, c.HiddenSize/max(c.NumAttentionHeads, 1))
+	}
+	if _, err := activation(c.ClassifierActivation); err != nil {
+		return fmt.Errorf("%s: classifier_activation: %w", p, err)
+	}
+	return nil
+}
+
 func (c *hfConfig) roberta() bool { return c.ModelType == "xlm-roberta" || c.ModelType == "roberta" }
 
 // activation maps hidden_act to the graph's form.
@@ -144,9 +207,15 @@ func prefix(names map[string]bool, family string) (string, error) {
 		candidates = []string{"electra.", ""}
 	case "xlm-roberta", "roberta":
 		candidates = []string{"roberta.", ""}
+	case "modernbert":
+		candidates = []string{"model.", ""}
+	}
+	key := "embeddings.word_embeddings.weight"
+	if family == "modernbert" {
+		key = "embeddings.tok_embeddings.weight"
 	}
 	for _, p := range candidates {
-		if names[p+"embeddings.word_embeddings.weight"] {
+		if names[p+key] {
 			return p, nil
 		}
 	}
@@ -159,5 +228,5 @@ func prefix(names map[string]bool, family string) (string, error) {
 		some = append(some[:5], "…")
 	}
 	return "", fmt.Errorf("no %q tensor (looked under prefixes %q); the file holds %v — is it a %s checkpoint?",
-		"embeddings.word_embeddings.weight", candidates, some, family)
+		key, candidates, some, family)
 }

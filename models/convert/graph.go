@@ -103,7 +103,15 @@ func (b *graphBuilder) matmulWeight(name string, out, in int64) string {
 
 // linear is x·Wᵀ + b for a 3-D x (MatMul then Add), as exported.
 func (b *graphBuilder) linear(x, scope, module string, out, in int64) string {
+	return b.dense(x, scope, module, out, in, true)
+}
+
+// dense is x·Wᵀ, plus b when bias.
+func (b *graphBuilder) dense(x, scope, module string, out, in int64, bias bool) string {
 	mm := b.Node("MatMul", scope+"/MatMul", []string{x, b.matmulWeight(module+".weight", out, in)})
+	if !bias {
+		return mm
+	}
 	return b.Node("Add", scope+"/Add", []string{mm, b.weight(module+".bias", out)})
 }
 
@@ -123,6 +131,9 @@ func (b *graphBuilder) layerNorm(x, scope, module string, n int64) string {
 	sd := b.Node("Sqrt", scope+"/Sqrt", []string{ve})
 	nrm := b.Node("Div", scope+"/Div", []string{d, sd})
 	g := b.Node("Mul", scope+"/Mul", []string{nrm, b.weight(module+".weight", n)})
+	if b.cfg.ModelType == "modernbert" && !b.cfg.NormBias {
+		return g
+	}
 	return b.Node("Add", scope+"/Add_1", []string{g, b.weight(module+".bias", n)})
 }
 
@@ -162,6 +173,9 @@ func (c *hfConfig) hasTokenTypes() bool { return c.TypeVocabSize > 1 }
 // encoder (BERT, ELECTRA, RoBERTa, XLM-RoBERTa) and returns the last hidden
 // state [N, L, H].
 func (b *graphBuilder) encoder(ctx context.Context) string {
+	if b.cfg.ModelType == "modernbert" {
+		return b.modernEncoder(ctx)
+	}
 	c := b.cfg
 	h, e := int64(c.HiddenSize), int64(c.EmbeddingSize)
 	heads := int64(c.NumAttentionHeads)
@@ -257,6 +271,10 @@ func (b *graphBuilder) encoder(ctx context.Context) string {
 // on the last hidden state and names its output "logits" [N, num_labels].
 func (b *graphBuilder) classifierHead(x string) {
 	c := b.cfg
+	if c.ModelType == "modernbert" {
+		b.modernHead(x)
+		return
+	}
 	h, n := int64(c.HiddenSize), int64(c.NumLabels)
 	cls := b.Node("Gather", "/Gather_cls", []string{x, b.Ints(nil, 0)}, onnx.Int("axis", 1))
 	switch c.ModelType {
@@ -285,7 +303,7 @@ func (b *graphBuilder) classifierHead(x string) {
 // sequence-classification head.
 func hasClassifier(st *safetensors.File, family string) bool {
 	switch family {
-	case "bert":
+	case "bert", "modernbert":
 		return st.Info("classifier.weight") != nil
 	default:
 		return st.Info("classifier.out_proj.weight") != nil

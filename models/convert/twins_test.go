@@ -50,7 +50,7 @@ func TestTwinsHFParity(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := filepath.Join(testenv.Root(t), ".cache", "models", "twins-hf")
-	for _, family := range []string{"bert", "electra", "xlm-roberta"} {
+	for _, family := range []string{"bert", "electra", "xlm-roberta", "modernbert"} {
 		t.Run(family, func(t *testing.T) {
 			fg, ok := g.Families[family]
 			if !ok {
@@ -76,7 +76,7 @@ func TestTwinsHFParity(t *testing.T) {
 			if md.Kind != convert.KindCrossEncoder || md.Trained || md.OutputDim != fg.NumLabels || md.MaxLength != fg.MaxLength {
 				t.Fatalf("metadata %+v: want an untrained cross-encoder with %d labels, max length %d", md, fg.NumLabels, fg.MaxLength)
 			}
-			wantTypes := family != "xlm-roberta"
+			wantTypes := family == "bert" || family == "electra"
 			if hasTypes := len(md.Inputs) == 3; hasTypes != wantTypes {
 				t.Fatalf("inputs %v: token_type_ids expected %v", md.Inputs, wantTypes)
 			}

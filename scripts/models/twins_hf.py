@@ -1,6 +1,6 @@
 """Family twins for `crossrank model convert` parity (issue 13 item 2).
 
-For each family (bert, electra, xlm-roberta) this builds a small
+For each family (bert, electra, xlm-roberta, modernbert) this builds a small
 sequence classifier of the real architecture with transformers on PyTorch
 CPU from a fixed config and seed, writes it in Hugging Face layout
 (config.json with "crossrank_twin": true, model.safetensors, tokenizer
@@ -11,8 +11,8 @@ tokenizer produced, so the Go parity test does not depend on crossrank's
 tokenizer.
 
 Weights: transformers' init, then every parameter redrawn from a fixed
-torch.Generator (normal: std 0.4 for attention query/key, 1.0 for the
-classification head, 0.1 elsewhere; LayerNorm weights 1 + N(0, 0.1)) so
+torch.Generator (normal: std 0.4 for attention query/key, 0.5 for
+ModernBERT's Wqkv and head.dense, 1.0 for the classification head, 0.1 elsewhere; LayerNorm weights 1 + N(0, 0.1)) so
 that LayerNorm scales and biases are not trivial and logits spread.
 
   make setup-twins-hf     # .cache/venv-convert/bin/python scripts/models/twins_hf.py .cache/models/twins-hf
@@ -30,7 +30,8 @@ import torch
 import transformers
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 from transformers import (BertConfig, BertForSequenceClassification, BertTokenizerFast, ElectraConfig,
-                          ElectraForSequenceClassification, XLMRobertaConfig, XLMRobertaForSequenceClassification,
+                          ElectraForSequenceClassification, ModernBertConfig, ModernBertForSequenceClassification,
+                          PreTrainedTokenizerFast, XLMRobertaConfig, XLMRobertaForSequenceClassification,
                           XLMRobertaTokenizerFast)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -75,11 +76,29 @@ def xlmr_tokenizer():
                                    model_max_length=64)
 
 
+def modernbert_tokenizer():
+    # A small byte-level BPE with ModernBERT's special tokens and [CLS] A [SEP] B [SEP] template.
+    specials = ["[UNK]", "[CLS]", "[SEP]", "[PAD]", "[MASK]"]
+    tok = Tokenizer(models.BPE(unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=specials, initial_alphabet=pre_tokenizers.ByteLevel.alphabet())
+    tok.train_from_iterator(CORPUS * 4, trainer)
+    cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]",
+                                   pad_token="[PAD]", mask_token="[MASK]", model_max_length=64,
+                                   model_input_names=["input_ids", "attention_mask"])
+
+
 def families():
     common = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
                   hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, crossrank_twin=True)
     bt = bert_tokenizer()
     xt = xlmr_tokenizer()
+    mt = modernbert_tokenizer()
+    modern = {k: v for k, v in common.items() if k not in ("hidden_dropout_prob", "attention_probs_dropout_prob")}
     return {
         # cross-encoder/ms-marco-MiniLM-L-6-v2 layer types: gelu, absolute positions, 2 token types, 1 label.
         "bert": (BertForSequenceClassification, bt,
@@ -92,6 +111,15 @@ def families():
         "xlm-roberta": (XLMRobertaForSequenceClassification, xt,
                         XLMRobertaConfig(vocab_size=len(xt), max_position_embeddings=66, type_vocab_size=1, pad_token_id=1,
                                          bos_token_id=0, eos_token_id=2, num_labels=1, **common)),
+        # ModernBERT (Alibaba-NLP/gte-reranker-modernbert-base): rotary positions, a global layer then local
+        # (sliding-window) layers, GeGLU, no biases, mean pooling head; 3 layers, window 16, max length 64.
+        "modernbert": (ModernBertForSequenceClassification, mt,
+                       ModernBertConfig(vocab_size=len(mt), max_position_embeddings=64, pad_token_id=mt.pad_token_id,
+                                        cls_token_id=mt.cls_token_id, sep_token_id=mt.sep_token_id,
+                                        bos_token_id=mt.cls_token_id, eos_token_id=mt.sep_token_id,
+                                        num_labels=1, local_attention=16, global_attn_every_n_layers=3,
+                                        classifier_pooling="mean", reference_compile=False,
+                                        **{**modern, "num_hidden_layers": 3})),
     }
 
 
@@ -101,6 +129,8 @@ def std(pname):
     logits, not on a constant."""
     if ".query." in pname or ".key." in pname:
         return 0.4
+    if ".Wqkv." in pname or pname.startswith("head.dense"):
+        return 0.5
     if pname.startswith("classifier"):
         return 1.0
     return 0.1
