@@ -3,6 +3,7 @@ package convert_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/crossrank/crossrank/internal/testenv"
 	"github.com/crossrank/crossrank/models/convert"
+	"github.com/crossrank/crossrank/models/tokenizer"
 )
 
 // minilmGolden is testdata/minilm_goldens.json, written by
@@ -61,6 +63,25 @@ func TestMiniLMParity(t *testing.T) {
 	if md.Kind != convert.KindBiEncoder || !md.Trained || md.OutputDim != 384 || md.MaxLength != g.MaxSeqLength || !md.Normalize {
 		t.Fatalf("metadata %+v: want a trained, normalised bi-encoder, 384 dims, max length %d", md, g.MaxSeqLength)
 	}
+	// crossrank's tokenizer gives the token ids sentence-transformers does
+	// when truncating at crossrank.json's max_length (sentence_bert_config's
+	// 256, not tokenizer.json's own 128): tokenizer and graph together
+	// reproduce the reference.
+	tok, err := tokenizer.Load(filepath.Join(out, "tokenizer.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok = tok.WithTruncation(tokenizer.Truncation{MaxLength: md.MaxLength, Strategy: tokenizer.LongestFirst, Direction: tokenizer.Right})
+	for i, tx := range g.Texts {
+		enc, err := tok.Encode(tx.Text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fmt.Sprint(enc.IDs) != fmt.Sprint(tx.InputIDs) {
+			t.Errorf("text %d: crossrank tokenizer ids %v, sentence-transformers %v", i, enc.IDs, tx.InputIDs)
+		}
+	}
+
 	r := newRunner(t, res.ONNX, md.Inputs, md.Output)
 	var seqs, types [][]int64
 	for _, tx := range g.Texts {
