@@ -47,7 +47,7 @@ import (
 
 // Version changes whenever Convert writes different bytes for the same
 // input; crossrank.json records it.
-const Version = 1
+const Version = 2
 
 // MetadataFile is written beside the graph and describes the model to
 // crossrank's model-folder reader (models/modeldir).
@@ -202,6 +202,9 @@ func Build(ctx context.Context, dir string) (*onnx.Model, *Metadata, error) {
 		return nil, nil, fmt.Errorf("convert: %s: %w", stPath, err)
 	}
 	md := &Metadata{ModelType: cfg.ModelType, Trained: !isTwin(dir), Source: "model.safetensors", ConverterVersion: Version, MaxLength: maxLength(cfg)}
+	if n := tokenizerMaxLength(dir); n > 0 && n < md.MaxLength {
+		md.MaxLength = n
+	}
 	classifier := hasClassifier(st, cfg.ModelType)
 	switch {
 	case classifier:
@@ -259,13 +262,31 @@ func Build(ctx context.Context, dir string) (*onnx.Model, *Metadata, error) {
 }
 
 // maxLength is the longest input the model takes: max_position_embeddings,
-// less the padding offset (pad_token_id + 1) of RoBERTa-style positions.
+// less the padding offset (pad_token_id + 1) of RoBERTa-style positions
+// (Build then caps it at tokenizer_config.json's model_max_length and, for
+// a bi-encoder, sentence_bert_config.json's max_seq_length).
 func maxLength(c *hfConfig) int {
 	n := c.MaxPositionEmbeddings
 	if c.roberta() {
 		n -= *c.PadTokenID + 1
 	}
 	return n
+}
+
+// tokenizerMaxLength is tokenizer_config.json's model_max_length (0 when
+// absent or when it is transformers' "unset" sentinel, 1e30).
+func tokenizerMaxLength(dir string) int {
+	raw, err := os.ReadFile(filepath.Join(dir, "tokenizer_config.json"))
+	if err != nil {
+		return 0
+	}
+	var c struct {
+		ModelMaxLength float64 `json:"model_max_length"`
+	}
+	if json.Unmarshal(raw, &c) != nil || c.ModelMaxLength < 1 || c.ModelMaxLength > 1<<20 {
+		return 0
+	}
+	return int(c.ModelMaxLength)
 }
 
 // isTwin reports whether config.json marks random weights (crossrank's
