@@ -36,7 +36,7 @@ func TestModelConvert(t *testing.T) {
 	if err := os.MkdirAll(bad, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(bad, "config.json"), []byte(`{"model_type":"deberta-v2"}`), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(bad, "config.json"), []byte(`{"model_type":"funnel"}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {
@@ -45,7 +45,7 @@ func TestModelConvert(t *testing.T) {
 		want string
 	}{
 		{"no flags", nil, "--in DIR and --out DIR are required"},
-		{"unsupported family", []string{"--in", bad, "--out", filepath.Join(tmp, "o")}, `model_type "deberta-v2"`},
+		{"unsupported family", []string{"--in", bad, "--out", filepath.Join(tmp, "o")}, `model_type "funnel"`},
 		{"missing folder", []string{"--in", filepath.Join(tmp, "nope"), "--out", filepath.Join(tmp, "o")}, "config.json"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -45,10 +45,27 @@ type hfConfig struct {
 	GlobalRopeTheta        float64         `json:"global_rope_theta"`
 	LocalRopeTheta         *float64        `json:"local_rope_theta"`
 	RopeScaling            json.RawMessage `json:"rope_scaling"`
+
+	// DeBERTa-v2/v3.
+	RelativeAttention    bool            `json:"relative_attention"`
+	PositionBuckets      *int            `json:"position_buckets"`
+	MaxRelativePositions *int            `json:"max_relative_positions"`
+	PosAttTypeRaw        json.RawMessage `json:"pos_att_type"`
+	ShareAttKey          bool            `json:"share_att_key"`
+	NormRelEbd           string          `json:"norm_rel_ebd"`
+	PositionBiasedInput  *bool           `json:"position_biased_input"`
+	ConvKernelSize       int             `json:"conv_kernel_size"`
+	PoolerHiddenSize     int             `json:"pooler_hidden_size"`
+	PoolerHiddenAct      string          `json:"pooler_hidden_act"`
+	AttentionHeadSize    int             `json:"attention_head_size"`
+
+	posAttType []string // pos_att_type as a list
 }
 
 // Families lists the model_type values Convert supports.
-func Families() []string { return []string{"bert", "electra", "xlm-roberta", "roberta", "modernbert"} }
+func Families() []string {
+	return []string{"bert", "electra", "xlm-roberta", "roberta", "modernbert", "deberta-v2"}
+}
 
 // ErrUnsupported is wrapped by the error for a model_type Convert cannot build.
 var ErrUnsupported = errors.New("unsupported model_type")
@@ -93,6 +110,11 @@ func (c *hfConfig) validate(p string) error {
 			return err
 		}
 	}
+	if c.ModelType == "deberta-v2" {
+		if err := c.debertaDefaults(p); err != nil {
+			return err
+		}
+	}
 	if c.HiddenAct == "" {
 		c.HiddenAct = "gelu"
 	}
@@ -134,6 +156,66 @@ func (c *hfConfig) validate(p string) error {
 		if *c.PadTokenID < 0 || *c.PadTokenID >= c.VocabSize || *c.PadTokenID+2 > c.MaxPositionEmbeddings {
 			return fmt.Errorf("%s: pad_token_id %d does not fit vocab_size %d and max_position_embeddings %d", p, *c.PadTokenID, c.VocabSize, c.MaxPositionEmbeddings)
 		}
+	}
+	return nil
+}
+
+// debertaDefaults fills DeBERTa-v2's defaults (transformers'
+// DebertaV2Config and the modules' getattr fallbacks) and checks its options.
+func (c *hfConfig) debertaDefaults(p string) error {
+	if c.LayerNormEps == 0 {
+		c.LayerNormEps = 1e-7
+	}
+	if c.PoolerHiddenSize == 0 {
+		c.PoolerHiddenSize = c.HiddenSize
+	}
+	if c.PoolerHiddenAct == "" {
+		c.PoolerHiddenAct = "gelu"
+	}
+	if c.NormRelEbd == "" {
+		c.NormRelEbd = "none"
+	}
+	if c.PositionBiasedInput == nil {
+		t := true
+		c.PositionBiasedInput = &t
+	}
+	switch raw := strings.TrimSpace(string(c.PosAttTypeRaw)); {
+	case raw == "" || raw == "null":
+	case strings.HasPrefix(raw, "["):
+		if err := json.Unmarshal(c.PosAttTypeRaw, &c.posAttType); err != nil {
+			return fmt.Errorf("%s: pos_att_type: %w", p, err)
+		}
+	default:
+		var s string
+		if err := json.Unmarshal(c.PosAttTypeRaw, &s); err != nil {
+			return fmt.Errorf("%s: pos_att_type: %w", p, err)
+		}
+		for _, t := range strings.Split(strings.ToLower(s), "|") {
+			c.posAttType = append(c.posAttType, strings.TrimSpace(t))
+		}
+	}
+	for _, t := range c.posAttType {
+		if t != "c2p" && t != "p2c" {
+			return fmt.Errorf("%s: pos_att_type %q is not supported (c2p, p2c)", p, t)
+		}
+	}
+	for _, n := range strings.Split(strings.ToLower(c.NormRelEbd), "|") {
+		if n = strings.TrimSpace(n); n != "none" && n != "layer_norm" {
+			return fmt.Errorf("%s: norm_rel_ebd %q is not supported (none, layer_norm)", p, n)
+		}
+	}
+	switch {
+	case c.ConvKernelSize > 0:
+		return fmt.Errorf("%s: conv_kernel_size %d: DeBERTa-v2's convolution layer (the v2 xlarge/xxlarge models) is not supported; DeBERTa-v3 has none", p, c.ConvKernelSize)
+	case c.PoolerHiddenSize != c.HiddenSize:
+		return fmt.Errorf("%s: pooler_hidden_size %d differs from hidden_size %d", p, c.PoolerHiddenSize, c.HiddenSize)
+	case c.AttentionHeadSize != 0 && c.AttentionHeadSize*c.NumAttentionHeads != c.HiddenSize:
+		return fmt.Errorf("%s: attention_head_size %d × %d heads differs from hidden_size %d", p, c.AttentionHeadSize, c.NumAttentionHeads, c.HiddenSize)
+	case !*c.PositionBiasedInput && !c.RelativeAttention:
+		return fmt.Errorf("%s: neither position_biased_input nor relative_attention: the model has no positions", p)
+	}
+	if _, err := activation(c.PoolerHiddenAct); err != nil {
+		return fmt.Errorf("%s: pooler_hidden_act: %w", p, err)
 	}
 	return nil
 }
@@ -209,6 +291,8 @@ func prefix(names map[string]bool, family string) (string, error) {
 		candidates = []string{"roberta.", ""}
 	case "modernbert":
 		candidates = []string{"model.", ""}
+	case "deberta-v2":
+		candidates = []string{"deberta.", ""}
 	}
 	key := "embeddings.word_embeddings.weight"
 	if family == "modernbert" {

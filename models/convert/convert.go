@@ -3,11 +3,12 @@
 // (models/onnx), so a model published without ONNX can be served without
 // Python.
 //
-// Supported model_type values: bert, electra, roberta, xlm-roberta and
-// modernbert, each either as a sequence classifier (output "logits"
-// [N, num_labels], the family's own head: BERT pooler + classifier, ELECTRA
-// dense/gelu/out_proj, RoBERTa dense/tanh/out_proj, ModernBERT cls or mean
-// pooling, dense/act/norm, classifier) or, for a folder in sentence-transformers
+// Supported model_type values: bert, electra, roberta, xlm-roberta,
+// modernbert and deberta-v2 (DeBERTa-v3), each either as a sequence
+// classifier (output "logits" [N, num_labels], the family's own head: BERT
+// pooler + classifier, ELECTRA dense/gelu/out_proj, RoBERTa
+// dense/tanh/out_proj, ModernBERT cls or mean pooling, dense/act/norm,
+// classifier, DeBERTa ContextPooler + classifier) or, for a folder in sentence-transformers
 // layout (modules.json: Transformer, Pooling, optional Normalize) without a
 // classification head, as a bi-encoder (output "sentence_embedding"
 // [N, hidden], pooling and L2 normalisation inside the graph).
@@ -18,7 +19,8 @@
 // graph (Equal, Not, CumSum); a token_type_ids input only when
 // type_vocab_size > 1 (with one type, row 0 of the table is added); for
 // ModernBERT rotary embeddings computed in the graph and the sliding-window
-// mask of its local layers (see RATIONALE.md). Nodes
+// mask of its local layers; for DeBERTa the disentangled c2p/p2c terms
+// over log-bucketed relative positions (see RATIONALE.md). Nodes
 // are laid out the way torch.onnx.export writes them at opset 11, so ONNX
 // Runtime's transformer fusions apply to converted graphs as to the
 // official exports.
@@ -47,7 +49,7 @@ import (
 
 // Version changes whenever Convert writes different bytes for the same
 // input; crossrank.json records it.
-const Version = 2
+const Version = 3
 
 // MetadataFile is written beside the graph and describes the model to
 // crossrank's model-folder reader (models/modeldir).
@@ -217,7 +219,7 @@ func Build(ctx context.Context, dir string) (*onnx.Model, *Metadata, error) {
 		}
 	default:
 		head := "classifier.out_proj.weight"
-		if cfg.ModelType == "bert" || cfg.ModelType == "modernbert" {
+		if cfg.ModelType == "bert" || cfg.ModelType == "modernbert" || cfg.ModelType == "deberta-v2" {
 			head = "classifier.weight"
 		}
 		return nil, nil, fmt.Errorf("convert: %s is neither a sequence classifier (%s has no %q tensor) nor a sentence-transformers bi-encoder (no modules.json): %w",

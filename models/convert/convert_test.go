@@ -132,9 +132,9 @@ func TestConvertErrors(t *testing.T) {
 		noOut bool
 	}{
 		{name: "unsupported model_type", edit: func(t *testing.T, dir string) {
-			editConfig(t, dir, `"model_type": "bert"`, `"model_type": "deberta-v2"`)
+			editConfig(t, dir, `"model_type": "bert"`, `"model_type": "funnel"`)
 		},
-			want: []string{`model_type "deberta-v2"`, "optimum-cli export onnx"}, is: convert.ErrUnsupported},
+			want: []string{`model_type "funnel"`, "optimum-cli export onnx"}, is: convert.ErrUnsupported},
 		{name: "no model_type", edit: func(t *testing.T, dir string) { editConfig(t, dir, `"model_type": "bert"`, `"model_typ": "bert"`) },
 			want: []string{`model_type "(none)"`}, is: convert.ErrUnsupported},
 		{name: "hidden size mismatch", edit: func(t *testing.T, dir string) { editConfig(t, dir, `"hidden_size": 384`, `"hidden_size": 768`) },

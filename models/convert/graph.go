@@ -32,6 +32,20 @@ type graphBuilder struct {
 	p    string // module prefix of the encoder ("bert.", "" ...)
 	err  error
 	used map[string]bool // checkpoint tensors read
+	done map[string]bool // initializers added, by name
+}
+
+// added reports whether an initializer called name is in the graph, and
+// marks it added.
+func (b *graphBuilder) added(name string) bool {
+	if b.done == nil {
+		b.done = map[string]bool{}
+	}
+	if b.done[name] {
+		return true
+	}
+	b.done[name] = true
+	return false
 }
 
 // read loads a checkpoint tensor, checking its shape, and marks it used.
@@ -69,7 +83,7 @@ func (b *graphBuilder) fail(err error) {
 // weight adds a checkpoint tensor as an initializer under its own name,
 // checking its shape.
 func (b *graphBuilder) weight(name string, shape ...int64) string {
-	if b.err != nil {
+	if b.err != nil || b.added(name) {
 		return name
 	}
 	data, err := b.read(name, shape)
@@ -84,8 +98,8 @@ func (b *graphBuilder) weight(name string, shape ...int64) string {
 // [in, out], the layout MatMul takes, named the way torch.onnx.export names
 // such initializers.
 func (b *graphBuilder) matmulWeight(name string, out, in int64) string {
-	if b.err != nil {
-		return name
+	if b.err != nil || b.added("onnx::MatMul_"+name) {
+		return "onnx::MatMul_" + name
 	}
 	data, err := b.read(name, []int64{out, in})
 	if err != nil {
@@ -173,8 +187,11 @@ func (c *hfConfig) hasTokenTypes() bool { return c.TypeVocabSize > 1 }
 // encoder (BERT, ELECTRA, RoBERTa, XLM-RoBERTa) and returns the last hidden
 // state [N, L, H].
 func (b *graphBuilder) encoder(ctx context.Context) string {
-	if b.cfg.ModelType == "modernbert" {
+	switch b.cfg.ModelType {
+	case "modernbert":
 		return b.modernEncoder(ctx)
+	case "deberta-v2":
+		return b.debertaEncoder(ctx)
 	}
 	c := b.cfg
 	h, e := int64(c.HiddenSize), int64(c.EmbeddingSize)
@@ -271,8 +288,12 @@ func (b *graphBuilder) encoder(ctx context.Context) string {
 // on the last hidden state and names its output "logits" [N, num_labels].
 func (b *graphBuilder) classifierHead(x string) {
 	c := b.cfg
-	if c.ModelType == "modernbert" {
+	switch c.ModelType {
+	case "modernbert":
 		b.modernHead(x)
+		return
+	case "deberta-v2":
+		b.debertaHead(x)
 		return
 	}
 	h, n := int64(c.HiddenSize), int64(c.NumLabels)
@@ -303,7 +324,7 @@ func (b *graphBuilder) classifierHead(x string) {
 // sequence-classification head.
 func hasClassifier(st *safetensors.File, family string) bool {
 	switch family {
-	case "bert", "modernbert":
+	case "bert", "modernbert", "deberta-v2":
 		return st.Info("classifier.weight") != nil
 	default:
 		return st.Info("classifier.out_proj.weight") != nil

@@ -50,7 +50,7 @@ func TestTwinsHFParity(t *testing.T) {
 		t.Fatal(err)
 	}
 	root := filepath.Join(testenv.Root(t), ".cache", "models", "twins-hf")
-	for _, family := range []string{"bert", "electra", "xlm-roberta", "modernbert"} {
+	for _, family := range []string{"bert", "electra", "xlm-roberta", "modernbert", "deberta-v2"} {
 		t.Run(family, func(t *testing.T) {
 			fg, ok := g.Families[family]
 			if !ok {

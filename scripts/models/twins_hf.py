@@ -1,6 +1,6 @@
 """Family twins for `crossrank model convert` parity (issue 13 item 2).
 
-For each family (bert, electra, xlm-roberta, modernbert) this builds a small
+For each family (bert, electra, xlm-roberta, modernbert, deberta-v2) this builds a small
 sequence classifier of the real architecture with transformers on PyTorch
 CPU from a fixed config and seed, writes it in Hugging Face layout
 (config.json with "crossrank_twin": true, model.safetensors, tokenizer
@@ -29,7 +29,8 @@ import sys
 import torch
 import transformers
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
-from transformers import (BertConfig, BertForSequenceClassification, BertTokenizerFast, ElectraConfig,
+from transformers import (BertConfig, BertForSequenceClassification, BertTokenizerFast, DebertaV2Config,
+                          DebertaV2ForSequenceClassification, ElectraConfig,
                           ElectraForSequenceClassification, ModernBertConfig, ModernBertForSequenceClassification,
                           PreTrainedTokenizerFast, XLMRobertaConfig, XLMRobertaForSequenceClassification,
                           XLMRobertaTokenizerFast)
@@ -92,12 +93,30 @@ def modernbert_tokenizer():
                                    model_input_names=["input_ids", "attention_mask"])
 
 
+def deberta_tokenizer():
+    # A small Unigram model with DeBERTa-v3's special tokens ([PAD] 0, [CLS] 1, [SEP] 2, [UNK] 3).
+    tok = Tokenizer(models.Unigram())
+    tok.normalizer = normalizers.NFKC()
+    tok.pre_tokenizer = pre_tokenizers.Metaspace()
+    tok.decoder = decoders.Metaspace()
+    trainer = trainers.UnigramTrainer(vocab_size=400, special_tokens=["[PAD]", "[CLS]", "[SEP]", "[UNK]"],
+                                      unk_token="[UNK]", shrinking_factor=0.75)
+    tok.train_from_iterator(CORPUS * 4, trainer)
+    tok.add_special_tokens(["[MASK]"])
+    tok.post_processor = processors.TemplateProcessing(
+        single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 1), ("[SEP]", 2)])
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="[UNK]", cls_token="[CLS]", sep_token="[SEP]",
+                                   pad_token="[PAD]", mask_token="[MASK]", model_max_length=64,
+                                   model_input_names=["input_ids", "attention_mask"])
+
+
 def families():
     common = dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=4, intermediate_size=64,
                   hidden_dropout_prob=0.1, attention_probs_dropout_prob=0.1, crossrank_twin=True)
     bt = bert_tokenizer()
     xt = xlmr_tokenizer()
     mt = modernbert_tokenizer()
+    dt = deberta_tokenizer()
     modern = {k: v for k, v in common.items() if k not in ("hidden_dropout_prob", "attention_probs_dropout_prob")}
     return {
         # cross-encoder/ms-marco-MiniLM-L-6-v2 layer types: gelu, absolute positions, 2 token types, 1 label.
@@ -120,6 +139,15 @@ def families():
                                         num_labels=1, local_attention=16, global_attn_every_n_layers=3,
                                         classifier_pooling="mean", reference_compile=False,
                                         **{**modern, "num_hidden_layers": 3})),
+        # DeBERTa-v3 (mixedbread-ai/mxbai-rerank-base-v1): relative attention (c2p|p2c) over log buckets,
+        # shared attention keys, LayerNorm-ed relative embeddings, no absolute positions, no token types.
+        # 8 buckets over 64 positions so that distances beyond ±4 fall in log buckets.
+        "deberta-v2": (DebertaV2ForSequenceClassification, dt,
+                       DebertaV2Config(vocab_size=len(dt), max_position_embeddings=64, type_vocab_size=0, pad_token_id=0,
+                                       relative_attention=True, position_buckets=8, max_relative_positions=-1,
+                                       pos_att_type="p2c|c2p", share_att_key=True, norm_rel_ebd="layer_norm",
+                                       position_biased_input=False, pooler_hidden_size=32, pooler_hidden_act="gelu",
+                                       layer_norm_eps=1e-7, num_labels=1, **common)),
     }
 
 
@@ -127,7 +155,7 @@ def std(pname):
     """Sharp attention (query/key) and a strong head make the [CLS] state
     and the logits depend on the pair, so parity is tested on a spread of
     logits, not on a constant."""
-    if ".query." in pname or ".key." in pname:
+    if ".query." in pname or ".key." in pname or ".query_proj." in pname or ".key_proj." in pname:
         return 0.4
     if ".Wqkv." in pname or pname.startswith("head.dense"):
         return 0.5
