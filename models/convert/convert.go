@@ -8,10 +8,11 @@
 // classifier (output "logits" [N, num_labels], the family's own head: BERT
 // pooler + classifier, ELECTRA dense/gelu/out_proj, RoBERTa
 // dense/tanh/out_proj, ModernBERT cls or mean pooling, dense/act/norm,
-// classifier, DeBERTa ContextPooler + classifier) or, for a folder in sentence-transformers
-// layout (modules.json: Transformer, Pooling, optional Normalize) without a
-// classification head, as a bi-encoder (output "sentence_embedding"
-// [N, hidden], pooling and L2 normalisation inside the graph).
+// classifier, DeBERTa ContextPooler + classifier) or, for a folder in
+// sentence-transformers layout (modules.json: Transformer, Pooling,
+// optional Normalize) without a classification head, as a bi-encoder
+// (output "sentence_embedding" [N, hidden], pooling and L2 normalisation
+// inside the graph).
 //
 // The graph follows transformers' forward exactly: absolute positions
 // 0..L-1 for BERT and ELECTRA; for (XLM-)RoBERTa positions padding_idx + 1
@@ -20,10 +21,9 @@
 // type_vocab_size > 1 (with one type, row 0 of the table is added); for
 // ModernBERT rotary embeddings computed in the graph and the sliding-window
 // mask of its local layers; for DeBERTa the disentangled c2p/p2c terms
-// over log-bucketed relative positions (see RATIONALE.md). Nodes
-// are laid out the way torch.onnx.export writes them at opset 11, so ONNX
-// Runtime's transformer fusions apply to converted graphs as to the
-// official exports.
+// over log-bucketed relative positions (see RATIONALE.md). Nodes are laid
+// out the way torch.onnx.export writes them at opset 11, so ONNX Runtime's
+// transformer fusions apply to converted graphs as to the official exports.
 //
 // Every input is checked: an unsupported model_type, a checkpoint whose
 // tensor names or shapes do not match config.json, or a truncated or
