@@ -13,6 +13,8 @@ import (
 	"github.com/crossrank/crossrank/internal/testenv"
 	"github.com/crossrank/crossrank/models/convert"
 	"github.com/crossrank/crossrank/models/modeldir"
+	"github.com/crossrank/crossrank/models/onnx"
+	"github.com/crossrank/crossrank/models/ort"
 )
 
 // copyDir copies the regular files of src (one level of subfolders) to a
@@ -273,5 +275,34 @@ func TestConvertOutputFolder(t *testing.T) {
 	cancel()
 	if _, err := convert.Convert(cctx, src, filepath.Join(t.TempDir(), "x"), convert.Options{}); !errors.Is(err, context.Canceled) {
 		t.Errorf("cancelled: err = %v", err)
+	}
+}
+
+// TestConvertedGraphFuses checks that ONNX Runtime's transformer fusions
+// match a converted BERT graph as they match the official export:
+// EmbedLayerNormalization, one Attention per layer, SkipLayerNormalization,
+// BiasGelu (every optimiser on).
+func TestConvertedGraphFuses(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "twin")
+	res, err := convert.Convert(context.Background(), testenv.TwinDir(t), out, convert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opt := filepath.Join(t.TempDir(), "optimised.onnx")
+	s, err := ort.Load(context.Background(), out, ort.WithLibrary(testenv.ORTLib(t)), ort.WithDisabledOptimizers(), ort.WithOptimizedModelPath(opt), ort.WithoutWarmup())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	m, err := onnx.ReadFile(opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ops := m.Graph.OpCounts()
+	want := map[string]int{"EmbedLayerNormalization": 1, "Attention": 6, "SkipLayerNormalization": 12, "BiasGelu": 6}
+	for op, n := range want {
+		if ops[op] != n {
+			t.Errorf("%s: %d fused %s nodes, want %d (ops %v)", res.ONNX, ops[op], op, n, ops)
+		}
 	}
 }
