@@ -8,12 +8,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crossrank/crossrank/internal/testenv"
 	"github.com/crossrank/crossrank/models/convert"
 )
 
 func TestCached(t *testing.T) {
-	src := copyDir(t, testenv.TwinDir(t), "onnx")
+	src := smallTwin(t)
 	cache := t.TempDir()
 	ctx := context.Background()
 

@@ -15,6 +15,7 @@ import (
 	"github.com/crossrank/crossrank/models/modeldir"
 	"github.com/crossrank/crossrank/models/onnx"
 	"github.com/crossrank/crossrank/models/ort"
+	"github.com/crossrank/crossrank/models/twin"
 )
 
 // copyDir copies the regular files of src (one level of subfolders) to a
@@ -115,10 +116,26 @@ func TestConvertShapeTwin(t *testing.T) {
 	}
 }
 
+// smallTwin writes a small BERT cross-encoder in Hugging Face layout
+// (config.json, model.safetensors, tokenizer; 2 layers, hidden 64) without
+// its ONNX graph: a safetensors-only folder that is quick to copy.
+func smallTwin(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "small")
+	cfg := twin.Config{Layers: 2, Hidden: 64, Heads: 4, Intermediate: 128, Vocab: 30522, MaxPositions: 512, TypeVocab: 2, NumLabels: 1, Seed: 5}
+	if err := twin.Write(dir, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(filepath.Join(dir, "onnx")); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
 // TestConvertErrors feeds broken folders: each is an error naming the
 // file, the tensor and what was expected, never a panic or a graph.
 func TestConvertErrors(t *testing.T) {
-	src := testenv.TwinDir(t)
+	src := smallTwin(t)
 	stSize := func(dir string) int64 {
 		st, err := os.Stat(filepath.Join(dir, "model.safetensors"))
 		if err != nil {
@@ -139,14 +156,14 @@ func TestConvertErrors(t *testing.T) {
 			want: []string{`model_type "funnel"`, "optimum-cli export onnx"}, is: convert.ErrUnsupported},
 		{name: "no model_type", edit: func(t *testing.T, dir string) { editConfig(t, dir, `"model_type": "bert"`, `"model_typ": "bert"`) },
 			want: []string{`model_type "(none)"`}, is: convert.ErrUnsupported},
-		{name: "hidden size mismatch", edit: func(t *testing.T, dir string) { editConfig(t, dir, `"hidden_size": 384`, `"hidden_size": 768`) },
-			want: []string{"model.safetensors", `"bert.embeddings.word_embeddings.weight" has shape [30522 384], the config expects [30522 768]`}},
-		{name: "more layers than the checkpoint", edit: func(t *testing.T, dir string) { editConfig(t, dir, `"num_hidden_layers": 6`, `"num_hidden_layers": 7`) },
-			want: []string{`no tensor "bert.encoder.layer.6.attention.self.query.weight"`}},
-		{name: "fewer layers than the checkpoint", edit: func(t *testing.T, dir string) { editConfig(t, dir, `"num_hidden_layers": 6`, `"num_hidden_layers": 5`) },
-			want: []string{"model.safetensors", "does not account for", "bert.encoder.layer.5."}},
+		{name: "hidden size mismatch", edit: func(t *testing.T, dir string) { editConfig(t, dir, `"hidden_size": 64`, `"hidden_size": 128`) },
+			want: []string{"model.safetensors", `"bert.embeddings.word_embeddings.weight" has shape [30522 64], the config expects [30522 128]`}},
+		{name: "more layers than the checkpoint", edit: func(t *testing.T, dir string) { editConfig(t, dir, `"num_hidden_layers": 2`, `"num_hidden_layers": 3`) },
+			want: []string{`no tensor "bert.encoder.layer.2.attention.self.query.weight"`}},
+		{name: "fewer layers than the checkpoint", edit: func(t *testing.T, dir string) { editConfig(t, dir, `"num_hidden_layers": 2`, `"num_hidden_layers": 1`) },
+			want: []string{"model.safetensors", "does not account for", "bert.encoder.layer.1."}},
 		{name: "heads do not divide hidden", edit: func(t *testing.T, dir string) {
-			editConfig(t, dir, `"num_attention_heads": 12`, `"num_attention_heads": 7`)
+			editConfig(t, dir, `"num_attention_heads": 4`, `"num_attention_heads": 7`)
 		},
 			want: []string{"not a multiple of num_attention_heads 7"}},
 		{name: "unknown activation", edit: func(t *testing.T, dir string) { editConfig(t, dir, `"hidden_act": "gelu"`, `"hidden_act": "swish"`) },
@@ -247,7 +264,7 @@ func rewriteTensorName(t *testing.T, path, old, new string) {
 // TestConvertOutputFolder checks where Convert writes: in place, into a
 // new folder, never over a non-empty one.
 func TestConvertOutputFolder(t *testing.T) {
-	src := copyDir(t, testenv.TwinDir(t), "onnx")
+	src := smallTwin(t)
 	ctx := context.Background()
 	if _, err := convert.Convert(ctx, src, src, convert.Options{}); err != nil {
 		t.Fatalf("in place: %v", err)
