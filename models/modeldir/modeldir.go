@@ -211,7 +211,7 @@ func (d *Dir) readKind() error {
 			p.Normalize = true
 		}
 	}
-	if d.Meta != nil && d.Meta.Kind == KindCrossEncoder {
+	if d.Meta != nil && d.Meta.Kind == KindCrossEncoder || d.Meta == nil && d.classifierArchitecture() {
 		return nil // a classifier that also ships a sentence-transformers layout
 	}
 	var missing []string
@@ -285,6 +285,17 @@ func (d *Dir) positions(n int) int {
 		n -= pad + 1
 	}
 	return n
+}
+
+// classifierArchitecture reports whether config.json names a
+// sequence-classification architecture (BertForSequenceClassification, ...).
+func (d *Dir) classifierArchitecture() bool {
+	for _, a := range d.Config.Architectures {
+		if strings.HasSuffix(a, "ForSequenceClassification") {
+			return true
+		}
+	}
+	return false
 }
 
 // Label returns the id2label name of class i ("" when the config has none).
