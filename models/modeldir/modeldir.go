@@ -275,6 +275,8 @@ func (d *Dir) MaxLength() int {
 	return n
 }
 
+// positions is max_position_embeddings less the padding offset of
+// RoBERTa-style models.
 func (d *Dir) positions(n int) int {
 	switch d.Config.ModelType {
 	case "roberta", "xlm-roberta", "camembert":
