@@ -51,6 +51,11 @@ import (
 // input; crossrank.json records it.
 const Version = 3
 
+// maxGraphBytes bounds the initializer bytes of a graph written as one
+// file: protobuf messages cannot exceed 2 GiB, and the graph needs some
+// room beside its weights.
+const maxGraphBytes = 2<<30 - 64<<20
+
 // MetadataFile is written beside the graph and describes the model to
 // crossrank's model-folder reader (models/modeldir).
 const MetadataFile = "crossrank.json"
@@ -137,6 +142,18 @@ func Convert(ctx context.Context, in, out string, opts Options) (*Result, error)
 			return nil, fmt.Errorf("convert: %w", err)
 		}
 		qcfg = append(qcfg, '\n')
+	}
+	size := int64(0)
+	for _, t := range m.Graph.Initializers {
+		size += int64(len(t.Raw))
+	}
+	if size > maxGraphBytes {
+		hint := "convert with --int8 (about a quarter of the size)"
+		if opts.Int8 {
+			hint = "the model is too large for a single-file graph"
+		}
+		return nil, fmt.Errorf("convert: %s: the weights take %.2f GB, over the 2 GB a single ONNX file can hold (protobuf limit; external-data output is not supported yet): %s",
+			in, float64(size)/1e9, hint)
 	}
 	graph, err := m.Marshal()
 	if err != nil {
