@@ -39,6 +39,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path"
 	"path/filepath"
 	"time"
 
@@ -53,7 +54,7 @@ const Version = 3
 
 // maxGraphBytes bounds the initializer bytes of a graph written as one
 // file: protobuf messages cannot exceed 2 GiB, and the graph needs some
-// room beside its weights.
+// room beside its weights. Above it, weights go to external data.
 const maxGraphBytes = 2<<30 - 64<<20
 
 // MetadataFile is written beside the graph and describes the model to
@@ -88,9 +89,23 @@ type Options struct {
 	// then holds the int8 graph as onnx/model.onnx and
 	// onnx/model_quantized.onnx, and quantize_config.json.
 	Int8 bool
+	// ExternalData stores the weights in onnx/model.onnx_data beside the
+	// graph (ONNX external data); it is automatic for weights over 2 GB,
+	// which one protobuf file cannot hold.
+	ExternalData bool
 	// Logger receives progress lines (nil: discarded).
 	Logger *slog.Logger
 }
+
+// output writes one file of the converted folder to path.
+type output func(path string) error
+
+func bytesOutput(b []byte) output {
+	return func(p string) error { return os.WriteFile(p, b, 0o644) }
+}
+
+// externalMin is the smallest initializer written as external data.
+const externalMin = 1024
 
 // Result describes a finished conversion.
 type Result struct {
@@ -147,28 +162,35 @@ func Convert(ctx context.Context, in, out string, opts Options) (*Result, error)
 	for _, t := range m.Graph.Initializers {
 		size += int64(len(t.Raw))
 	}
-	if size > maxGraphBytes {
-		hint := "convert with --int8 (about a quarter of the size)"
-		if opts.Int8 {
-			hint = "the model is too large for a single-file graph"
-		}
-		return nil, fmt.Errorf("convert: %s: the weights take %.2f GB, over the 2 GB a single ONNX file can hold (protobuf limit; external-data output is not supported yet): %s",
-			in, float64(size)/1e9, hint)
-	}
-	graph, err := m.Marshal()
-	if err != nil {
-		return nil, fmt.Errorf("convert: %w", err)
-	}
+	external := opts.ExternalData || size > maxGraphBytes
 	meta, err := json.MarshalIndent(md, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
 	}
 	meta = append(meta, '\n')
 
-	files := map[string][]byte{"onnx/model.onnx": graph}
+	files := map[string]output{}
+	graphFiles := []string{"onnx/model.onnx"}
 	if opts.Int8 {
-		files["onnx/model_quantized.onnx"] = graph
-		files[quantize.ConfigFile] = qcfg
+		graphFiles = append(graphFiles, "onnx/model_quantized.onnx")
+		files[quantize.ConfigFile] = bytesOutput(qcfg)
+	}
+	if external {
+		// Weights beside the graph (ONNX external data, named like
+		// Optimum's), for models over protobuf's 2 GB limit.
+		for _, rel := range graphFiles {
+			data := path.Base(rel) + "_data"
+			files[rel] = func(p string) error { return onnx.WriteFileExternal(p, m, data, externalMin) }
+		}
+		log.Info("writing weights as ONNX external data", "bytes", size)
+	} else {
+		graph, err := m.Marshal()
+		if err != nil {
+			return nil, fmt.Errorf("convert: %w", err)
+		}
+		for _, rel := range graphFiles {
+			files[rel] = bytesOutput(graph)
+		}
 	}
 	inPlace, err := sameDir(in, out)
 	if err != nil {
@@ -340,22 +362,23 @@ func sameDir(a, b string) (bool, error) {
 
 // writeInPlace adds files to dir, each through a temporary name and a
 // rename; crossrank.json goes last, so its presence means a complete graph.
-func writeInPlace(dir string, files map[string][]byte, meta []byte) error {
+func writeInPlace(dir string, files map[string]output, meta []byte) error {
 	_ = os.Remove(filepath.Join(dir, MetadataFile))
-	for rel, data := range files {
-		if err := writeAtomic(filepath.Join(dir, filepath.FromSlash(rel)), data); err != nil {
+	for rel, write := range files {
+		if err := writeAtomic(filepath.Join(dir, filepath.FromSlash(rel)), write); err != nil {
 			return err
 		}
 	}
-	return writeAtomic(filepath.Join(dir, MetadataFile), meta)
+	return writeAtomic(filepath.Join(dir, MetadataFile), bytesOutput(meta))
 }
 
-func writeAtomic(p string, data []byte) error {
+func writeAtomic(p string, write output) error {
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
 	tmp := p + ".tmp-convert"
-	if err := os.WriteFile(tmp, data, 0o644); err != nil {
+	if err := write(tmp); err != nil {
+		os.Remove(tmp)
 		return fmt.Errorf("convert: write %s: %w", p, err)
 	}
 	if err := os.Rename(tmp, p); err != nil {
@@ -367,7 +390,7 @@ func writeAtomic(p string, data []byte) error {
 
 // writeNew writes a new folder out: everything goes into a temporary
 // sibling folder first, which is then renamed.
-func writeNew(in, out string, files map[string][]byte, meta []byte) error {
+func writeNew(in, out string, files map[string]output, meta []byte) error {
 	if ents, err := os.ReadDir(out); err == nil && len(ents) > 0 {
 		return fmt.Errorf("convert: output folder %s exists and is not empty (remove it, or pass the input folder as --out to add the graph in place)", out)
 	} else if err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -395,15 +418,15 @@ func writeNew(in, out string, files map[string][]byte, meta []byte) error {
 		if err != nil {
 			return fmt.Errorf("convert: %w", err)
 		}
-		files[rel] = data
+		files[rel] = bytesOutput(data)
 	}
-	files[MetadataFile] = meta
-	for rel, data := range files {
+	files[MetadataFile] = bytesOutput(meta)
+	for rel, write := range files {
 		p := filepath.Join(tmp, filepath.FromSlash(rel))
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			return fmt.Errorf("convert: %w", err)
 		}
-		if err := os.WriteFile(p, data, 0o644); err != nil {
+		if err := write(p); err != nil {
 			return fmt.Errorf("convert: write %s: %w", p, err)
 		}
 	}

@@ -323,3 +323,52 @@ func TestConvertedGraphFuses(t *testing.T) {
 		}
 	}
 }
+
+// TestConvertExternalData writes the weights as ONNX external data (what a
+// model over 2 GB needs; forced here on a small one): the graph file holds
+// no weights, ONNX Runtime loads both files and gives the logits of the
+// single-file graph, in a new folder and in place.
+func TestConvertExternalData(t *testing.T) {
+	src := smallTwin(t)
+	ctx := context.Background()
+	inline, err := convert.Convert(ctx, src, filepath.Join(t.TempDir(), "inline"), convert.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pairs := testenv.SyntheticPairs(6, 32, 11)
+	want, err := newRunner(t, inline.ONNX, inline.Metadata.Inputs, "logits").run(pairs.N, pairs.L, pairs.IDs, pairs.Mask, pairs.Types)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{filepath.Join(t.TempDir(), "external"), src} {
+		res, err := convert.Convert(ctx, src, out, convert.Options{ExternalData: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := os.Stat(res.ONNX)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := os.Stat(filepath.Join(out, "onnx", "model.onnx_data"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g.Size() > 200<<10 || d.Size() < 4<<20 {
+			t.Errorf("%s: graph %d bytes, external data %d bytes: the weights should be outside the graph", out, g.Size(), d.Size())
+		}
+		got, err := newRunner(t, res.ONNX, res.Metadata.Inputs, "logits").run(pairs.N, pairs.L, pairs.IDs, pairs.Mask, pairs.Types)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range want {
+			if got[i] != want[i] {
+				t.Errorf("%s: pair %d: %v with external data, %v inline", out, i, got[i], want[i])
+			}
+		}
+		s, err := ort.Load(ctx, out, ort.WithLibrary(testenv.ORTLib(t)))
+		if err != nil {
+			t.Fatalf("serving backend on external data: %v", err)
+		}
+		s.Close()
+	}
+}
