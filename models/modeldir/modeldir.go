@@ -1,7 +1,16 @@
-// Package modeldir reads a Hugging Face-layout cross-encoder folder:
-// config.json, tokenizer.json and one ONNX file (onnx/model.onnx, model.onnx
-// or, when asked for, onnx/model_quantized.onnx). It only reads metadata; the
+// Package modeldir reads a Hugging Face-layout model folder: config.json,
+// tokenizer.json and one ONNX file (onnx/model.onnx, model.onnx or, when
+// asked for, onnx/model_quantized.onnx). It only reads metadata; the
 // backends (models/ort) load the graph.
+//
+// A folder is a cross-encoder (a sequence classifier with a "logits"
+// output) or a bi-encoder: the sentence-transformers layout (modules.json
+// naming a Transformer, a Pooling module and optionally Normalize), whose
+// graph outputs "sentence_embedding". crossrank.json, written by
+// `crossrank model convert` (models/convert), states the kind and whether
+// the weights are trained; without it the layout decides. A folder holding
+// model.safetensors but no ONNX file is an error wrapping
+// ErrNeedsConversion.
 package modeldir
 
 import (
@@ -11,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 )
 
 // DefaultFiles returns the ONNX files tried, in order, when no file is named:
@@ -40,6 +50,31 @@ type Config struct {
 	CrossrankTwin         bool              `json:"crossrank_twin"`
 }
 
+// Model kinds.
+const (
+	KindCrossEncoder = "cross-encoder"
+	KindBiEncoder    = "bi-encoder"
+)
+
+// Meta is crossrank.json, written beside a converted graph (the fields
+// crossrank reads; models/convert.Metadata writes them).
+type Meta struct {
+	Kind      string   `json:"crossrank_kind"`
+	Trained   bool     `json:"trained"`
+	Output    string   `json:"output"`
+	OutputDim int      `json:"output_dim"`
+	Pooling   []string `json:"pooling"`
+	Normalize bool     `json:"normalize"`
+	MaxLength int      `json:"max_length"`
+}
+
+// Pooling is a bi-encoder's sentence-transformers pooling.
+type Pooling struct {
+	Modes     []string // cls, max, mean, mean_sqrt_len_tokens, in concatenation order
+	Normalize bool     // a Normalize module follows (embeddings have unit length)
+	MaxLength int      // sentence_bert_config.json max_seq_length (0: none)
+}
+
 // Dir is an opened model folder.
 type Dir struct {
 	Path      string // the folder
@@ -47,6 +82,10 @@ type Dir struct {
 	ONNX      string // absolute path of the ONNX file in use
 	File      string // that file relative to Path, slash-separated
 	Tokenizer string // path of tokenizer.json ("" when the folder has none)
+	Kind      string // KindCrossEncoder or KindBiEncoder
+	Trained   bool   // false for crossrank's random-weight twins
+	Pooling   *Pooling
+	Meta      *Meta // crossrank.json, nil when the folder has none
 }
 
 // Option changes how Open picks the ONNX file.
@@ -100,6 +139,9 @@ func Open(dir string, opts ...Option) (*Dir, error) {
 	if t := filepath.Join(abs, "tokenizer.json"); fileExists(t) {
 		d.Tokenizer = t
 	}
+	if err := d.readKind(); err != nil {
+		return nil, fmt.Errorf("modeldir: %s: %w", dir, err)
+	}
 	candidates := DefaultFiles()
 	switch {
 	case o.file != "":
@@ -114,7 +156,107 @@ func Open(dir string, opts ...Option) (*Dir, error) {
 			return d, nil
 		}
 	}
+	if fileExists(filepath.Join(abs, "model.safetensors")) {
+		return nil, fmt.Errorf("modeldir: %s: model.safetensors but no ONNX file (looked for %v): %w: run crossrank model convert --in %s --out %s",
+			dir, candidates, ErrNeedsConversion, dir, dir)
+	}
 	return nil, fmt.Errorf("modeldir: %s: no ONNX file (looked for %v)", dir, candidates)
+}
+
+// ErrNeedsConversion is wrapped by Open's error for a folder with
+// model.safetensors and no ONNX graph.
+var ErrNeedsConversion = errors.New("the checkpoint needs converting to ONNX")
+
+// readKind reads crossrank.json and the sentence-transformers layout.
+func (d *Dir) readKind() error {
+	d.Kind, d.Trained = KindCrossEncoder, !d.Config.CrossrankTwin
+	if raw, err := os.ReadFile(filepath.Join(d.Path, "crossrank.json")); err == nil {
+		var m Meta
+		if err := json.Unmarshal(raw, &m); err != nil {
+			return fmt.Errorf("parse crossrank.json: %w", err)
+		}
+		if m.Kind != KindCrossEncoder && m.Kind != KindBiEncoder {
+			return fmt.Errorf("crossrank.json: crossrank_kind %q is neither %q nor %q", m.Kind, KindCrossEncoder, KindBiEncoder)
+		}
+		d.Meta, d.Kind, d.Trained = &m, m.Kind, m.Trained && !d.Config.CrossrankTwin
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	raw, err := os.ReadFile(filepath.Join(d.Path, "modules.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		if d.Kind == KindBiEncoder {
+			return errors.New("crossrank.json says bi-encoder but there is no modules.json")
+		}
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var mods []struct {
+		Path string `json:"path"`
+		Type string `json:"type"`
+	}
+	if err := json.Unmarshal(raw, &mods); err != nil {
+		return fmt.Errorf("parse modules.json: %w", err)
+	}
+	p := &Pooling{}
+	poolPath, hasTransformer := "", false
+	for _, m := range mods {
+		switch m.Type[strings.LastIndex(m.Type, ".")+1:] {
+		case "Transformer":
+			hasTransformer = true
+		case "Pooling":
+			poolPath = m.Path
+		case "Normalize":
+			p.Normalize = true
+		}
+	}
+	if d.Meta != nil && d.Meta.Kind == KindCrossEncoder || d.Meta == nil && d.classifierArchitecture() {
+		return nil // a classifier that also ships a sentence-transformers layout
+	}
+	var missing []string
+	if !hasTransformer {
+		missing = append(missing, "a sentence_transformers.models.Transformer module")
+	}
+	if poolPath == "" {
+		missing = append(missing, "a sentence_transformers.models.Pooling module")
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("modules.json is neither a classifier nor a complete sentence-transformers layout: it lacks %s", strings.Join(missing, " and "))
+	}
+	if !filepath.IsLocal(filepath.FromSlash(poolPath)) {
+		return fmt.Errorf("modules.json: Pooling path %q leaves the folder", poolPath)
+	}
+	pc := filepath.Join(d.Path, filepath.FromSlash(poolPath), "config.json")
+	raw, err = os.ReadFile(pc)
+	if err != nil {
+		return fmt.Errorf("sentence-transformers layout incomplete: Pooling module: %w", err)
+	}
+	var cfg map[string]any
+	if err := json.Unmarshal(raw, &cfg); err != nil {
+		return fmt.Errorf("parse %s: %w", pc, err)
+	}
+	// sentence-transformers concatenates the modes in this order.
+	for _, mode := range [][2]string{{"pooling_mode_cls_token", "cls"}, {"pooling_mode_max_tokens", "max"},
+		{"pooling_mode_mean_tokens", "mean"}, {"pooling_mode_mean_sqrt_len_tokens", "mean_sqrt_len_tokens"}} {
+		if on, _ := cfg[mode[0]].(bool); on {
+			p.Modes = append(p.Modes, mode[1])
+		}
+	}
+	if len(p.Modes) == 0 {
+		return fmt.Errorf("%s sets no supported pooling mode (cls, max, mean, mean_sqrt_len_tokens)", pc)
+	}
+	if raw, err := os.ReadFile(filepath.Join(d.Path, "sentence_bert_config.json")); err == nil {
+		var sc struct {
+			MaxSeqLength int `json:"max_seq_length"`
+		}
+		if err := json.Unmarshal(raw, &sc); err != nil {
+			return fmt.Errorf("parse sentence_bert_config.json: %w", err)
+		}
+		p.MaxLength = sc.MaxSeqLength
+	}
+	d.Kind, d.Pooling = KindBiEncoder, p
+	return nil
 }
 
 // MaxLength is the longest sequence the model takes: max_position_embeddings,
@@ -122,8 +264,20 @@ func Open(dir string, opts ...Option) (*Dir, error) {
 func (d *Dir) MaxLength() int {
 	n := d.Config.MaxPositionEmbeddings
 	if n <= 0 {
-		return DefaultMaxLength
+		n = DefaultMaxLength
+	} else {
+		n = d.positions(n)
 	}
+	// A bi-encoder was trained to sentence_bert_config.json's max_seq_length.
+	if d.Pooling != nil && d.Pooling.MaxLength > 0 && d.Pooling.MaxLength < n {
+		n = d.Pooling.MaxLength
+	}
+	return n
+}
+
+// positions is max_position_embeddings less the padding offset of
+// RoBERTa-style models.
+func (d *Dir) positions(n int) int {
 	switch d.Config.ModelType {
 	case "roberta", "xlm-roberta", "camembert":
 		pad := 1
@@ -133,6 +287,17 @@ func (d *Dir) MaxLength() int {
 		n -= pad + 1
 	}
 	return n
+}
+
+// classifierArchitecture reports whether config.json names a
+// sequence-classification architecture (BertForSequenceClassification, ...).
+func (d *Dir) classifierArchitecture() bool {
+	for _, a := range d.Config.Architectures {
+		if strings.HasSuffix(a, "ForSequenceClassification") {
+			return true
+		}
+	}
+	return false
 }
 
 // Label returns the id2label name of class i ("" when the config has none).

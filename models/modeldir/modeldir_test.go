@@ -1,6 +1,7 @@
 package modeldir_test
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -115,4 +116,82 @@ func ExampleOpen() {
 	}
 	fmt.Println(d.File, d.MaxLength(), d.Config.NumLabels, d.Label(0))
 	// Output: onnx/model.onnx 512 1 LABEL_0
+}
+
+func TestKind(t *testing.T) {
+	bert := `{"model_type":"bert","max_position_embeddings":512}`
+	modules := `[{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},
+		{"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.models.Pooling"},
+		{"idx":2,"name":"2","path":"2_Normalize","type":"sentence_transformers.models.Normalize"}]`
+	pooling := `{"word_embedding_dimension":384,"pooling_mode_cls_token":false,"pooling_mode_mean_tokens":true,"pooling_mode_max_tokens":false}`
+	tests := []struct {
+		name        string
+		files       map[string]string
+		wantKind    string
+		wantTrained bool
+		wantModes   string
+		wantNorm    bool
+		wantMax     int
+		wantErr     string
+	}{
+		{name: "classifier", files: map[string]string{"config.json": bert, "model.onnx": "x"},
+			wantKind: modeldir.KindCrossEncoder, wantTrained: true, wantMax: 512},
+		{name: "twin", files: map[string]string{"config.json": `{"model_type":"bert","crossrank_twin":true}`, "model.onnx": "x"},
+			wantKind: modeldir.KindCrossEncoder, wantTrained: false, wantMax: 512},
+		{name: "sentence-transformers", files: map[string]string{"config.json": bert, "model.onnx": "x", "modules.json": modules,
+			"1_Pooling/config.json": pooling, "sentence_bert_config.json": `{"max_seq_length":256}`},
+			wantKind: modeldir.KindBiEncoder, wantTrained: true, wantModes: "[mean]", wantNorm: true, wantMax: 256},
+		{name: "converted", files: map[string]string{"config.json": bert, "onnx/model.onnx": "x", "modules.json": modules,
+			"1_Pooling/config.json": `{"pooling_mode_cls_token":true,"pooling_mode_max_tokens":true}`,
+			"crossrank.json":        `{"crossrank_kind":"bi-encoder","trained":true}`},
+			wantKind: modeldir.KindBiEncoder, wantTrained: true, wantModes: "[cls max]", wantNorm: true, wantMax: 512},
+		{name: "classifier with modules.json", files: map[string]string{"config.json": bert, "model.onnx": "x", "modules.json": `[]`,
+			"crossrank.json": `{"crossrank_kind":"cross-encoder","trained":false}`},
+			wantKind: modeldir.KindCrossEncoder, wantTrained: false, wantMax: 512},
+		{name: "classifier architecture with modules.json", files: map[string]string{"config.json": `{"model_type":"bert","architectures":["BertForSequenceClassification"]}`,
+			"model.onnx": "x", "modules.json": `[{"path":"","type":"sentence_transformers.models.Transformer"}]`},
+			wantKind: modeldir.KindCrossEncoder, wantTrained: true, wantMax: 512},
+		{name: "no pooling module", files: map[string]string{"config.json": bert, "model.onnx": "x",
+			"modules.json": `[{"path":"","type":"sentence_transformers.models.Transformer"}]`}, wantErr: "lacks a sentence_transformers.models.Pooling module"},
+		{name: "no pooling config", files: map[string]string{"config.json": bert, "model.onnx": "x", "modules.json": modules},
+			wantErr: "Pooling module"},
+		{name: "no pooling mode", files: map[string]string{"config.json": bert, "model.onnx": "x", "modules.json": modules,
+			"1_Pooling/config.json": `{"pooling_mode_mean_tokens":false}`}, wantErr: "no supported pooling mode"},
+		{name: "escaping pooling path", files: map[string]string{"config.json": bert, "model.onnx": "x",
+			"modules.json": `[{"path":"","type":"x.Transformer"},{"path":"../up","type":"x.Pooling"}]`}, wantErr: "leaves the folder"},
+		{name: "bad kind", files: map[string]string{"config.json": bert, "model.onnx": "x", "crossrank.json": `{"crossrank_kind":"ranker"}`},
+			wantErr: `crossrank_kind "ranker"`},
+		{name: "bi-encoder without modules", files: map[string]string{"config.json": bert, "model.onnx": "x", "crossrank.json": `{"crossrank_kind":"bi-encoder"}`},
+			wantErr: "no modules.json"},
+		{name: "safetensors only", files: map[string]string{"config.json": bert, "model.safetensors": "x"},
+			wantErr: "crossrank model convert"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := modeldir.Open(writeFiles(t, tc.files))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("err = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d.Kind != tc.wantKind || d.Trained != tc.wantTrained || d.MaxLength() != tc.wantMax {
+				t.Errorf("kind %q trained %v max %d, want %q %v %d", d.Kind, d.Trained, d.MaxLength(), tc.wantKind, tc.wantTrained, tc.wantMax)
+			}
+			if tc.wantModes != "" {
+				if d.Pooling == nil || fmt.Sprint(d.Pooling.Modes) != tc.wantModes || d.Pooling.Normalize != tc.wantNorm {
+					t.Errorf("pooling %+v, want modes %s normalize %v", d.Pooling, tc.wantModes, tc.wantNorm)
+				}
+			}
+		})
+	}
+	t.Run("needs conversion", func(t *testing.T) {
+		_, err := modeldir.Open(writeFiles(t, map[string]string{"config.json": bert, "model.safetensors": "x"}))
+		if !errors.Is(err, modeldir.ErrNeedsConversion) {
+			t.Errorf("err = %v, want ErrNeedsConversion", err)
+		}
+	})
 }

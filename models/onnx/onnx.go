@@ -3,10 +3,12 @@
 // ValueInfoProto, AttributeProto, OperatorSetIdProto), written directly with
 // google.golang.org/protobuf/encoding/protowire, without generated code.
 //
-// It covers what the shape twin and the int8 quantiser need: dense tensors
-// (raw_data, or the typed repeated fields on read), scalar and list
+// It covers what the shape twin, the int8 quantiser and the safetensors
+// converter need: dense tensors (raw_data, or the typed repeated fields on
+// read; external data on write, WriteFileExternal), scalar and list
 // attributes, tensor-typed graph inputs and outputs with fixed or symbolic
-// dimensions. Fields it does not model are skipped on read and never written.
+// dimensions, and a Builder that appends nodes the way torch.onnx.export
+// names them. Fields it does not model are skipped on read and never written.
 // Output is deterministic: the same Model always marshals to the same bytes.
 package onnx
 
@@ -151,6 +153,18 @@ type Tensor struct {
 	Dims     []int64
 	DataType DataType
 	Raw      []byte
+	// External, when set, places the data in a separate file (ONNX external
+	// data) instead of Raw; WriteFileExternal sets it on the copies it
+	// writes. Reading external data is not supported.
+	External *ExternalData
+}
+
+// ExternalData locates a tensor's bytes in a file beside the model
+// (TensorProto.external_data with data_location EXTERNAL).
+type ExternalData struct {
+	Location string // file name, relative to the model file
+	Offset   int64
+	Length   int64
 }
 
 // ValueInfo is a ValueInfoProto of tensor type.

@@ -1,11 +1,13 @@
 package onnx
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 
 	"google.golang.org/protobuf/encoding/protowire"
 )
@@ -218,8 +220,12 @@ func marshalAttr(a *Attribute) ([]byte, error) {
 }
 
 func marshalTensor(t *Tensor) ([]byte, error) {
-	if err := t.checkLen(); err != nil {
-		return nil, err
+	if t.External == nil {
+		if err := t.checkLen(); err != nil {
+			return nil, err
+		}
+	} else if want := NumElements(t.Dims) * int64(t.DataType.Size()); t.External.Length != want {
+		return nil, fmt.Errorf("onnx: tensor %q: external length %d for dims %v of %v (want %d)", t.Name, t.External.Length, t.Dims, t.DataType, want)
 	}
 	var b []byte
 	for _, d := range t.Dims {
@@ -229,9 +235,78 @@ func marshalTensor(t *Tensor) ([]byte, error) {
 	b = protowire.AppendTag(b, tensorDataType, protowire.VarintType)
 	b = protowire.AppendVarint(b, uint64(t.DataType))
 	b = appendStringField(b, tensorName, t.Name)
-	b = protowire.AppendTag(b, tensorRawData, protowire.BytesType)
-	b = protowire.AppendBytes(b, t.Raw)
+	if t.External == nil {
+		b = protowire.AppendTag(b, tensorRawData, protowire.BytesType)
+		b = protowire.AppendBytes(b, t.Raw)
+		return b, nil
+	}
+	for _, kv := range [][2]string{{"location", t.External.Location}, {"offset", fmt.Sprint(t.External.Offset)}, {"length", fmt.Sprint(t.External.Length)}} {
+		var e []byte
+		e = appendStringField(e, 1, kv[0])
+		e = appendStringField(e, 2, kv[1])
+		b = appendMessage(b, tensorExternal, e)
+	}
+	b = appendVarintField(b, tensorLocation, 1)
 	return b, nil
+}
+
+// externalAlign aligns external tensors to memory pages, so that ONNX
+// Runtime can map them.
+const externalAlign = 4096
+
+// WriteFileExternal writes m to path with every initializer of at least
+// minBytes bytes stored in dataName, a file beside path (ONNX external data,
+// what a model over protobuf's 2 GB limit needs). m itself is not changed.
+func WriteFileExternal(path string, m *Model, dataName string, minBytes int) error {
+	if m.Graph == nil {
+		return fmt.Errorf("onnx: write %s: model has no graph", path)
+	}
+	if dataName == "" || filepath.Base(dataName) != dataName {
+		return fmt.Errorf("onnx: write %s: external data name %q must be a plain file name", path, dataName)
+	}
+	dataPath := filepath.Join(filepath.Dir(path), dataName)
+	f, err := os.Create(dataPath)
+	if err != nil {
+		return fmt.Errorf("onnx: write %s: %w", path, err)
+	}
+	defer f.Close()
+	w := bufio.NewWriterSize(f, 1<<20)
+	g := *m.Graph
+	g.Initializers = make([]*Tensor, len(m.Graph.Initializers))
+	off := int64(0)
+	var pad [externalAlign]byte
+	for i, t := range m.Graph.Initializers {
+		g.Initializers[i] = t
+		if len(t.Raw) < minBytes || len(t.Raw) == 0 {
+			continue
+		}
+		if err := t.checkLen(); err != nil {
+			return err
+		}
+		if r := off % externalAlign; r != 0 {
+			if _, err := w.Write(pad[:externalAlign-r]); err != nil {
+				return fmt.Errorf("onnx: write %s: %w", dataPath, err)
+			}
+			off += externalAlign - r
+		}
+		if _, err := w.Write(t.Raw); err != nil {
+			return fmt.Errorf("onnx: write %s: %w", dataPath, err)
+		}
+		c := *t
+		c.Raw = nil
+		c.External = &ExternalData{Location: dataName, Offset: off, Length: int64(len(t.Raw))}
+		g.Initializers[i] = &c
+		off += int64(len(t.Raw))
+	}
+	if err := w.Flush(); err != nil {
+		return fmt.Errorf("onnx: write %s: %w", dataPath, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("onnx: write %s: %w", dataPath, err)
+	}
+	mm := *m
+	mm.Graph = &g
+	return WriteFile(path, &mm)
 }
 
 func marshalValueInfo(vi *ValueInfo) []byte {

@@ -158,6 +158,9 @@ func Load(ctx context.Context, dir string, opts ...Option) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ort: load: %w", err)
 	}
+	if md.Kind == modeldir.KindBiEncoder { // its output is an embedding, not a logit
+		return nil, fmt.Errorf("ort: load %s: a bi-encoder (sentence_embedding output) cannot be scored as a cross-encoder", dir)
+	}
 	if cfg.intra < 0 || cfg.inter < 0 {
 		return nil, fmt.Errorf("ort: load %s: thread counts must be >= 0, got intra %d inter %d", dir, cfg.intra, cfg.inter)
 	}
