@@ -72,8 +72,8 @@ func TestInstrumentLoops(t *testing.T) {
 		t.Fatal(err)
 	}
 	check := loopCheck(0, 1)
-	if n := bytes.Count(out, check); n != 3 {
-		t.Errorf("%d checks inserted, want 3 (one per loop)", n)
+	if n := bytes.Count(out, check); n != 5 {
+		t.Errorf("%d checks inserted, want 5 (one per loop and per function)", n)
 	}
 	noMem := bytes.Replace(m, []byte{5, 3, 1, 0, 1}, nil, 1)
 	if _, err := instrument(noMem); err == nil {
