@@ -13,3 +13,6 @@ func WithCloseOnContextDone(c Config) Config {
 	c.interrupt = interruptContext
 	return c
 }
+
+// GuestMemoryInUse is the bytes of guest linear memory the host accounts.
+func (h *Host) GuestMemoryInUse() int64 { return h.memAlloc.used.Load() }

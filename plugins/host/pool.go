@@ -137,6 +137,8 @@ type instance struct {
 	// done is the Done channel of the context the guest runs under (set by
 	// arm); the WASI hooks (sleep, random, stdout) stop when it closes.
 	done atomic.Pointer[doneChan]
+	// linear is the instance's memory as charged to the host's budget.
+	linear *budgetMemory
 
 	mod    api.Module
 	mem    api.Memory
@@ -249,8 +251,12 @@ func (p *pool) create(ctx context.Context) (*instance, error) {
 	defer cancel()
 	// A module's start section (exported as StartExport by instrument) and
 	// its _initialize run under the deadline, like any call.
+	if m, ok := p.cm.mod.ExportedMemories()[abi.ExportMemory]; ok && !p.h.memAlloc.fits(int64(m.Min())*65536) {
+		return nil, p.fail(KindMemory, fmt.Errorf("instantiate %s: its %d-page memory does not fit the host's guest memory budget of %d bytes (%d in use)",
+			p.cm.path, m.Min(), p.h.memAlloc.max, p.h.memAlloc.used.Load()))
+	}
 	in.done.Store(&doneChan{cctx.Done()})
-	mod, err := p.h.instantiate(cctx, p.cm.mod, mc)
+	mod, err := p.h.instantiate(cctx, in, p.cm.mod, mc)
 	in.done.Store(nil)
 	if err != nil {
 		kind := KindTrap
@@ -471,6 +477,9 @@ func (in *instance) classify(ctx context.Context, p *pool, fn string, err error,
 		msg = fmt.Sprintf("guest exited with code %d", exit.ExitCode())
 	}
 	memLimit := uint64(p.h.cfg.MemoryLimitPages) * 65536
+	if b := p.h.memAlloc; in.linear != nil && in.linear.refused.Load() {
+		return p.fail(KindMemory, fmt.Errorf("%s: the host's guest memory budget of %d MiB is spent: %s%s", fn, b.max>>20, msg, tailNote(in.out)))
+	}
 	if strings.Contains(in.out.Head(), "out of memory") || uint64(in.mem.Size())+memLimit/8 >= memLimit {
 		return p.fail(KindMemory, fmt.Errorf("%s: ran out of its %d MiB memory limit: %s%s", fn, memLimit>>20, msg, tailNote(in.out)))
 	}

@@ -72,10 +72,15 @@ func (r randReader) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// instantiate instantiates a compiled module with the host's memory
-// accounting.
-func (h *Host) instantiate(ctx context.Context, cm wazero.CompiledModule, mc wazero.ModuleConfig) (api.Module, error) {
-	return h.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, h.memAlloc), cm, mc)
+// instantiate instantiates a compiled module for in, with its memory
+// charged to the host's budget.
+func (h *Host) instantiate(ctx context.Context, in *instance, cm wazero.CompiledModule, mc wazero.ModuleConfig) (api.Module, error) {
+	alloc := experimental.MemoryAllocatorFunc(func(_, max uint64) experimental.LinearMemory {
+		m := &budgetMemory{b: h.memAlloc, max: max}
+		in.linear = m
+		return m
+	})
+	return h.rt.InstantiateModule(experimental.WithMemoryAllocator(ctx, alloc), cm, mc)
 }
 
 // memoryBudget bounds the bytes of linear memory of every instance of a
@@ -101,45 +106,48 @@ func (b *memoryBudget) reserve(n int64) bool {
 
 func (b *memoryBudget) release(n int64) { b.used.Add(-n) }
 
-// Allocate implements experimental.MemoryAllocator.
-func (b *memoryBudget) Allocate(_, max uint64) experimental.LinearMemory {
-	return &budgetMemory{b: b, max: max}
-}
+// fits reports whether n more bytes fit the budget now.
+func (b *memoryBudget) fits(n int64) bool { return b.used.Load()+n <= b.max }
 
 // budgetMemory is one instance's linear memory, charged to the budget by
-// capacity.
+// length.
 type budgetMemory struct {
-	b   *memoryBudget
-	buf []byte
-	max uint64
+	b       *memoryBudget
+	buf     []byte
+	max     uint64
+	refused atomic.Bool // a grow failed for the budget
 }
 
 func (m *budgetMemory) Reallocate(size uint64) []byte {
 	if size > m.max {
 		return nil
 	}
+	old := uint64(len(m.buf))
+	if m.buf == nil {
+		// The initial allocation must not fail (wazero does not expect it
+		// to); create checked the budget for it beforehand.
+		m.b.used.Add(int64(size))
+		m.buf = make([]byte, size)
+		return m.buf
+	}
+	if size > old && !m.b.reserve(int64(size-old)) {
+		m.refused.Store(true)
+		return nil
+	}
 	if size <= uint64(cap(m.buf)) {
 		m.buf = m.buf[:size]
 		return m.buf
 	}
-	old := uint64(cap(m.buf))
-	// Leave room for the next grows (Go guests grow a few pages at a time),
-	// but charge the budget for it.
-	newCap := min(size+size/4, m.max)
-	if !m.b.reserve(int64(newCap - old)) {
-		newCap = size
-		if !m.b.reserve(int64(newCap - old)) {
-			return nil
-		}
-	}
-	nb := make([]byte, size, newCap)
+	// Double the capacity (Go guests grow a few pages at a time); pages
+	// past the length are never touched, so only the length is charged.
+	nb := make([]byte, size, min(max(size, 2*uint64(cap(m.buf))), m.max))
 	copy(nb, m.buf)
 	m.buf = nb
 	return m.buf
 }
 
 func (m *budgetMemory) Free() {
-	m.b.release(int64(cap(m.buf)))
+	m.b.release(int64(len(m.buf)))
 	m.buf = nil
 }
 
