@@ -392,6 +392,9 @@ func (in *instance) call(ctx context.Context, p *pool, fn api.Function, stage ab
 	}
 	if err != nil {
 		name := fn.Definition().Name()
+		if names := fn.Definition().ExportNames(); len(names) > 0 {
+			name = names[0] // the ABI's name, whatever the module's name section says
+		}
 		if errors.Is(err, errBufferCall) {
 			name = abi.ExportBuffer
 		}
@@ -462,7 +465,11 @@ func (in *instance) classify(ctx context.Context, p *pool, fn string, err error,
 		if parentDone || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return fmt.Errorf("plugin %q: %s: %w", p.plugin, fn, context.Cause(ctx))
 		}
-		return p.fail(KindTimeout, fmt.Errorf("%s ran past the %s call limit", fn, limit))
+		what := "call"
+		if limit != p.h.cfg.CallTimeout {
+			what = "instance set-up" // Config.InitTimeout
+		}
+		return p.fail(KindTimeout, fmt.Errorf("%s ran past the %s %s limit", fn, limit, what))
 	}
 	var le *limitError
 	if errors.As(err, &le) {
