@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Per-call time limits without wazero's close-on-context-done.
@@ -87,6 +88,8 @@ const (
 	secStart  = 8
 	secFunc   = 3
 	secType   = 1
+	secElem   = 9
+	secData   = 11
 )
 
 var sectionOrder = map[byte]int{1: 1, 2: 2, 3: 3, 4: 4, 5: 5, 13: 6, 6: 7, 7: 8, 8: 9, 9: 10, 12: 11, 10: 12, 11: 13}
@@ -176,7 +179,13 @@ func instrument(wasm []byte) ([]byte, error) {
 		if err := r.skip(int(n)); err != nil {
 			return nil, err
 		}
-		secs = append(secs, section{id, wasm[start:r.i]})
+		body := wasm[start:r.i]
+		if id != secCustom {
+			if err := checkVectors(id, body); err != nil {
+				return nil, err
+			}
+		}
+		secs = append(secs, section{id, body})
 	}
 	// Count imports: the new globals' indices follow the imported and the
 	// module's own globals; calls below the imported-function count reach
@@ -261,8 +270,17 @@ func instrument(wasm []byte) ([]byte, error) {
 		case secCustom:
 			nr := &reader{b: s.body}
 			n, err := nr.uleb()
-			if err == nil && nr.i+int(n) <= len(s.body) && len(s.body[nr.i:nr.i+int(n)]) >= 6 && string(s.body[nr.i:nr.i+6]) == ".debug" {
+			if err != nil || n > uint64(len(s.body)-nr.i) {
+				return nil, fmt.Errorf("%w: a custom section's name of %d bytes", errInstrument, n)
+			}
+			name := string(s.body[nr.i : nr.i+int(n)])
+			if strings.HasPrefix(name, ".debug") {
 				continue // code offsets change: drop DWARF
+			}
+			if name == "name" {
+				// wazero decodes function names by counts it trusts (see
+				// validate.go); errors quote no wasm stack trace anyway.
+				continue
 			}
 			out = append(out, s)
 		case secStart:
@@ -567,9 +585,14 @@ func (cx *codeRewrite) function(dst, body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	locals := uint64(0)
 	for g := uint64(0); g < groups; g++ {
-		if _, err := r.uleb(); err != nil {
+		n, err := r.uleb()
+		if err != nil {
 			return nil, err
+		}
+		if locals += n; locals > maxLocals {
+			return nil, fmt.Errorf("%w: over %d locals", errInstrument, maxLocals)
 		}
 		vt, err := r.byte()
 		if err != nil {

@@ -483,3 +483,73 @@ func TestSandboxMemoryBudget(t *testing.T) {
 		t.Errorf("%d bytes still accounted after the instances were discarded (baseline %d)", u, base)
 	}
 }
+
+// TestSandboxHostileModules: modules whose declared counts would make the
+// decoder allocate tens of GiB (a fatal, unrecoverable out of memory) are
+// refused at load with an error naming the file; a name section with such
+// counts is dropped, not decoded; a memory or table over the limits is
+// refused.
+func TestSandboxHostileModules(t *testing.T) {
+	h := newHost(t, host.Config{})
+	dir := t.TempDir()
+	sec := func(id byte, body ...[]byte) []byte {
+		b := cat(body...)
+		return cat([]byte{id}, uleb(nil, uint64(len(b))), b)
+	}
+	header := []byte("\x00asm\x01\x00\x00\x00")
+	huge := uleb(nil, 0xffffffff)
+	ok := guest{pages: 2}.bytes()
+	cases := []struct {
+		name string
+		wasm []byte
+		msg  string // "" : loads
+	}{
+		{"2^32 locals", guest{pages: 2, runLocals: cat([]byte{1}, uleb(nil, 0xfffffff0), []byte{0x7e})}.bytes(), "over 50000 locals"},
+		{"2^32 imports", cat(header, sec(2, huge)), "declares 4294967295 entries"},
+		{"2^32 type params", cat(header, sec(1, []byte{1, 0x60}, huge)), "declares 4294967295 value types"},
+		{"2^32 element entries", cat(header, sec(9, []byte{1, 0}, i32c(0), opEnd, huge)), "declares 4294967295 elements"},
+		{"2^32 data bytes", cat(header, sec(11, []byte{1, 1}, huge)), "declares 4294967295 data bytes"},
+		{"2^32 export name", cat(header, sec(7, []byte{1}, huge)), "bytes of a name"},
+		{"memory over the limit", guest{pages: 5000}.bytes(), "over limit"},
+		{"name section with 2^32 names", cat(ok, sec(0, []byte{4}, []byte("name"), []byte{1, 5}, huge)), ""},
+	}
+	for i, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			path := dir + "/" + string(rune('a'+i)) + ".wasm"
+			if err := os.WriteFile(path, c.wasm, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			err := h.Load(context.Background(), map[string][]host.Step{"p": {{Plugin: path}}}, "")
+			if c.msg == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), c.msg) || !strings.Contains(err.Error(), path) {
+				t.Fatalf("got %v, want an error naming %s and saying %q", err, path, c.msg)
+			}
+		})
+	}
+}
+
+// TestSandboxNestedJSON: a passage stage returning 8 MiB of '[' as a JSON
+// item fails the request with an error naming the document (the host's
+// JSON reading is iterative and bounds its depth), not a crash.
+func TestSandboxNestedJSON(t *testing.T) {
+	h := newHost(t, host.Config{})
+	const n = 8 * mib
+	i32store, i32store8 := []byte{0x36, 0x00, 0x00}, []byte{0x3a, 0x00, 0x00}
+	// status 0 | qlen 0 | 1 item | kind JSON | length n | n × '['
+	resp := cat(i32c(5), i32c(1), i32store, i32c(9), i32c(1), i32store8,
+		i32c(10), i32c(n), i32store, i32c(14), i32c('['), i32c(n), opMemoryFill)
+	path := guest{pages: 200, stages: 2, run: resp, ret: i64c(14 + n)}.write(t, t.TempDir(), "nested")
+	if err := h.Load(context.Background(), map[string][]host.Step{"p": {{Plugin: path}}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := h.Pipeline("p")
+	_, err := p.Prepare(context.Background(), wordTok{}, plugins.Input{Query: "q", Documents: docs("d")})
+	if err == nil || !strings.Contains(err.Error(), "document 0") {
+		t.Fatalf("got %v, want an error about document 0", err)
+	}
+}

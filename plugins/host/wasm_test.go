@@ -39,6 +39,9 @@ type guest struct {
 	init      bool   // function 13 is exported as _initialize
 	tableMin  uint32 // a funcref table of this size (0: none)
 	withTable bool
+	stages    int64  // the stage bit set (0: query only)
+	ret       []byte // what crossrank_run returns (nil: the empty response)
+	runLocals []byte // crossrank_run's local declarations (nil: one i32)
 }
 
 const (
@@ -171,14 +174,24 @@ func (g guest) bytes() []byte {
 	if rec == nil {
 		rec = i32c(0)
 	}
+	stages, ret, runLocals := g.stages, g.ret, g.runLocals
+	if stages == 0 {
+		stages = 1
+	}
+	if ret == nil {
+		ret = ret9
+	}
+	if runLocals == nil {
+		runLocals = []byte{1, 1, i32}
+	}
 	code := vec(
-		body(noLocals, i32c(1)),                   // version
-		body(noLocals, i32c(1)),                   // stages: query
-		body(noLocals, i32c(1024)),                // buffer
-		body(noLocals, i64c(1)),                   // configure: [0] = OK
-		body([]byte{1, 1, i32}, cat(g.run, ret9)), // run, one i32 local
-		body(noLocals, aux),                       // aux
-		body(noLocals, rec),                       // rec
+		body(noLocals, i32c(1)),          // version
+		body(noLocals, i32c(stages)),     // stages
+		body(noLocals, i32c(1024)),       // buffer
+		body(noLocals, i64c(1)),          // configure: [0] = OK
+		body(runLocals, cat(g.run, ret)), // run
+		body(noLocals, aux),              // aux
+		body(noLocals, rec),              // rec
 	)
 	m := []byte("\x00asm\x01\x00\x00\x00")
 	m = append(m, sec(1, types)...)
