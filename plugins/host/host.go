@@ -123,6 +123,8 @@ type Host struct {
 	logs        *logLimits
 	gen         atomic.Pointer[generation]
 	draining    sync.WaitGroup
+	life        context.Context // cancelled first thing in Close: ends a load in progress
+	endLife     context.CancelFunc
 	stopWatch   context.CancelFunc
 	watchDone   chan struct{}
 	closed      bool
@@ -206,6 +208,7 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.LogRate < 0 {
 		h.logs.burst = 0
 	}
+	h.life, h.endLife = context.WithCancel(context.Background())
 	h.bufs.New = func() any { b := make([]byte, 0, 64<<10); return &b }
 	return h, nil
 }
@@ -272,6 +275,7 @@ func (h *Host) swap(ctx context.Context, specs map[string][]Step, defaultName st
 	lctx, cancel := context.WithTimeoutCause(ctx, h.cfg.LoadTimeout,
 		fmt.Errorf("plugins: loading ran past the %s load limit", h.cfg.LoadTimeout))
 	defer cancel()
+	defer context.AfterFunc(h.life, cancel)() // Close ends a load in progress
 	g, err := h.build(lctx, specs, defaultName)
 	if err != nil {
 		if lctx.Err() != nil && ctx.Err() == nil && !strings.Contains(err.Error(), "load limit") {
@@ -388,7 +392,11 @@ func (h *Host) compile(ctx context.Context, plugin, path string) (*compiled, fil
 		c.refs++
 		return c, stamp, nil
 	}
-	if h.cfg.interrupt == interruptGlobal {
+	if h.cfg.interrupt != interruptGlobal {
+		if b, err = validate(b); err != nil {
+			return nil, stamp, &PluginError{Plugin: plugin, Kind: KindMalformed, Err: fmt.Errorf("%s: %w", path, err)}
+		}
+	} else {
 		if b, err = instrument(b); err != nil {
 			return nil, stamp, &PluginError{Plugin: plugin, Kind: KindMalformed, Err: fmt.Errorf("%s: adding the time-limit check: %w", path, err)}
 		}
@@ -511,6 +519,7 @@ func (h *Host) Names() []string {
 // Close stops the watcher, waits for in-flight requests and closes every
 // instance and the runtime.
 func (h *Host) Close(ctx context.Context) error {
+	h.endLife() // before taking h.mu, which a load in progress holds
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()

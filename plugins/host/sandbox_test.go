@@ -513,6 +513,8 @@ func TestSandboxHostileModules(t *testing.T) {
 		{"memory over the limit", guest{pages: 5000}.bytes(), "over limit"},
 		{"name section with 2^32 names", cat(ok, sec(0, []byte{4}, []byte("name"), []byte{1, 5}, huge)), ""},
 	}
+	// The same checks hold when modules are not instrumented.
+	hc := newHost(t, host.WithCloseOnContextDone(host.Config{}))
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			path := dir + "/" + string(rune('a'+i)) + ".wasm"
@@ -520,6 +522,10 @@ func TestSandboxHostileModules(t *testing.T) {
 				t.Fatal(err)
 			}
 			err := h.Load(context.Background(), map[string][]host.Step{"p": {{Plugin: path}}}, "")
+			errc := hc.Load(context.Background(), map[string][]host.Step{"p": {{Plugin: path}}}, "")
+			if (err == nil) != (errc == nil) {
+				t.Errorf("instrumented: %v; not instrumented: %v", err, errc)
+			}
 			if c.msg == "" {
 				if err != nil {
 					t.Fatal(err)
@@ -551,5 +557,37 @@ func TestSandboxNestedJSON(t *testing.T) {
 	_, err := p.Prepare(context.Background(), wordTok{}, plugins.Input{Query: "q", Documents: docs("d")})
 	if err == nil || !strings.Contains(err.Error(), "document 0") {
 		t.Fatalf("got %v, want an error about document 0", err)
+	}
+}
+
+// TestSandboxCloseDuringReload: Close ends a reload stuck in a start
+// function long before the load and set-up limits.
+func TestSandboxCloseDuringReload(t *testing.T) {
+	h, err := host.New(context.Background(), host.Config{
+		PluginDir: testenvRoot(t) + "/plugins/wasm", CacheDir: "off", WatchInterval: -1,
+		InitTimeout: time.Minute, LoadTimeout: time.Minute,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := guest{pages: 2}.write(t, t.TempDir(), "p")
+	if err := h.Load(context.Background(), map[string][]host.Step{"p": {{Plugin: path}}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, guest{pages: 2, start: true, aux: forever()}.bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	reloaded := make(chan error, 1)
+	go func() { reloaded <- h.Reload(context.Background()) }()
+	time.Sleep(300 * time.Millisecond)
+	t0 := time.Now()
+	if err := h.Close(context.Background()); err != nil {
+		t.Error(err)
+	}
+	if err := <-reloaded; err == nil {
+		t.Error("the reload succeeded")
+	}
+	if d := time.Since(t0); d > sbSlack {
+		t.Errorf("Close took %v during a reload", d)
 	}
 }

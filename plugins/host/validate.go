@@ -207,3 +207,86 @@ func checkVectors(id byte, body []byte) error {
 	// (functions, tables, memories, globals, code, tags).
 	return nil
 }
+
+// validate checks every section of a module the host does not instrument
+// (instrument checks them as it goes) and returns it without its name
+// section.
+func validate(wasm []byte) ([]byte, error) {
+	if len(wasm) < 8 {
+		return nil, fmt.Errorf("%w: not a valid WASM module", errInstrument)
+	}
+	out := append([]byte(nil), wasm[:8]...)
+	r := &reader{b: wasm, i: 8}
+	for r.i < len(wasm) {
+		at := r.i
+		id, err := r.byte()
+		if err != nil {
+			return nil, err
+		}
+		n, err := r.uleb()
+		if err != nil {
+			return nil, err
+		}
+		if n > uint64(len(wasm)-r.i) {
+			return nil, fmt.Errorf("%w: section %d of %d bytes past the module's end", errInstrument, id, n)
+		}
+		body := wasm[r.i : r.i+int(n)]
+		r.i += int(n)
+		switch id {
+		case secCustom:
+			nr := &reader{b: body}
+			if l, err := nr.uleb(); err == nil && l == 4 && string(body[nr.i:min(len(body), nr.i+4)]) == "name" {
+				continue // see instrument
+			}
+		case secCode:
+			if err := checkLocals(body); err != nil {
+				return nil, err
+			}
+			fallthrough
+		default:
+			if err := checkVectors(id, body); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, wasm[at:r.i]...)
+	}
+	return out, nil
+}
+
+// checkLocals bounds the locals of every function of a code section.
+func checkLocals(body []byte) error {
+	r := &reader{b: body}
+	n, err := r.uleb()
+	if err != nil {
+		return err
+	}
+	for k := uint64(0); k < n; k++ {
+		size, err := r.uleb()
+		if err != nil {
+			return err
+		}
+		if size > uint64(len(body)-r.i) {
+			return fmt.Errorf("%w: function %d of %d bytes", errInstrument, k, size)
+		}
+		end := r.i + int(size)
+		groups, err := r.uleb()
+		if err != nil {
+			return err
+		}
+		locals := uint64(0)
+		for g := uint64(0); g < groups && r.i < end; g++ {
+			c, err := r.uleb()
+			if err != nil {
+				return err
+			}
+			if locals += c; locals > maxLocals {
+				return fmt.Errorf("%w: function %d declares over %d locals", errInstrument, k, maxLocals)
+			}
+			if _, err := r.byte(); err != nil {
+				return err
+			}
+		}
+		r.i = end
+	}
+	return nil
+}
