@@ -259,6 +259,12 @@ func (p *pool) create(ctx context.Context) (*instance, error) {
 	mod, err := p.h.instantiate(cctx, in, p.cm.mod, mc)
 	in.done.Store(nil)
 	if err != nil {
+		if in.linear != nil {
+			// wazero does not close a module whose data segments failed
+			// to apply: give its memory back to the budget (Free is
+			// idempotent).
+			in.linear.Free()
+		}
 		kind := KindTrap
 		if cctx.Err() != nil && ctx.Err() == nil {
 			kind = KindTimeout

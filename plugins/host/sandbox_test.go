@@ -599,3 +599,28 @@ func TestSandboxCloseDuringReload(t *testing.T) {
 		t.Errorf("Close took %v during a reload", d)
 	}
 }
+
+// TestSandboxFailedInstantiation: a module whose data segment lies outside
+// its memory fails every instantiation, and gives its memory back to the
+// budget each time.
+func TestSandboxFailedInstantiation(t *testing.T) {
+	h := newHost(t, host.Config{})
+	m := guest{pages: 16}.bytes()
+	// An active data segment at 1 MiB + 1 in a 1 MiB memory.
+	m = append(m, cat([]byte{11}, uleb(nil, uint64(len(cat([]byte{1, 0}, i32c(mib+1), opEnd, []byte{1, 'x'})))),
+		[]byte{1, 0}, i32c(mib+1), opEnd, []byte{1, 'x'})...)
+	path := t.TempDir() + "/data.wasm"
+	if err := os.WriteFile(path, m, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := h.GuestMemoryInUse()
+	for i := 0; i < 3; i++ {
+		err := h.Load(context.Background(), map[string][]host.Step{"p": {{Plugin: path}}}, "")
+		if err == nil || !strings.Contains(err.Error(), path) {
+			t.Fatalf("got %v, want an error naming %s", err, path)
+		}
+	}
+	if u := h.GuestMemoryInUse(); u != base {
+		t.Errorf("%d bytes accounted after three failed instantiations (%d before)", u, base)
+	}
+}
