@@ -69,9 +69,18 @@ const (
 // functions.
 const maxTableElements = 1 << 20
 
+// maxCallDepth bounds the guest's call depth. wazero's own ceiling lets a
+// call's native stack grow to ~100 MB before "stack overflow", per
+// concurrent call; 100,000 frames of a Go or C guest take a few MB.
+const maxCallDepth = 100000
+
 // StartExport is the name under which the host exports a module's start
 // function after removing its start section.
 const StartExport = "crossrank_host_start"
+
+// DepthGlobal is the name of the call-depth global the host adds and
+// exports (0 between calls).
+const DepthGlobal = "crossrank_depth"
 
 // InterruptGlobal is the name of the global the host adds and exports.
 const InterruptGlobal = "crossrank_interrupt"
@@ -229,22 +238,28 @@ func instrument(wasm []byte) ([]byte, error) {
 	ctr := imports.globals + definedGlobals // the countdown
 	flag := ctr + 1                         // the interrupt flag
 	scratch := ctr + 2                      // holds a bulk operation's length
+	depth := ctr + 3                        // the call depth
 	cx := &codeRewrite{
 		importedFuncs: imports.funcs,
 		check:         loopCheck(ctr, flag),
 		flagCheck:     flagCheck(flag),
-		ctr:           ctr, flag: flag, scratch: scratch,
+		ctr:           ctr, flag: flag, scratch: scratch, depth: depth,
 	}
 
 	newGlobals := []byte{0x7f, 0x01, 0x41} // (mut i32) (i32.const checkEvery)
 	newGlobals = appendSLEB32(newGlobals, checkEvery)
 	newGlobals = append(newGlobals, 0x0b, 0x7f, 0x01, 0x41, 0x00, 0x0b) // (mut i32) (i32.const 0): the flag
 	newGlobals = append(newGlobals, 0x7f, 0x01, 0x41, 0x00, 0x0b)       // (mut i32) (i32.const 0): scratch
+	newGlobals = append(newGlobals, 0x7f, 0x01, 0x41, 0x00, 0x0b)       // (mut i32) (i32.const 0): depth
 	newExport := appendULEB(nil, uint64(len(InterruptGlobal)))
 	newExport = append(newExport, InterruptGlobal...)
 	newExport = append(newExport, 0x03)
 	newExport = appendULEB(newExport, flag)
-	nExports := uint64(1)
+	newExport = appendULEB(newExport, uint64(len(DepthGlobal)))
+	newExport = append(newExport, DepthGlobal...)
+	newExport = append(newExport, 0x03)
+	newExport = appendULEB(newExport, depth)
+	nExports := uint64(2)
 	if hasStart {
 		newExport = appendULEB(newExport, uint64(len(StartExport)))
 		newExport = append(newExport, StartExport...)
@@ -286,7 +301,7 @@ func instrument(wasm []byte) ([]byte, error) {
 		case secStart:
 			continue // exported as StartExport instead; the host calls it
 		case secGlobal:
-			body, err := appendToVec(s.body, newGlobals, 3)
+			body, err := appendToVec(s.body, newGlobals, 4)
 			if err != nil {
 				return nil, err
 			}
@@ -310,7 +325,7 @@ func instrument(wasm []byte) ([]byte, error) {
 		}
 	}
 	if !haveGlobal {
-		insert(secGlobal, append([]byte{3}, newGlobals...))
+		insert(secGlobal, append([]byte{4}, newGlobals...))
 	}
 	if !haveExport {
 		insert(secExport, append(appendULEB(nil, nExports), newExport...))
@@ -543,9 +558,44 @@ func skipLimits(r *reader) error {
 
 // codeRewrite inserts the checks into a code section.
 type codeRewrite struct {
-	importedFuncs      uint64
-	check, flagCheck   []byte
-	ctr, flag, scratch uint64
+	importedFuncs             uint64
+	check, flagCheck          []byte
+	ctr, flag, scratch, depth uint64
+}
+
+// enter is inserted at every function entry: the call depth goes up, and
+// past maxCallDepth the guest traps.
+func (cx *codeRewrite) enter() []byte {
+	var b []byte
+	b = globalOp(b, 0x23, cx.depth)
+	b = append(b, 0x41, 0x01, 0x6a) // i32.const 1; i32.add
+	b = globalOp(b, 0x24, cx.depth)
+	b = globalOp(b, 0x23, cx.depth)
+	b = append(b, 0x41)
+	b = appendSLEB32(b, maxCallDepth)
+	b = append(b, 0x4b, 0x04, 0x40, 0x00, 0x0b) // i32.gt_u; if; unreachable; end
+	return b
+}
+
+// leave is inserted before every way out of a function.
+func (cx *codeRewrite) leave() []byte {
+	var b []byte
+	b = globalOp(b, 0x23, cx.depth)
+	b = append(b, 0x41, 0x01, 0x6b) // i32.const 1; i32.sub
+	return globalOp(b, 0x24, cx.depth)
+}
+
+// leaveIf is inserted before br_if or br_table ([..., i32] on the stack)
+// when cond (code that turns the scratch global's value into an i32) says
+// the branch leaves the function.
+func (cx *codeRewrite) leaveIf(cond []byte) []byte {
+	var b []byte
+	b = globalOp(b, 0x24, cx.scratch)
+	b = append(b, cond...)
+	b = append(b, 0x04, 0x40) // if
+	b = append(b, cx.leave()...)
+	b = append(b, 0x0b) // end
+	return globalOp(b, 0x23, cx.scratch)
 }
 
 // code rewrites every function body of a code section.
@@ -606,11 +656,54 @@ func (cx *codeRewrite) function(dst, body []byte) ([]byte, error) {
 	}
 	dst = append(dst, body[:r.i]...)
 	dst = append(dst, cx.check...) // function entry
+	dst = append(dst, cx.enter()...)
+	nest := uint64(0) // blocks open; a branch to label nest leaves the function
 	for r.i < len(body) {
 		at := r.i
 		op, _ := r.byte()
 		if err := skipImmediates(r, op); err != nil {
 			return nil, fmt.Errorf("opcode %#x at byte %d: %w", op, at, err)
+		}
+		switch op {
+		case 0x02, 0x03, 0x04, 0x06, 0x1f: // block loop if try try_table
+			nest++
+		case 0x0b, 0x18: // end, delegate
+			if nest == 0 {
+				dst = append(dst, cx.leave()...) // the function's end
+			} else {
+				nest--
+			}
+		case 0x0f: // return
+			dst = append(dst, cx.leave()...)
+		case 0x0c: // br
+			if l, _ := (&reader{b: body, i: at + 1}).uleb(); l == nest {
+				dst = append(dst, cx.leave()...)
+			}
+		case 0x0d: // br_if
+			if l, _ := (&reader{b: body, i: at + 1}).uleb(); l == nest {
+				dst = append(dst, cx.leaveIf(globalOp(nil, 0x23, cx.scratch))...)
+			}
+		case 0x0e: // br_table
+			tr := &reader{b: body, i: at + 1}
+			n, _ := tr.uleb()
+			cond := []byte{0x41, 0x00} // i32.const 0
+			for i := uint64(0); i <= n; i++ {
+				l, _ := tr.uleb()
+				if l != nest {
+					continue
+				}
+				cond = globalOp(cond, 0x23, cx.scratch)
+				cond = append(cond, 0x41)
+				cond = appendSLEB32(cond, int32(min(i, 1<<31-1)))
+				if i < n {
+					cond = append(cond, 0x46, 0x72) // i32.eq; i32.or
+				} else {
+					cond = append(cond, 0x4f, 0x72) // default: i32.ge_u; i32.or
+				}
+			}
+			if len(cond) > 2 {
+				dst = append(dst, cx.leaveIf(cond)...)
+			}
 		}
 		switch op {
 		case 0xfc:

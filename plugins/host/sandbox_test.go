@@ -624,3 +624,72 @@ func TestSandboxFailedInstantiation(t *testing.T) {
 		t.Errorf("%d bytes accounted after three failed instantiations (%d before)", u, base)
 	}
 }
+
+// TestSandboxCallDepth: the call depth the host counts returns to 0 after
+// every call of real guests (Go, C, AssemblyScript: every way out of a
+// function is counted), and a recursion past the bound traps long before
+// wazero's own stack ceiling.
+func TestSandboxCallDepth(t *testing.T) {
+	h := newHost(t, host.Config{PoolSize: 1})
+	steps := map[string][]host.Step{
+		"go": {{Plugin: "fields", Config: map[string]any{"template": "{title}. {body}"}}, {Plugin: "html"}, {Plugin: "truncate", Config: map[string]any{"max_tokens": 8}}},
+		"c":  {{Plugin: wasmPath(t, "example-c"), Config: map[string]any{"max_tokens": 8}}},
+		"as": {{Plugin: wasmPath(t, "example-as"), Config: map[string]any{"max_tokens": 8}}},
+	}
+	// Each way out by a branch: br_if, br_table's default and br to the
+	// function's label, at different nestings.
+	branches := cat([]byte{0x02, 0x7f}, i32c(1), []byte{0x20, 0}, i32c(1), []byte{0x46, 0x0d, 1, 0x1a},
+		i32c(2), []byte{0x20, 0, 0x0e, 2, 0, 0, 1, 0x0b, 0x1a}, i32c(3), []byte{0x0c, 0})
+	run := cat(i32c(0), call(fnRec), opDrop, i32c(1), call(fnRec), opDrop, i32c(2), call(fnRec), opDrop, i32c(5), call(fnRec), opDrop)
+	steps["branches"] = []host.Step{{Plugin: guest{pages: 2, rec: branches, run: run}.write(t, t.TempDir(), "branches")}}
+	if err := h.Load(context.Background(), steps, ""); err != nil {
+		t.Fatal(err)
+	}
+	in := plugins.Input{Query: "q", Documents: docs(`{"title": "T", "body": "<p>one <b>two</b> three four five six seven eight nine ten</p>"}`), MaxTokensPerDoc: 8}
+	text := plugins.Input{Query: "q", Documents: docs("<p>one <b>two</b> three four five six seven eight nine ten</p>"), MaxTokensPerDoc: 8}
+	for _, name := range []string{"go", "c", "as"} {
+		p, _ := h.Pipeline(name)
+		req := in
+		if name != "go" {
+			req = text
+		}
+		for i := 0; i < 20; i++ {
+			if _, err := p.Prepare(context.Background(), wordTok{}, req); err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+		}
+	}
+	bp, _ := h.Pipeline("branches")
+	for i := 0; i < 3; i++ {
+		if _, err := bp.Prepare(context.Background(), wordTok{}, plugins.Input{Query: "q"}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	depths := h.IdleDepths()
+	if len(depths) != 6 {
+		t.Fatalf("%d idle instances, want 6", len(depths))
+	}
+	for _, d := range depths {
+		if d != 0 {
+			t.Errorf("call depth %d between calls, want 0: %v", d, depths)
+		}
+	}
+
+	// rec(n) = rec(n+1): bounded by the host, not by a 100 MB stack.
+	rec := cat([]byte{0x20, 0}, i32c(1), []byte{0x6a}, call(fnRec))
+	path := guest{pages: 2, rec: rec, run: cat(i32c(0), call(fnRec), opDrop)}.write(t, t.TempDir(), "deep")
+	if err := h.Load(context.Background(), map[string][]host.Step{"p": {{Plugin: path}}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := h.Pipeline("p")
+	a0 := totalAlloc()
+	_, err := p.Prepare(context.Background(), wordTok{}, plugins.Input{Query: "q", Documents: docs("d")})
+	alloc := totalAlloc() - a0
+	t.Logf("%v, %d MiB allocated", err, alloc>>20)
+	if pe, ok := host.AsPluginError(err); !ok || pe.Kind != host.KindTrap || !strings.Contains(err.Error(), "unreachable") {
+		t.Errorf("got %v, want the host's depth trap", err)
+	}
+	if alloc > 32*mib {
+		t.Errorf("%d MiB allocated by a recursion: the depth bound did not hold", alloc>>20)
+	}
+}
