@@ -43,7 +43,11 @@ import (
 // module's start section is removed and its function exported as
 // StartExport, for the host to run under the deadline after instantiation
 // (a start section would run inside InstantiateModule, before the flag
-// exists). memory.grow by 0 pages is
+// exists). A fourth global counts the call depth: raised at every function
+// entry (past maxCallDepth the guest traps) and lowered before every way
+// out of the function (return, the final end, a branch to the function's
+// label), so a recursion cannot grow wazero's native stack to its ~100 MB
+// ceiling. validate.go bounds the counts the decoder trusts. memory.grow by 0 pages is
 // how it leaves: wazero implements it in Go, and growing by nothing changes
 // nothing. A call's deadline (or its caller's cancellation) sets the flag
 // from a timer goroutine; the guest traps within checkEvery iterations,
@@ -687,7 +691,7 @@ func (cx *codeRewrite) function(dst, body []byte) ([]byte, error) {
 			tr := &reader{b: body, i: at + 1}
 			n, _ := tr.uleb()
 			cond := []byte{0x41, 0x00} // i32.const 0
-			for i := uint64(0); i <= n; i++ {
+			for i := uint64(0); i <= n; i++ { // skipImmediates bounded n
 				l, _ := tr.uleb()
 				if l != nest {
 					continue
@@ -787,6 +791,9 @@ func skipImmediates(r *reader, op byte) error {
 		n, err := r.uleb()
 		if err != nil {
 			return err
+		}
+		if n >= uint64(len(r.b)-r.i) {
+			return fmt.Errorf("%w: br_table of %d targets in %d bytes", errInstrument, n, len(r.b)-r.i)
 		}
 		return ulebs(r, int(n)+1)
 	case op == 0x11 || op == 0x13: // call_indirect type table

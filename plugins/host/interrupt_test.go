@@ -80,3 +80,28 @@ func TestInstrumentLoops(t *testing.T) {
 		t.Error("a module without memory was instrumented")
 	}
 }
+
+// FuzzInstrument: no input makes the rewriter or the structural checks
+// panic, and whatever instrument accepts, validate accepts too (the
+// rewrite keeps the bounds it checked).
+func FuzzInstrument(f *testing.F) {
+	for _, p := range []string{
+		filepath.Join("..", "..", ".cache", "plugins", "example-c.wasm"),
+		filepath.Join("..", "..", ".cache", "plugins", "example-as.wasm"),
+	} {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x02\x05\xff\xff\xff\xff\x0f"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = validate(b)
+		out, err := instrument(b)
+		if err != nil {
+			return
+		}
+		if _, err := validate(out); err != nil {
+			t.Errorf("instrumented module fails validation: %v", err)
+		}
+	})
+}
