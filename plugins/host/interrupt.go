@@ -690,7 +690,7 @@ func (cx *codeRewrite) function(dst, body []byte) ([]byte, error) {
 		case 0x0e: // br_table
 			tr := &reader{b: body, i: at + 1}
 			n, _ := tr.uleb()
-			cond := []byte{0x41, 0x00} // i32.const 0
+			cond := []byte{0x41, 0x00}        // i32.const 0
 			for i := uint64(0); i <= n; i++ { // skipImmediates bounded n
 				l, _ := tr.uleb()
 				if l != nest {
