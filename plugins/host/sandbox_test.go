@@ -693,3 +693,53 @@ func TestSandboxCallDepth(t *testing.T) {
 		t.Errorf("%d MiB allocated by a recursion: the depth bound did not hold", alloc>>20)
 	}
 }
+
+// TestSandboxPendingRequests: requests queued behind a pool whose only
+// instance loops end at their own deadlines, not after the instance's
+// call limit, and the requests queued without a deadline are served in
+// turn as each looping call hits its limit.
+func TestSandboxPendingRequests(t *testing.T) {
+	h := newHost(t, host.Config{PoolSize: 1, CallTimeout: sbCallLimit})
+	path := guest{pages: 2, run: forever()}.write(t, t.TempDir(), "spin")
+	if err := h.Load(context.Background(), map[string][]host.Step{"p": {{Plugin: path}}, "std": {{Plugin: "normalize"}}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	p, _ := h.Pipeline("p")
+	by := startBystander(t, h)
+	const n = 6
+	type result struct {
+		took time.Duration
+		err  error
+	}
+	results := make(chan result, 2*n)
+	for i := 0; i < 2*n; i++ {
+		go func(i int) {
+			ctx := context.Background()
+			if i < n {
+				var cancel context.CancelFunc
+				ctx, cancel = context.WithTimeout(ctx, 300*time.Millisecond)
+				defer cancel()
+			}
+			t0 := time.Now()
+			_, err := p.Prepare(ctx, wordTok{}, plugins.Input{Query: "q"})
+			if i < n {
+				results <- result{time.Since(t0), err}
+				return
+			}
+			results <- result{-1, err}
+		}(i)
+	}
+	for i := 0; i < 2*n; i++ {
+		r := <-results
+		if r.took < 0 { // no deadline: the call limit ends it
+			if pe, ok := host.AsPluginError(r.err); !ok || pe.Kind != host.KindTimeout {
+				t.Errorf("a queued request without a deadline: %v", r.err)
+			}
+			continue
+		}
+		if r.err == nil || r.took > 300*time.Millisecond+sbSlack {
+			t.Errorf("a queued request with a 300ms deadline: %v after %v", r.err, r.took)
+		}
+	}
+	by.finish(t)
+}
