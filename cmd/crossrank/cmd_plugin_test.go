@@ -1,10 +1,18 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/crossrank/crossrank/internal/testenv"
 )
@@ -73,5 +81,43 @@ func TestPluginRun(t *testing.T) {
 	}
 	if _, _, err := runPlugin(t, "not json", "run", "--plugin-dir", dir, "--plugin", "html"); err == nil {
 		t.Error("bad input accepted")
+	}
+}
+
+// TestPluginRunSignal: SIGTERM (wired to the command's context as main
+// wires it) stops `plugin run` while its guest loops, long before the
+// guest's 2 s call limit, with the cancellation, not a plugin timeout.
+// (Before the complete sandbox, a guest stuck where the time limit did not
+// reach also ignored the signal.)
+func TestPluginRunSignal(t *testing.T) {
+	root := testenv.Root(t)
+	faulty := filepath.Join(root, ".cache", "plugins", "faulty.wasm")
+	args := []string{"run", "--plugin", faulty, "--plugin-dir", filepath.Join(root, "plugins", "wasm")}
+	// A first run fills the compilation cache, so that the second is in
+	// its guest's loop when the signal comes.
+	if _, err := runCommand(t, newPluginCmd, `{"query": "fine", "documents": ["a"]}`, args...); err != nil {
+		t.Fatal(err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM)
+	defer stop()
+	c := newPluginCmd()
+	var out bytes.Buffer
+	c.SetIn(strings.NewReader(`{"query": "loop", "documents": ["a"]}`))
+	c.SetOut(&out)
+	c.SetErr(&out)
+	c.SetArgs(args)
+	go func() {
+		time.Sleep(time.Second)
+		_ = syscall.Kill(os.Getpid(), syscall.SIGTERM)
+	}()
+	t0 := time.Now()
+	err := c.ExecuteContext(ctx)
+	took := time.Since(t0)
+	t.Logf("%v after %v", err, took)
+	if !errors.Is(err, context.Canceled) || strings.Contains(fmt.Sprint(err), "call limit") {
+		t.Errorf("got %v, want the cancellation", err)
+	}
+	if took > 1900*time.Millisecond {
+		t.Errorf("plugin run took %v with SIGTERM at 1s", took)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Version is the ABI version a guest reports from ExportVersion.
@@ -120,9 +121,11 @@ func RequestSize(query string, items []Item) int {
 //
 //	u32 max_tokens | u32 qlen | query | u32 n | n × (u8 kind | u32 len | bytes)
 //
-// all integers little-endian.
+// all integers little-endian. max_tokens is an i32 for the guests: the
+// caller range-checks it (the host answers a request outside [0, MaxInt32]
+// with an error); a value outside saturates, it never wraps.
 func AppendRequest(b []byte, maxTokens int, query string, items []Item) []byte {
-	b = binary.LittleEndian.AppendUint32(b, uint32(maxTokens))
+	b = binary.LittleEndian.AppendUint32(b, uint32(min(max(maxTokens, 0), math.MaxInt32)))
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(query)))
 	b = append(b, query...)
 	b = binary.LittleEndian.AppendUint32(b, uint32(len(items)))

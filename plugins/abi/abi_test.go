@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math"
 	"testing"
 
 	"github.com/crossrank/crossrank/plugins/abi"
@@ -86,4 +87,20 @@ func ExampleAppendRequest() {
 	_ = abi.DecodeRequest(b, &r)
 	fmt.Println(len(b), r.MaxTokens, string(r.Query), string(r.Items[0].Data))
 	// Output: 25 128 q passage
+}
+
+// TestAppendRequestSaturates: max_tokens outside an i32 saturates, never
+// wraps (4294967297 used to arrive as 1).
+func TestAppendRequestSaturates(t *testing.T) {
+	for _, c := range []struct{ in, want int }{
+		{4294967297, math.MaxInt32}, {1 << 40, math.MaxInt32}, {-1, 0}, {math.MinInt64, 0}, {512, 512}, {math.MaxInt32, math.MaxInt32},
+	} {
+		var r abi.Request
+		if err := abi.DecodeRequest(abi.AppendRequest(nil, c.in, "q", nil), &r); err != nil {
+			t.Fatal(err)
+		}
+		if r.MaxTokens != c.want {
+			t.Errorf("max_tokens %d arrived as %d, want %d", c.in, r.MaxTokens, c.want)
+		}
+	}
 }

@@ -52,3 +52,18 @@ func AsPluginError(err error) (*PluginError, bool) {
 	ok := errors.As(err, &pe)
 	return pe, ok
 }
+
+// InputError is a request the plugin wire format cannot carry: a field out
+// of its range (max_tokens_per_doc beyond an i32) or a batch too big for a
+// guest's memory. It is the client's fault: HTTPStatus is 422.
+type InputError struct {
+	Field string // the request field, as the HTTP API names it
+	Err   error
+}
+
+func (e *InputError) Error() string { return fmt.Sprintf("plugins: %s: %v", e.Field, e.Err) }
+
+func (e *InputError) Unwrap() error { return e.Err }
+
+// HTTPStatus is 422 Unprocessable Entity.
+func (e *InputError) HTTPStatus() int { return http.StatusUnprocessableEntity }

@@ -3,9 +3,11 @@ package host_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log"
 	"path/filepath"
+	"time"
 
 	"github.com/crossrank/crossrank/plugins"
 	"github.com/crossrank/crossrank/plugins/host"
@@ -58,4 +60,41 @@ func Example() {
 	}
 	fmt.Printf("%s: %q\n", p.Name(), out.Passages)
 	// Output: clean: ["Fish & chips. served"]
+}
+
+// ExampleConfig_limits sets the sandbox's limits (plugins/README.md lists
+// them all) and shows a request the wire format cannot carry: it is the
+// client's fault, a 422 naming the field.
+func ExampleConfig_limits() {
+	ctx := context.Background()
+	h, err := host.New(ctx, host.Config{
+		PluginDir:           filepath.Join("..", "wasm"),
+		CacheDir:            filepath.Join("..", "..", ".cache", "wazero"),
+		WatchInterval:       -1,
+		CallTimeout:         time.Second,      // one guest call
+		InitTimeout:         5 * time.Second,  // creating one instance
+		LoadTimeout:         30 * time.Second, // a whole Load or Reload
+		MemoryLimitPages:    512,              // 32 MiB per instance
+		MaxGuestMemoryBytes: 1 << 30,          // all instances together
+		MaxHostInputBytes:   256 << 10,        // count_tokens / tokenize input
+		LogRate:             5,                // guest log lines per second per plugin
+		LogBurst:            50,
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer h.Close(ctx)
+	if err := h.Load(ctx, map[string][]host.Step{"n": {{Plugin: "normalize"}}}, ""); err != nil {
+		log.Fatal(err)
+	}
+	p, _ := h.Pipeline("n")
+	_, err = p.Prepare(ctx, words{}, plugins.Input{Query: "q", MaxTokensPerDoc: 1 << 32})
+	var ie *host.InputError
+	if errors.As(err, &ie) {
+		fmt.Println(ie.HTTPStatus(), ie.Field)
+	}
+	fmt.Println("log lines dropped:", h.DroppedLogLines())
+	// Output:
+	// 422 max_tokens_per_doc
+	// log lines dropped: 0
 }

@@ -48,10 +48,35 @@ type Config struct {
 	MemoryLimitPages uint32
 	// CallTimeout bounds one guest call (default 2s).
 	CallTimeout time.Duration
-	// InitTimeout bounds instantiating and configuring an instance (default 10s).
+	// InitTimeout bounds instantiating and configuring one instance: its
+	// start function, _initialize and crossrank_configure (default 10s). An
+	// instance created inside a request is also bound by the request's
+	// deadline.
 	InitTimeout time.Duration
+	// LoadTimeout bounds a whole Load or Reload: reading, compiling and
+	// instantiating every step (default 60s; the --plugin-load-timeout flag).
+	// On timeout the load fails naming the file it was working on, and a
+	// reload keeps the pipelines already loaded.
+	LoadTimeout time.Duration
+	// MaxModuleBytes bounds a .wasm file's size (default 64 MiB).
+	MaxModuleBytes int64
 	// MaxOutputBytes bounds one call's output (default 16 MiB).
 	MaxOutputBytes int
+	// MaxGuestMemoryBytes bounds the linear memory of every instance of the
+	// Host together (default 4 GiB): a memory.grow beyond it fails as it
+	// does at MemoryLimitPages. An instance whose memory grew past half of
+	// MemoryLimitPages is not kept for the next request.
+	MaxGuestMemoryBytes int64
+	// MaxHostInputBytes bounds the text one count_tokens or tokenize call
+	// reads, and one word word_tokens counts (default 1 MiB); beyond it the
+	// guest traps (KindMalformed).
+	MaxHostInputBytes int
+	// LogRate and LogBurst rate-limit each plugin's log calls (defaults 20
+	// lines/s, bursts of 200); lines over the limit are counted
+	// (DroppedLogLines), not read, and summarised in one line per second at
+	// most. LogRate < 0: no guest logging at all.
+	LogRate  float64
+	LogBurst int
 	// WatchInterval is how often plugin files are checked for changes
 	// (default 1s; negative: no watching).
 	WatchInterval time.Duration
@@ -94,8 +119,12 @@ type Host struct {
 	defaultName string
 	compiled    map[string]*compiled // by content hash, guarded by mu
 	bufs        sync.Pool            // *[]byte request buffers
+	memAlloc    *memoryBudget
+	logs        *logLimits
 	gen         atomic.Pointer[generation]
 	draining    sync.WaitGroup
+	life        context.Context // cancelled first thing in Close: ends a load in progress
+	endLife     context.CancelFunc
 	stopWatch   context.CancelFunc
 	watchDone   chan struct{}
 	closed      bool
@@ -124,8 +153,26 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 	if cfg.InitTimeout <= 0 {
 		cfg.InitTimeout = 10 * time.Second
 	}
+	if cfg.LoadTimeout <= 0 {
+		cfg.LoadTimeout = time.Minute
+	}
+	if cfg.MaxModuleBytes <= 0 {
+		cfg.MaxModuleBytes = 64 << 20
+	}
 	if cfg.MaxOutputBytes <= 0 {
 		cfg.MaxOutputBytes = 16 << 20
+	}
+	if cfg.MaxGuestMemoryBytes <= 0 {
+		cfg.MaxGuestMemoryBytes = 4 << 30
+	}
+	if cfg.MaxHostInputBytes <= 0 {
+		cfg.MaxHostInputBytes = 1 << 20
+	}
+	if cfg.LogRate == 0 {
+		cfg.LogRate = 20
+	}
+	if cfg.LogBurst <= 0 {
+		cfg.LogBurst = 200
 	}
 	if cfg.WatchInterval == 0 {
 		cfg.WatchInterval = time.Second
@@ -155,7 +202,13 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		_ = rt.Close(ctx)
 		return nil, fmt.Errorf("plugins: host functions: %w", err)
 	}
-	h := &Host{cfg: cfg, rt: rt, compiled: map[string]*compiled{}}
+	h := &Host{cfg: cfg, rt: rt, compiled: map[string]*compiled{},
+		memAlloc: &memoryBudget{max: cfg.MaxGuestMemoryBytes},
+		logs:     &logLimits{rate: max(cfg.LogRate, 0), burst: float64(cfg.LogBurst), plugins: map[string]*logLimiter{}}}
+	if cfg.LogRate < 0 {
+		h.logs.burst = 0
+	}
+	h.life, h.endLife = context.WithCancel(context.Background())
 	h.bufs.New = func() any { b := make([]byte, 0, 64<<10); return &b }
 	return h, nil
 }
@@ -216,10 +269,18 @@ func (h *Host) Reload(ctx context.Context) error {
 	return h.swap(ctx, h.specs, h.defaultName)
 }
 
-// swap builds a generation and makes it current. h.mu is held.
+// swap builds a generation, under Config.LoadTimeout, and makes it
+// current. h.mu is held.
 func (h *Host) swap(ctx context.Context, specs map[string][]Step, defaultName string) error {
-	g, err := h.build(ctx, specs, defaultName)
+	lctx, cancel := context.WithTimeoutCause(ctx, h.cfg.LoadTimeout,
+		fmt.Errorf("plugins: loading ran past the %s load limit", h.cfg.LoadTimeout))
+	defer cancel()
+	defer context.AfterFunc(h.life, cancel)() // Close ends a load in progress
+	g, err := h.build(lctx, specs, defaultName)
 	if err != nil {
+		if lctx.Err() != nil && ctx.Err() == nil && !strings.Contains(err.Error(), "load limit") {
+			err = fmt.Errorf("%w (the %s load limit passed)", err, h.cfg.LoadTimeout)
+		}
 		return err
 	}
 	h.specs, h.defaultName = specs, defaultName
@@ -250,6 +311,49 @@ func (h *Host) retire(g *generation) {
 	h.mu.Unlock()
 }
 
+// compileBounded compiles a module, giving up when ctx ends (wazero's
+// compiler does not watch the context): the abandoned compilation finishes
+// in the background and its module is closed.
+func (h *Host) compileBounded(ctx context.Context, b []byte) (wazero.CompiledModule, error) {
+	type result struct {
+		cm  wazero.CompiledModule
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		cm, err := h.rt.CompileModule(context.WithoutCancel(ctx), b)
+		done <- result{cm, err}
+	}()
+	select {
+	case r := <-done:
+		return r.cm, r.err
+	case <-ctx.Done():
+		go func() {
+			if r := <-done; r.err == nil {
+				_ = r.cm.Close(context.Background())
+			}
+		}()
+		return nil, context.Cause(ctx)
+	}
+}
+
+// readLimited reads a file of at most max bytes (it may grow after Stat).
+func readLimited(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s grew over the %d-byte module limit", path, max)
+	}
+	return b, nil
+}
+
 func (h *Host) releaseCompiled(ctx context.Context, c *compiled) {
 	c.refs--
 	if c.refs == 0 {
@@ -273,7 +377,11 @@ func (h *Host) compile(ctx context.Context, plugin, path string) (*compiled, fil
 	if err != nil {
 		return nil, fileStamp{}, fmt.Errorf("plugin %q: %w (standard plugins are built by `make plugins`)", plugin, err)
 	}
-	b, err := os.ReadFile(path)
+	if st.Size() > h.cfg.MaxModuleBytes {
+		return nil, fileStamp{}, &PluginError{Plugin: plugin, Kind: KindMalformed,
+			Err: fmt.Errorf("%s is %d bytes, over the %d-byte module limit", path, st.Size(), h.cfg.MaxModuleBytes)}
+	}
+	b, err := readLimited(path, h.cfg.MaxModuleBytes)
 	if err != nil {
 		return nil, fileStamp{}, fmt.Errorf("plugin %q: %w", plugin, err)
 	}
@@ -284,13 +392,20 @@ func (h *Host) compile(ctx context.Context, plugin, path string) (*compiled, fil
 		c.refs++
 		return c, stamp, nil
 	}
-	if h.cfg.interrupt == interruptGlobal {
+	if h.cfg.interrupt != interruptGlobal {
+		if b, err = validate(b); err != nil {
+			return nil, stamp, &PluginError{Plugin: plugin, Kind: KindMalformed, Err: fmt.Errorf("%s: %w", path, err)}
+		}
+	} else {
 		if b, err = instrument(b); err != nil {
 			return nil, stamp, &PluginError{Plugin: plugin, Kind: KindMalformed, Err: fmt.Errorf("%s: adding the time-limit check: %w", path, err)}
 		}
 	}
-	cm, err := h.rt.CompileModule(ctx, b)
+	cm, err := h.compileBounded(ctx, b)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, stamp, fmt.Errorf("plugin %q: compiling %s: %w", plugin, path, context.Cause(ctx))
+		}
 		return nil, stamp, &PluginError{Plugin: plugin, Kind: KindMalformed, Err: fmt.Errorf("%s is not a valid WASM module: %w", path, err)}
 	}
 	if err := checkExports(cm); err != nil {
@@ -404,6 +519,7 @@ func (h *Host) Names() []string {
 // Close stops the watcher, waits for in-flight requests and closes every
 // instance and the runtime.
 func (h *Host) Close(ctx context.Context) error {
+	h.endLife() // before taking h.mu, which a load in progress holds
 	h.mu.Lock()
 	if h.closed {
 		h.mu.Unlock()
@@ -420,6 +536,7 @@ func (h *Host) Close(ctx context.Context) error {
 		h.retire(g)
 	}
 	h.draining.Wait()
+	h.logs.summariseAll(h.cfg.Logger)
 	if err := h.rt.Close(ctx); err != nil {
 		return fmt.Errorf("plugins: close runtime: %w", err)
 	}

@@ -72,11 +72,36 @@ func TestInstrumentLoops(t *testing.T) {
 		t.Fatal(err)
 	}
 	check := loopCheck(0, 1)
-	if n := bytes.Count(out, check); n != 3 {
-		t.Errorf("%d checks inserted, want 3 (one per loop)", n)
+	if n := bytes.Count(out, check); n != 5 {
+		t.Errorf("%d checks inserted, want 5 (one per loop and per function)", n)
 	}
 	noMem := bytes.Replace(m, []byte{5, 3, 1, 0, 1}, nil, 1)
 	if _, err := instrument(noMem); err == nil {
 		t.Error("a module without memory was instrumented")
 	}
+}
+
+// FuzzInstrument: no input makes the rewriter or the structural checks
+// panic, and whatever instrument accepts, validate accepts too (the
+// rewrite keeps the bounds it checked).
+func FuzzInstrument(f *testing.F) {
+	for _, p := range []string{
+		filepath.Join("..", "..", ".cache", "plugins", "example-c.wasm"),
+		filepath.Join("..", "..", ".cache", "plugins", "example-as.wasm"),
+	} {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte("\x00asm\x01\x00\x00\x00\x02\x05\xff\xff\xff\xff\x0f"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = validate(b)
+		out, err := instrument(b)
+		if err != nil {
+			return
+		}
+		if _, err := validate(out); err != nil {
+			t.Errorf("instrumented module fails validation: %v", err)
+		}
+	})
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 
 	"github.com/crossrank/crossrank/plugins"
 	"github.com/crossrank/crossrank/plugins/abi"
@@ -58,6 +59,9 @@ func flatten(items []abi.Item) error {
 // whole request. JSON documents left after the passage stages (and before a
 // truncate stage) become their default text.
 func (pl *pipeline) prepare(ctx context.Context, tok plugins.Tokenizer, in plugins.Input) (plugins.Output, error) {
+	if err := checkInput(in, uint64(pl.h.cfg.MemoryLimitPages)*65536); err != nil {
+		return plugins.Output{}, err
+	}
 	its, err := items(in.Documents)
 	if err != nil {
 		return plugins.Output{}, err
@@ -126,4 +130,21 @@ func plainString(d []byte) ([]byte, bool) {
 		}
 	}
 	return body, true
+}
+
+// checkInput range-checks what crosses the ABI as a u32: max_tokens_per_doc
+// (which the guest SDKs read as an i32), the query's and each document's
+// length and the batch's size, which must also fit the guest's memory.
+func checkInput(in plugins.Input, memLimit uint64) error {
+	if in.MaxTokensPerDoc < 0 || in.MaxTokensPerDoc > math.MaxInt32 {
+		return &InputError{Field: "max_tokens_per_doc", Err: fmt.Errorf("%d is outside [0, %d]", in.MaxTokensPerDoc, math.MaxInt32)}
+	}
+	total := uint64(len(in.Query)) + 12
+	for _, d := range in.Documents {
+		total += uint64(len(d)) + 5
+	}
+	if total > memLimit || total > math.MaxUint32 {
+		return &InputError{Field: "documents", Err: fmt.Errorf("the request's %d bytes exceed a plugin's %d-byte memory", total, memLimit)}
+	}
+	return nil
 }

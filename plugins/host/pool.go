@@ -2,12 +2,12 @@ package host
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/crossrank/crossrank/plugins"
 	"github.com/crossrank/crossrank/plugins/abi"
@@ -73,8 +73,13 @@ func sameTypes(a, b []api.ValueType) bool {
 
 // tailWriter keeps the last bytes a guest wrote to stdout/stderr, to explain
 // a trap (a Go guest prints its panic there).
+//
+// A write copies at most tailMax bytes whatever its size, and fails once
+// the instance's call is interrupted (fd_write then returns EIO, and the
+// check after the import call traps).
 type tailWriter struct {
 	mu   sync.Mutex
+	in   *instance
 	head []byte // the first bytes (a panic's message comes first)
 	buf  []byte // the last bytes
 }
@@ -82,17 +87,28 @@ type tailWriter struct {
 const tailMax = 2048
 
 func (w *tailWriter) Write(p []byte) (int, error) {
+	if w.in != nil && w.in.interrupted() {
+		return 0, errInterrupted
+	}
+	total := len(p)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if n := 512 - len(w.head); n > 0 {
 		w.head = append(w.head, p[:min(n, len(p))]...)
 	}
+	if len(p) > tailMax {
+		p = p[len(p)-tailMax:]
+	}
 	w.buf = append(w.buf, p...)
 	if len(w.buf) > tailMax {
 		w.buf = append(w.buf[:0], w.buf[len(w.buf)-tailMax:]...)
 	}
-	return len(p), nil
+	return total, nil
 }
+
+// errInterrupted is what the instance's WASI hooks return once its call's
+// deadline has passed.
+var errInterrupted = errors.New("plugins: call interrupted")
 
 func (w *tailWriter) String() string {
 	w.mu.Lock()
@@ -118,6 +134,11 @@ type instance struct {
 	// host instruments modules); state is 0 idle, 1 in a call, 2 interrupted.
 	interrupt api.MutableGlobal
 	state     atomic.Int32
+	// done is the Done channel of the context the guest runs under (set by
+	// arm); the WASI hooks (sleep, random, stdout) stop when it closes.
+	done atomic.Pointer[doneChan]
+	// linear is the instance's memory as charged to the host's budget.
+	linear *budgetMemory
 
 	mod    api.Module
 	mem    api.Memory
@@ -184,8 +205,8 @@ func (p *pool) release(in *instance) {
 	p.closeMu.Lock()
 	closed := p.closed
 	p.closeMu.Unlock()
-	if closed {
-		p.discard(in)
+	if closed || uint64(in.mem.Size()) > uint64(p.h.cfg.MemoryLimitPages)*65536/2 {
+		p.discard(in) // a grown memory is not kept idle: a new instance starts small
 		return
 	}
 	p.ready <- in
@@ -216,30 +237,48 @@ func (p *pool) close(ctx context.Context) {
 // or arguments (clock and random only), runs its _initialize, checks its ABI
 // version and passes it its config.
 func (p *pool) create(ctx context.Context) (*instance, error) {
-	out := &tailWriter{}
+	in := &instance{}
+	out := &tailWriter{in: in}
+	in.out = out
 	mc := wazero.NewModuleConfig().
 		WithName("").
 		WithStartFunctions(). // _initialize runs below, under the time limit
-
-		WithSysWalltime().WithSysNanotime().WithSysNanosleep().
-		WithRandSource(rand.Reader).
+		WithSysWalltime().WithSysNanotime().
+		WithNanosleep(in.nanosleep).
+		WithRandSource(randReader{in}).
 		WithStdout(out).WithStderr(out)
-	cctx, cancel := context.WithTimeout(ctx, p.h.cfg.InitTimeout)
+	cctx, cancel := context.WithTimeout(context.WithValue(ctx, parentKey{}, ctx), p.h.cfg.InitTimeout)
 	defer cancel()
-	mod, err := p.h.rt.InstantiateModule(cctx, p.cm.mod, mc)
+	// A module's start section (exported as StartExport by instrument) and
+	// its _initialize run under the deadline, like any call.
+	if m, ok := p.cm.mod.ExportedMemories()[abi.ExportMemory]; ok && !p.h.memAlloc.fits(int64(m.Min())*65536) {
+		return nil, p.fail(KindMemory, fmt.Errorf("instantiate %s: its %d-page memory does not fit the host's guest memory budget of %d bytes (%d in use)",
+			p.cm.path, m.Min(), p.h.memAlloc.max, p.h.memAlloc.used.Load()))
+	}
+	in.done.Store(&doneChan{cctx.Done()})
+	mod, err := p.h.instantiate(cctx, in, p.cm.mod, mc)
+	in.done.Store(nil)
 	if err != nil {
+		if in.linear != nil {
+			// wazero does not close a module whose data segments failed
+			// to apply: give its memory back to the budget (Free is
+			// idempotent).
+			in.linear.Free()
+		}
 		kind := KindTrap
 		if cctx.Err() != nil && ctx.Err() == nil {
 			kind = KindTimeout
+		} else if ctx.Err() != nil {
+			return nil, fmt.Errorf("plugin %q: instantiate %s: %w", p.plugin, p.cm.path, context.Cause(ctx))
 		} else if strings.Contains(err.Error(), "memory") || strings.Contains(out.String(), "out of memory") {
 			kind = KindMemory
 		}
 		return nil, p.fail(kind, fmt.Errorf("instantiate %s: %w%s", p.cm.path, err, tailNote(out)))
 	}
-	in := &instance{mod: mod, mem: mod.Memory(), out: out,
-		buffer: mod.ExportedFunction(abi.ExportBuffer),
-		run:    mod.ExportedFunction(abi.ExportRun),
-		config: mod.ExportedFunction(abi.ExportConfigure)}
+	in.mod, in.mem = mod, mod.Memory()
+	in.buffer = mod.ExportedFunction(abi.ExportBuffer)
+	in.run = mod.ExportedFunction(abi.ExportRun)
+	in.config = mod.ExportedFunction(abi.ExportConfigure)
 	fail := func(kind string, err error) (*instance, error) {
 		_ = mod.Close(context.Background())
 		return nil, p.fail(kind, err)
@@ -254,35 +293,57 @@ func (p *pool) create(ctx context.Context) (*instance, error) {
 		}
 		in.interrupt = g
 	}
+	// The start function, _initialize and the version and stage queries run
+	// under one arming of the deadline.
 	disarm := in.arm(cctx)
-	if init := mod.ExportedFunction(abi.ExportInitialize); init != nil {
+	armed := true
+	defer func() {
+		if armed {
+			disarm()
+		}
+	}()
+	limit := p.h.cfg.InitTimeout
+	for _, name := range []string{StartExport, abi.ExportInitialize} {
+		init := mod.ExportedFunction(name)
+		if init == nil {
+			continue
+		}
+		shown := name
+		if name == StartExport {
+			shown = "start function"
+		}
 		if _, err := init.Call(cctx); err != nil {
+			armed = false
 			disarm()
 			_ = mod.Close(context.Background())
-			return nil, in.classify(cctx, p, abi.ExportInitialize, err)
+			return nil, in.classify(cctx, p, shown, err, limit)
 		}
 	}
+	var got [2]uint64
+	for i, name := range []string{abi.ExportVersion, abi.ExportStages} {
+		res, err := mod.ExportedFunction(name).Call(cctx)
+		if err != nil {
+			armed = false
+			disarm()
+			_ = mod.Close(context.Background())
+			return nil, in.classify(cctx, p, name, err, limit)
+		}
+		got[i] = res[0]
+	}
+	armed = false
 	if !disarm() {
 		_ = mod.Close(context.Background())
-		return nil, in.classify(cctx, p, abi.ExportInitialize, cctx.Err())
+		return nil, in.classify(cctx, p, abi.ExportInitialize, cctx.Err(), limit)
 	}
-	res, err := mod.ExportedFunction(abi.ExportVersion).Call(cctx)
-	if err != nil {
-		return fail(KindTrap, fmt.Errorf("%s: %w", abi.ExportVersion, err))
-	}
-	if v := api.DecodeI32(res[0]); v != abi.Version {
+	if v := api.DecodeI32(got[0]); v != abi.Version {
 		return fail(KindMissingExport, fmt.Errorf("ABI version %d, want %d", v, abi.Version))
 	}
-	res, err = mod.ExportedFunction(abi.ExportStages).Call(cctx)
-	if err != nil {
-		return fail(KindTrap, fmt.Errorf("%s: %w", abi.ExportStages, err))
-	}
-	stages := abi.Stage(api.DecodeI32(res[0]))
+	stages := abi.Stage(api.DecodeI32(got[1]))
 	if stages == 0 || stages&^(abi.StageQuery|abi.StagePassage|abi.StageTruncate) != 0 {
 		return fail(KindMalformed, fmt.Errorf("stages bit set %#x has no stage or unknown bits", uint32(stages)))
 	}
 	in.stages = stages
-	resp, err := in.call(cctx, p, in.config, 0, p.config, nil)
+	resp, err := in.call(cctx, p, in.config, 0, p.config, limit)
 	if err != nil {
 		_ = mod.Close(context.Background())
 		return nil, err
@@ -328,7 +389,7 @@ func tailNote(w *tailWriter) string {
 // returns a view of the guest's output, valid until the next call. Any error
 // is a *PluginError (or the caller's context error); after one, the
 // instance must be discarded.
-func (in *instance) call(ctx context.Context, p *pool, fn api.Function, stage abi.Stage, req []byte, _ any) ([]byte, error) {
+func (in *instance) call(ctx context.Context, p *pool, fn api.Function, stage abi.Stage, req []byte, limit time.Duration) ([]byte, error) {
 	in.out.reset()
 	disarm := in.arm(ctx)
 	err := in.callGuest(ctx, fn, stage, req)
@@ -337,13 +398,16 @@ func (in *instance) call(ctx context.Context, p *pool, fn api.Function, stage ab
 	}
 	if err != nil {
 		name := fn.Definition().Name()
+		if names := fn.Definition().ExportNames(); len(names) > 0 {
+			name = names[0] // the ABI's name, whatever the module's name section says
+		}
 		if errors.Is(err, errBufferCall) {
 			name = abi.ExportBuffer
 		}
 		if pe, ok := err.(*PluginError); ok {
 			return nil, p.fail(pe.Kind, pe.Err)
 		}
-		return nil, in.classify(ctx, p, name, err)
+		return nil, in.classify(ctx, p, name, err, limit)
 	}
 	optr, n := abi.Unpack(in.stack[0])
 	if int64(n) > int64(p.h.cfg.MaxOutputBytes) {
@@ -361,8 +425,9 @@ var errBufferCall = errors.New("buffer call failed")
 // arm makes the instance's time-limit check fire when ctx is done; the
 // returned disarm reports false if it fired (the instance must then go).
 func (in *instance) arm(ctx context.Context) (disarm func() bool) {
+	in.done.Store(&doneChan{ctx.Done()})
 	if in.interrupt == nil {
-		return func() bool { return true }
+		return func() bool { in.done.Store(nil); return true }
 	}
 	in.state.Store(1)
 	stop := context.AfterFunc(ctx, func() {
@@ -372,6 +437,7 @@ func (in *instance) arm(ctx context.Context) (disarm func() bool) {
 	})
 	return func() bool {
 		stop()
+		in.done.Store(nil)
 		return in.state.CompareAndSwap(1, 0)
 	}
 }
@@ -396,7 +462,7 @@ func (in *instance) callGuest(ctx context.Context, fn api.Function, stage abi.St
 }
 
 // classify turns a failed guest call into an error.
-func (in *instance) classify(ctx context.Context, p *pool, fn string, err error) error {
+func (in *instance) classify(ctx context.Context, p *pool, fn string, err error, limit time.Duration) error {
 	if ctx.Err() != nil {
 		parentDone := false
 		if pc, ok := ctx.Value(parentKey{}).(context.Context); ok && pc.Err() != nil {
@@ -405,7 +471,15 @@ func (in *instance) classify(ctx context.Context, p *pool, fn string, err error)
 		if parentDone || !errors.Is(ctx.Err(), context.DeadlineExceeded) {
 			return fmt.Errorf("plugin %q: %s: %w", p.plugin, fn, context.Cause(ctx))
 		}
-		return p.fail(KindTimeout, fmt.Errorf("%s ran past the %s call limit", fn, p.h.cfg.CallTimeout))
+		what := "call"
+		if limit != p.h.cfg.CallTimeout {
+			what = "instance set-up" // Config.InitTimeout
+		}
+		return p.fail(KindTimeout, fmt.Errorf("%s ran past the %s %s limit", fn, limit, what))
+	}
+	var le *limitError
+	if errors.As(err, &le) {
+		return p.fail(KindMalformed, fmt.Errorf("%s: %w", fn, le))
 	}
 	msg := err.Error()
 	if i := strings.Index(msg, "\nwasm stack trace:"); i >= 0 {
@@ -415,9 +489,12 @@ func (in *instance) classify(ctx context.Context, p *pool, fn string, err error)
 	if errors.As(err, &exit) {
 		msg = fmt.Sprintf("guest exited with code %d", exit.ExitCode())
 	}
-	limit := uint64(p.h.cfg.MemoryLimitPages) * 65536
-	if strings.Contains(in.out.Head(), "out of memory") || uint64(in.mem.Size())+limit/8 >= limit {
-		return p.fail(KindMemory, fmt.Errorf("%s: ran out of its %d MiB memory limit: %s%s", fn, limit>>20, msg, tailNote(in.out)))
+	memLimit := uint64(p.h.cfg.MemoryLimitPages) * 65536
+	if b := p.h.memAlloc; in.linear != nil && in.linear.refused.Load() {
+		return p.fail(KindMemory, fmt.Errorf("%s: the host's guest memory budget of %d MiB is spent: %s%s", fn, b.max>>20, msg, tailNote(in.out)))
+	}
+	if strings.Contains(in.out.Head(), "out of memory") || uint64(in.mem.Size())+memLimit/8 >= memLimit {
+		return p.fail(KindMemory, fmt.Errorf("%s: ran out of its %d MiB memory limit: %s%s", fn, memLimit>>20, msg, tailNote(in.out)))
 	}
 	return p.fail(KindTrap, fmt.Errorf("%s: %s%s", fn, msg, tailNote(in.out)))
 }
@@ -435,11 +512,12 @@ func (p *pool) runStage(ctx context.Context, tok plugins.Tokenizer, stage abi.St
 		*buf = make([]byte, 0, need+need/4)
 	}
 	*buf = abi.AppendRequest((*buf)[:0], maxTokens, query, items)
-	cctx := context.WithValue(ctx, callKey{}, &callState{tok: tok, plugin: p.plugin, logger: p.h.cfg.Logger})
+	cctx := context.WithValue(ctx, callKey{}, &callState{tok: tok, plugin: p.plugin, logger: p.h.cfg.Logger, logs: p.h.logs, maxInput: p.h.cfg.MaxHostInputBytes})
 	cctx = context.WithValue(cctx, parentKey{}, ctx)
 	cctx, cancel := context.WithTimeout(cctx, p.h.cfg.CallTimeout)
 	defer cancel()
-	resp, err := in.call(cctx, p, in.run, stage, *buf, nil)
+	resp, err := in.call(cctx, p, in.run, stage, *buf, p.h.cfg.CallTimeout)
+	p.h.logs.summarise(p.h.cfg.Logger, p.plugin, false)
 	if err != nil {
 		p.discard(in)
 		return "", nil, err
