@@ -39,3 +39,28 @@ tokenizer-oracle-check:
 
 TEST_TARGETS += tokenizer-oracle-check
 BENCH_TARGETS += tokenizer-bench
+
+# Tokenizer families (issue 12): tiny SentencePiece Unigram and byte-level BPE
+# tokenizers trained with the reference libraries, goldens encoded by PyPI
+# tokenizers; make test re-encodes a sample with the node oracle.
+TOK_VENV := $(CACHE)/venv-tokenizers
+TOK_FAM := $(TOK_DIR)/testdata/families
+
+.PHONY: tokenizer-venv tokenizer-families tokenizer-family-goldens
+
+$(TOK_VENV)/.crossrank-stamp: $(TOK_GEN)/py/requirements.txt
+	python3 -m venv $(TOK_VENV)
+	$(TOK_VENV)/bin/pip install -q --disable-pip-version-check -r $<
+	@touch $@
+
+## tokenizer-venv: Python venv with the pinned sentencepiece, tokenizers, transformers, protobuf
+tokenizer-venv: $(TOK_VENV)/.crossrank-stamp
+
+## tokenizer-families: retrain the family tokenizers (testdata/families/*.json) and regenerate their goldens
+tokenizer-families: tokenizer-venv
+	$(TOK_VENV)/bin/python $(TOK_GEN)/py/families.py train $(TOK_FAM)
+	$(MAKE) tokenizer-family-goldens
+
+## tokenizer-family-goldens: regenerate testdata/families/goldens-*.jsonl.gz from the committed tokenizer files
+tokenizer-family-goldens: tokenizer-venv
+	$(TOK_VENV)/bin/python $(TOK_GEN)/py/families.py goldens $(TOK_FAM) $(TOK_FAM)
