@@ -149,4 +149,5 @@ func (m *matcher) find(t string, out []addedMatch) []addedMatch {
 // matched in the normalized text.
 type addedVocab struct {
 	raw, normalized matcher
+	byID            map[int32]string // every added token's content
 }

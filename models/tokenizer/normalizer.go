@@ -20,8 +20,10 @@ type stepScratch struct {
 	buf  []byte
 	out  []byte
 	it   norm.Iter
-	tags []int32
-	rb   [utf8.UTFMax]byte
+	tags    []int32
+	rb      [utf8.UTFMax]byte
+	changes []change
+	ranges  [][2]int
 }
 
 type normStep interface {

@@ -31,6 +31,7 @@ package tokenizer
 import (
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"slices"
 	"sync"
@@ -133,9 +134,17 @@ var (
 type Tokenizer struct {
 	norm  *normalizer // nil: no normalizer
 	pre   []preStep
-	wp    *wordPiece
+	model model
+	wp    *wordPiece // the model when it is WordPiece (the fused BERT path)
 	added *addedVocab
 	post  *template // nil: none
+	// trims are the ByteLevel offset trimmings post-processing applies,
+	// in order; lead and trail count each token's leading and trailing
+	// spaces (by id, added tokens included).
+	trims       []trimPass
+	lead, trail []uint8
+	// maxLen is tokenizer_config.json's model_max_length (0: unknown).
+	maxLen int
 	trunc Truncation
 	pool  *sync.Pool // of *scratch
 	// fusedBert: the pre-tokenizer is BertPreTokenizer alone, so words go
@@ -184,22 +193,28 @@ func parse(b []byte) (*Tokenizer, error) {
 			return nil, err
 		}
 		t.pre = steps
-		if len(steps) == 1 {
-			_, t.fusedBert = steps[0].(bertPre)
-		}
 	}
 	var err error
-	if t.wp, err = parseModel(f.Model); err != nil {
+	if t.model, err = parseModel(f.Model); err != nil {
 		return nil, err
 	}
-	if t.post, err = parsePostProcessor(f.PostProcessor); err != nil {
+	if wp, ok := t.model.(*wordPiece); ok {
+		t.wp = wp
+		if len(t.pre) == 1 {
+			_, t.fusedBert = t.pre[0].(bertPre)
+		}
+	}
+	if t.post, t.trims, err = parsePostProcessor(f.PostProcessor); err != nil {
 		return nil, err
 	}
 	if t.trunc, err = parseTruncation(f.Truncation); err != nil {
 		return nil, err
 	}
-	if t.added, err = parseAdded(f.AddedTokens, t.norm, t.wp); err != nil {
+	if t.added, err = parseAdded(f.AddedTokens, t.norm, t.model); err != nil {
 		return nil, err
+	}
+	if len(t.trims) > 0 {
+		t.spaceCounts()
 	}
 	return t, nil
 }
@@ -216,7 +231,23 @@ func (t *Tokenizer) WithTruncation(tr Truncation) *Tokenizer {
 func (t *Tokenizer) Truncation() Truncation { return t.trunc }
 
 // VocabSize returns the number of entries in the model's vocabulary.
-func (t *Tokenizer) VocabSize() int { return t.wp.size }
+func (t *Tokenizer) VocabSize() int { return t.model.vocabSize() }
+
+// IDToToken returns the vocabulary entry (or added token) of an id.
+func (t *Tokenizer) IDToToken(id int64) (string, bool) {
+	if id < 0 || id > math.MaxInt32 {
+		return "", false
+	}
+	if s, ok := t.added.byID[int32(id)]; ok {
+		return s, true
+	}
+	return t.model.idToken(int32(id))
+}
+
+// ModelMaxLength returns tokenizer_config.json's model_max_length when the
+// tokenizer was loaded from a file next to one (LoadDir, or Load of a
+// tokenizer.json in such a directory), else 0.
+func (t *Tokenizer) ModelMaxLength() int { return t.maxLen }
 
 // SpecialTokens returns how many special tokens the post-processor adds to
 // a single sequence (pair false) or a pair (pair true).
@@ -262,6 +293,28 @@ func (t *Tokenizer) EncodePair(query, passage string) (Encoding, error) {
 	return out, nil
 }
 
+// encodeTracked is EncodePair (b non-nil) or Encode with each token's
+// sequence recorded (tests).
+func (t *Tokenizer) encodeTracked(a string, b *string) (Encoding, []int8, error) {
+	s := t.pool.Get().(*scratch)
+	defer t.pool.Put(s)
+	if err := t.encodeSeq(s, a, &s.a); err != nil {
+		return Encoding{}, nil, err
+	}
+	var sb *seqEnc
+	if b != nil {
+		if err := t.encodeSeq(s, *b, &s.b); err != nil {
+			return Encoding{}, nil, err
+		}
+		sb = &s.b
+	}
+	buf := encBuf{trackSeqs: true}
+	if err := t.build(&s.a, sb, &buf); err != nil {
+		return Encoding{}, nil, err
+	}
+	return Encoding{IDs: buf.ids, TypeIDs: buf.types, AttentionMask: buf.mask, Offsets: buf.offs}, buf.seqs, nil
+}
+
 // CountTokens returns the number of tokens text encodes to without special
 // tokens and without truncation (0 when it cannot be encoded at all, which
 // only a vocabulary without its unk token causes).
@@ -278,15 +331,21 @@ func (t *Tokenizer) CountTokens(text string) int {
 // sequence's text.
 type token struct {
 	id, s, e int32
+	added    bool // an added token matched in the text
 }
 
 // seqEnc is one sequence's tokens before post-processing.
 type seqEnc struct {
 	toks []token
+	text string
 }
 
 func (e *seqEnc) push(id, s, end int32) {
-	e.toks = append(e.toks, token{id, s, end})
+	e.toks = append(e.toks, token{id: id, s: s, e: end})
+}
+
+func (e *seqEnc) pushAdded(id, s, end int32) {
+	e.toks = append(e.toks, token{id: id, s: s, e: end, added: true})
 }
 
 // scratch holds the buffers one encoding call reuses.
@@ -298,11 +357,23 @@ type scratch struct {
 	rawM, normM []addedMatch
 	step        stepScratch
 	a, b        seqEnc
+	// general pre-tokenization path
+	w0, blTmp words
+	tw        [2]words
+	spTmp     []span
+	// models
+	wc              *wordCache
+	lattice         []vnode
+	uniOut          []uniPiece
+	uniToks         []token
+	syms            []bpeSym
+	symBuf          []byte
 }
 
 // encodeSeq tokenizes text (no specials, no truncation) into enc.
 func (t *Tokenizer) encodeSeq(s *scratch, text string, enc *seqEnc) error {
 	enc.toks = enc.toks[:0]
+	enc.text = text
 	s.rawM = t.added.raw.find(text, s.rawM[:0])
 	last := 0
 	for _, m := range s.rawM {
@@ -311,7 +382,7 @@ func (t *Tokenizer) encodeSeq(s *scratch, text string, enc *seqEnc) error {
 				return err
 			}
 		}
-		enc.push(m.id, m.s, m.e)
+		enc.pushAdded(m.id, m.s, m.e)
 		last = int(m.e)
 	}
 	if last < len(text) {
@@ -375,7 +446,7 @@ func (t *Tokenizer) encodePiece(s *scratch, text string, ps, pe int, enc *seqEnc
 			}
 		}
 		if m.e > m.s {
-			enc.push(m.id, as[m.s], ae[m.e-1])
+			enc.pushAdded(m.id, as[m.s], ae[m.e-1])
 		}
 		last = m.e
 	}
@@ -455,20 +526,30 @@ func (t *Tokenizer) tokenizeRange(s *scratch, from, to int32, enc *seqEnc) error
 	if t.fusedBert {
 		return t.bertWords(s, from, to, enc)
 	}
-	words := append(s.sp1[:0], span{from, to})
-	other := s.sp2
+	cur := &s.w0
+	cur.b, cur.as, cur.ae = s.nb, s.as, s.ae
+	cur.sp = append(cur.sp[:0], span{from, to})
+	k := 0
 	for _, p := range t.pre {
-		other = p.split(s.nb, words, other[:0])
-		words, other = other, words
+		if tf, ok := p.(preTransform); ok {
+			dst := &s.tw[k&1]
+			k++
+			dst.reset()
+			tf.transform(cur, dst, s)
+			cur = dst
+			continue
+		}
+		s.spTmp = p.(preSplitter).split(cur.b, cur.sp, s.spTmp[:0])
+		cur.sp, s.spTmp = s.spTmp, cur.sp
 	}
-	s.sp1, s.sp2 = words, other
-	for _, w := range words {
+	for _, w := range cur.sp {
 		if w[1] > w[0] {
-			if err := t.wp.tokenize(s.nb, w[0], w[1], s.as, s.ae, enc); err != nil {
+			if err := t.model.tokenize(s, cur.b, w[0], w[1], cur.as, cur.ae, enc); err != nil {
 				return err
 			}
 		}
 	}
+	s.w0.b, s.w0.as, s.w0.ae = nil, nil, nil // those are s.nb, s.as, s.ae
 	return nil
 }
 
