@@ -134,7 +134,7 @@ func (m *bpe) tokenize(sc *scratch, b []byte, s, e int32, as, ae []int32, enc *s
 	if err != nil {
 		return err
 	}
-	m.mergeAll(syms)
+	m.mergeAll(sc, syms)
 	toks := sc.uniToks[:0]
 	for i := int32(0); i >= 0 && len(syms) > 0; i = syms[i].next {
 		toks = append(toks, token{id: syms[i].id, s: syms[i].s, e: syms[i].e})
@@ -235,29 +235,91 @@ func (m *bpe) initial(sc *scratch, w []byte) ([]bpeSym, error) {
 }
 
 // mergeAll merges the lowest-ranked adjacent pair, leftmost first, until
-// no pair has a merge (the order the reference's priority queue yields).
-// Removed symbols are unlinked; the word is read from symbol 0 along next.
-func (m *bpe) mergeAll(syms []bpeSym) {
-	for {
-		best, bestRank, bestID := int32(-1), int32(math.MaxInt32), int32(0)
-		for i := int32(0); i >= 0 && int(i) < len(syms); i = syms[i].next {
-			j := syms[i].next
-			if j < 0 {
-				break
-			}
-			if mg, ok := m.merges[pairKey(syms[i].id, syms[j].id)]; ok && mg.rank < bestRank {
-				best, bestRank, bestID = i, mg.rank, mg.id
-			}
-		}
-		if best < 0 {
-			return
-		}
-		j := syms[best].next
-		syms[best].id = bestID
-		syms[best].e = syms[j].e
-		syms[best].next = syms[j].next
-		if n := syms[j].next; n >= 0 {
-			syms[n].prev = best
+// no pair has a merge: the reference's priority queue of (rank, position)
+// with stale entries skipped. Removed symbols are unlinked; the word is
+// read from symbol 0 along next.
+func (m *bpe) mergeAll(sc *scratch, syms []bpeSym) {
+	h := sc.heap[:0]
+	for i := 0; i+1 < len(syms); i++ {
+		if mg, ok := m.merges[pairKey(syms[i].id, syms[i+1].id)]; ok {
+			h = heapPush(h, mergeEnt{mg.rank, int32(i), mg.id})
 		}
 	}
+	for len(h) > 0 {
+		var top mergeEnt
+		top, h = heapPop(h)
+		i := top.pos
+		if syms[i].e == syms[i].s && syms[i].id == -1 { // removed
+			continue
+		}
+		j := syms[i].next
+		if j < 0 {
+			continue
+		}
+		if mg, ok := m.merges[pairKey(syms[i].id, syms[j].id)]; !ok || mg.id != top.id || mg.rank != top.rank {
+			continue // stale
+		}
+		syms[i].id = top.id
+		syms[i].e = syms[j].e
+		syms[i].next = syms[j].next
+		syms[j].id, syms[j].s, syms[j].e = -1, 0, 0
+		if n := syms[i].next; n >= 0 {
+			syms[n].prev = i
+		}
+		if p := syms[i].prev; p >= 0 {
+			if mg, ok := m.merges[pairKey(syms[p].id, syms[i].id)]; ok {
+				h = heapPush(h, mergeEnt{mg.rank, p, mg.id})
+			}
+		}
+		if n := syms[i].next; n >= 0 {
+			if mg, ok := m.merges[pairKey(syms[i].id, syms[n].id)]; ok {
+				h = heapPush(h, mergeEnt{mg.rank, i, mg.id})
+			}
+		}
+	}
+	sc.heap = h
+}
+
+// mergeEnt is a queued merge: lower rank first, then leftmost.
+type mergeEnt struct {
+	rank, pos, id int32
+}
+
+func (a mergeEnt) less(b mergeEnt) bool {
+	return a.rank < b.rank || a.rank == b.rank && a.pos < b.pos
+}
+
+func heapPush(h []mergeEnt, e mergeEnt) []mergeEnt {
+	h = append(h, e)
+	for i := len(h) - 1; i > 0; {
+		p := (i - 1) / 2
+		if !h[i].less(h[p]) {
+			break
+		}
+		h[i], h[p] = h[p], h[i]
+		i = p
+	}
+	return h
+}
+
+func heapPop(h []mergeEnt) (mergeEnt, []mergeEnt) {
+	top := h[0]
+	n := len(h) - 1
+	h[0] = h[n]
+	h = h[:n]
+	for i := 0; ; {
+		l, r, m := 2*i+1, 2*i+2, i
+		if l < n && h[l].less(h[m]) {
+			m = l
+		}
+		if r < n && h[r].less(h[m]) {
+			m = r
+		}
+		if m == i {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		i = m
+	}
+	return top, h
 }

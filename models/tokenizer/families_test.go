@@ -31,7 +31,7 @@ func familyConfigJSON(t testing.TB, name string) []byte {
 	if err := json.Unmarshal(raw, &c); err != nil {
 		t.Fatalf("config %s: %v", name, err)
 	}
-	base, err := os.ReadFile(filepath.Join(familiesDir, c.Base+".json"))
+	base, err := os.ReadFile(filepath.Join(familiesDir, c.Base, "tokenizer.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,3 +105,63 @@ func FuzzConfigs(f *testing.F) {
 		}
 	})
 }
+
+// fuzzFamily runs the family configurations of one model type on arbitrary
+// input: no panic, errors only where the reference has them too (none of
+// these configurations can fail without truncation), offsets inside the
+// text they index, ids inside the vocabulary, and the batch encoder
+// agreeing with EncodePair.
+func fuzzFamily(f *testing.F, names ...string) {
+	f.Add("naïve café ﬁnance Ǆ ½ e\u0301\u0326 한국어 '' <mask> [MASK] ▁▁ it's 👨‍👩‍👧‍👦", "x  y\r\n")
+	f.Add("\xff<s>\u0345\u0336\u032e\u200d", "")
+	f.Add("   ", "\u3000\u00a0\t")
+	f.Add("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "<0x41><unk></s>")
+	var toks []*Tokenizer
+	for _, n := range names {
+		tok, err := FromBytes(familyConfigJSON(f, n))
+		if err != nil {
+			f.Fatalf("%s: %v", n, err)
+		}
+		toks = append(toks, tok.WithTruncation(Truncation{}))
+	}
+	f.Fuzz(func(t *testing.T, q, p string) {
+		for i, tok := range toks {
+			e, seqs, err := tok.encodeTracked(q, &p)
+			if err != nil {
+				t.Fatalf("%s: %v", names[i], err)
+			}
+			for k, o := range e.Offsets {
+				text := q
+				if seqs[k] == 2 {
+					text = p
+				}
+				if o[0] < 0 || o[0] > o[1] || o[1] > len(text) {
+					t.Fatalf("%s: offset %v of token %d outside its text (%d bytes)", names[i], o, k, len(text))
+				}
+				if _, ok := tok.IDToToken(e.IDs[k]); !ok {
+					t.Fatalf("%s: id %d has no token", names[i], e.IDs[k])
+				}
+			}
+			encs, err := tok.NewBatchEncoder().EncodePairs(q, []string{p})
+			if err != nil || !slices.Equal(encs[0].IDs, e.IDs) || !slices.Equal(encs[0].Offsets, e.Offsets) {
+				t.Fatalf("%s: batch encoder %v, %v; EncodePair %v", names[i], encs, err, e.IDs)
+			}
+		}
+	})
+}
+
+// FuzzUnigram: the SentencePiece Unigram families (Precompiled, Metaspace,
+// byte fallback).
+func FuzzUnigram(f *testing.F) {
+	fuzzFamily(f, "xlmr", "deberta", "xlmr_first", "xlmr_never", "deberta_punct", "xlmr_added")
+}
+
+// FuzzBPE: the byte-level BPE families and the BPE options.
+func FuzzBPE(f *testing.F) {
+	fuzzFamily(f, "roberta", "modernbert", "roberta_noregex", "modernbert_seq", "bpe_opts", "bpe_opts_ignore", "bpe_bytes", "bpe_bytes_nofuse")
+}
+
+// FuzzWordLevel: WordLevel and the Split pre-tokenizer.
+func FuzzWordLevel(f *testing.F) {
+	fuzzFamily(f, "wordlevel", "split_mergedwithnext_re_inv", "split_contiguous_str")
+}

@@ -155,12 +155,15 @@ func charOffsets(text string, b [2]int) [2]int {
 }
 
 // refCharOffsets converts byte offsets into text to characters as the
-// reference does (BytesToCharOffsetConverter): a byte inside a character
-// counts as that character; an end at the text's end follows its last
-// character; an unconvertible range stays as it is.
+// reference does (BytesToCharOffsetConverter, before its ByteLevel trimming,
+// which counts characters): a byte inside a character counts as that
+// character, the text's end as the number of characters.
 func refCharOffsets(text string, b [2]int) [2]int {
 	charAt := func(i int) (int, bool) {
-		if i < 0 || i >= len(text) {
+		if i == len(text) {
+			return utf8.RuneCountInString(text), true
+		}
+		if i < 0 || i > len(text) {
 			return 0, false
 		}
 		n := 0

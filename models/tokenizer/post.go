@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"unicode"
+	"unicode/utf8"
 )
 
 // Which sequence a template piece stands for.
@@ -253,16 +254,27 @@ func (t *Tokenizer) trimOffsets(i int, tk token, text string, o [2]int) [2]int {
 	if lead == 0 && trail == 0 {
 		return o
 	}
+	// the reference trims character offsets: move by characters of text
 	for _, p := range t.trims {
 		lead := lead
 		if lead > 0 {
 			if (i == 0 || o[0] == 0) && p.addPrefix && lead == 1 {
 				lead = 0
 			}
-			o[0] = min(o[0]+lead, o[1])
+			pos := o[0]
+			for n := lead; n > 0 && pos < len(text); n-- {
+				_, sz := utf8.DecodeRuneInString(text[pos:])
+				pos += sz
+			}
+			o[0] = min(pos, o[1])
 		}
-		if trail > 0 && o[1] >= trail {
-			o[1] = max(o[1]-trail, o[0])
+		if trail > 0 && utf8.RuneCountInString(text[:min(o[1], len(text))]) >= trail {
+			pos := o[1]
+			for n := trail; n > 0 && pos > 0; n-- {
+				_, sz := utf8.DecodeLastRuneInString(text[:pos])
+				pos -= sz
+			}
+			o[1] = max(pos, o[0])
 		}
 	}
 	return o

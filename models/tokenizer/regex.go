@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"regexp/syntax"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -27,7 +28,7 @@ func newPattern(str, re *string, where string) (*pattern, error) {
 	case re != nil && str == nil:
 		// the reference uses Oniguruma; Go's RE2 syntax agrees on the
 		// patterns tokenizer files use (no look-around, no back-references)
-		r, err := regexp.Compile(*re)
+		r, err := regexp.Compile(onigClasses(*re))
 		if err != nil {
 			return nil, fmt.Errorf("%s.Regex: %w", where, err)
 		}
@@ -124,4 +125,66 @@ func (r regexReplaceStep) apply(dst, src []nchar, sc *stepScratch) []nchar {
 		}
 	}
 	return append(dst, src[ci:]...)
+}
+
+// Oniguruma's \s, \d and \w are Unicode classes; Go's are ASCII-only.
+const (
+	uniSpace = `\t\n\v\f\r \x{85}\x{a0}\x{1680}\x{2000}-\x{200a}\x{2028}\x{2029}\x{202f}\x{205f}\x{3000}`
+	uniWord  = `\p{L}\p{M}\p{Nd}\p{Pc}`
+)
+
+// onigClasses rewrites \s, \S, \d, \D, \w and \W to the Unicode classes
+// the reference's regex engine gives them (inside brackets, only the
+// positive ones; the negated ones stay ASCII there).
+func onigClasses(re string) string {
+	var b strings.Builder
+	inClass := false
+	for i := 0; i < len(re); i++ {
+		c := re[i]
+		if c == '\\' && i+1 < len(re) {
+			n := re[i+1]
+			i++
+			switch {
+			case n == 's' && inClass:
+				b.WriteString(uniSpace)
+			case n == 's':
+				b.WriteString("[" + uniSpace + "]")
+			case n == 'S' && !inClass:
+				b.WriteString("[^" + uniSpace + "]")
+			case n == 'd':
+				b.WriteString(`\p{Nd}`)
+			case n == 'D' && !inClass:
+				b.WriteString(`\P{Nd}`)
+			case n == 'w' && inClass:
+				b.WriteString(uniWord)
+			case n == 'w':
+				b.WriteString("[" + uniWord + "]")
+			case n == 'W' && !inClass:
+				b.WriteString("[^" + uniWord + "]")
+			default:
+				b.WriteByte(c)
+				b.WriteByte(n)
+			}
+			continue
+		}
+		switch {
+		case c == '[' && !inClass:
+			inClass = true
+			b.WriteByte(c)
+			// a ] right after [ or [^ is a literal
+			if i+1 < len(re) && re[i+1] == '^' {
+				b.WriteByte('^')
+				i++
+			}
+			if i+1 < len(re) && re[i+1] == ']' {
+				b.WriteByte(']')
+				i++
+			}
+			continue
+		case c == ']' && inClass:
+			inClass = false
+		}
+		b.WriteByte(c)
+	}
+	return b.String()
 }

@@ -29,10 +29,12 @@
 package tokenizer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"unicode/utf8"
@@ -145,14 +147,15 @@ type Tokenizer struct {
 	lead, trail []uint8
 	// maxLen is tokenizer_config.json's model_max_length (0: unknown).
 	maxLen int
-	trunc Truncation
-	pool  *sync.Pool // of *scratch
+	trunc  Truncation
+	pool   *sync.Pool // of *scratch
 	// fusedBert: the pre-tokenizer is BertPreTokenizer alone, so words go
 	// straight from one scan to the model (bertWords).
 	fusedBert bool
 }
 
-// Load reads a tokenizer.json file.
+// Load reads a tokenizer.json file, and the model_max_length of the
+// tokenizer_config.json beside it when there is one (ModelMaxLength).
 func Load(path string) (*Tokenizer, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -162,7 +165,43 @@ func Load(path string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: load %s: %w", path, err)
 	}
+	cfg := filepath.Join(filepath.Dir(path), "tokenizer_config.json")
+	if t.maxLen, err = readModelMaxLength(cfg); err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
 	return t, nil
+}
+
+// LoadDir reads DIR/tokenizer.json (and DIR/tokenizer_config.json), the
+// layout of a Hugging Face model directory.
+func LoadDir(dir string) (*Tokenizer, error) {
+	return Load(filepath.Join(dir, "tokenizer.json"))
+}
+
+// maxModelLength bounds a usable model_max_length: transformers writes
+// int(1e30) for "no limit".
+const maxModelLength = 1 << 20
+
+// readModelMaxLength returns model_max_length from a tokenizer_config.json:
+// 0 when the file does not exist, has none, or says "no limit".
+func readModelMaxLength(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var c struct {
+		MaxLen *float64 `json:"model_max_length"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if c.MaxLen == nil || *c.MaxLen <= 0 || *c.MaxLen > maxModelLength || *c.MaxLen != math.Trunc(*c.MaxLen) {
+		return 0, nil
+	}
+	return int(*c.MaxLen), nil
 }
 
 // FromBytes parses the contents of a tokenizer.json file.
@@ -362,12 +401,13 @@ type scratch struct {
 	tw        [2]words
 	spTmp     []span
 	// models
-	wc              *wordCache
-	lattice         []vnode
-	uniOut          []uniPiece
-	uniToks         []token
-	syms            []bpeSym
-	symBuf          []byte
+	wc      *wordCache
+	lattice []vnode
+	uniOut  []uniPiece
+	uniToks []token
+	syms    []bpeSym
+	heap    []mergeEnt
+	symBuf  []byte
 }
 
 // encodeSeq tokenizes text (no specials, no truncation) into enc.

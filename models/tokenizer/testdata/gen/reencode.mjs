@@ -34,7 +34,7 @@ if (!out || inputs.length === 0) {
 
 function configJSON(name) {
   const c = JSON.parse(readFileSync(path.join(famDir, 'configs', name + '.json'), 'utf8'));
-  const base = JSON.parse(readFileSync(path.join(famDir, c.base + '.json'), 'utf8'));
+  const base = JSON.parse(readFileSync(path.join(famDir, c.base, 'tokenizer.json'), 'utf8'));
   Object.assign(base, c.override || {});
   Object.assign(base.model, c.model_patch || {});
   return JSON.stringify(base);

@@ -2,7 +2,7 @@
 reference libraries, and goldens encoded with the Hugging Face tokenizers
 library (Rust, PyPI `tokenizers`).
 
-    python families.py train   OUT_DIR        # tokenizer.json files (+ tokenizer_config.json)
+    python families.py train   OUT_DIR        # OUT_DIR/FAMILY/tokenizer.json (+ tokenizer_config.json)
     python families.py goldens FAM_DIR OUT_DIR [SEED [SCALE]]  # goldens-FAMILY.jsonl.gz
     python families.py corpus  SEED           # print the training corpus (debug)
 
@@ -203,10 +203,12 @@ def train_spm(lines, prefix, **kw):
 
 
 def write_family(out_dir, name, tok_json, config):
-    with open(os.path.join(out_dir, name + ".json"), "w", encoding="utf-8") as f:
+    """Writes OUT_DIR/NAME/tokenizer.json (and tokenizer_config.json)."""
+    os.makedirs(os.path.join(out_dir, name), exist_ok=True)
+    with open(os.path.join(out_dir, name, "tokenizer.json"), "w", encoding="utf-8") as f:
         f.write(tok_json)
     if config is not None:
-        with open(os.path.join(out_dir, name + ".config.json"), "w", encoding="utf-8") as f:
+        with open(os.path.join(out_dir, name, "tokenizer_config.json"), "w", encoding="utf-8") as f:
             json.dump(config, f, indent=1, sort_keys=True)
             f.write("\n")
 
@@ -323,7 +325,7 @@ def goldens(fam_dir, out_dir, seed=GOLDEN_SEED, scale=1.0):
         with open(os.path.join(cfg_dir, name + ".json"), encoding="utf-8") as f:
             c = json.load(f)
         base_of[name] = c["base"]
-        with open(os.path.join(fam_dir, c["base"] + ".json"), encoding="utf-8") as f:
+        with open(os.path.join(fam_dir, c["base"], "tokenizer.json"), encoding="utf-8") as f:
             base = json.load(f)
         for k, v in c.get("override", {}).items():
             base[k] = v
