@@ -124,7 +124,7 @@ func TestParityFamiliesLive(t *testing.T) {
 	}
 	files, _ := filepath.Glob(filepath.Join(familiesDir, "goldens-*.jsonl.gz"))
 	out := filepath.Join(t.TempDir(), "live.jsonl.gz")
-	const every = 5
+	const every = 8
 	args := append([]string{filepath.Join("testdata", "gen", "reencode.mjs"), "--every", fmt.Sprint(every), out}, files...)
 	if b, err := exec.Command(node, args...).CombinedOutput(); err != nil {
 		t.Fatalf("oracle: %v\n%s", err, b)

@@ -160,57 +160,84 @@ func applyChanges(dst, src []nchar, tr []change) []nchar {
 }
 
 func (p *precompiledStep) apply(dst, src []nchar, sc *stepScratch) []nchar {
-	// all-ASCII text without CR LF: every character is a grapheme
-	simple := true
-	for i, c := range src {
-		if c.r >= 0x80 || c.r == '\r' && i+1 < len(src) && src[i+1].r == '\n' {
-			simple = false
-			break
-		}
-	}
 	tr := sc.changes[:0]
 	modified := false
-	if simple {
-		for _, c := range src {
-			if idx := p.ascii[c.r]; idx >= 0 {
+	// An ASCII character followed by another (but CR LF) is a grapheme of
+	// its own, looked up in the ASCII table; the rest is segmented in
+	// regions that start and end at such characters.
+	for i := 0; i < len(src); {
+		c := src[i].r
+		if c < 0x80 && (i+1 == len(src) || src[i+1].r < 0x80 && !(c == '\r' && src[i+1].r == '\n')) {
+			if idx := p.ascii[c]; idx >= 0 {
 				modified = true
 				tr = replaceChunk(tr, 1, p.replacement(idx))
 			} else {
-				tr = append(tr, change{c.r, 0})
+				tr = append(tr, change{c, 0})
 			}
+			i++
+			continue
 		}
-	} else {
-		buf := sc.buf[:0]
-		for _, c := range src {
-			buf = utf8.AppendRune(buf, c.r)
+		// the region runs to the next ASCII character that begins a
+		// grapheme for sure: not LF after CR, not after a Prepend character
+		m := i + 1
+		for m < len(src) && (src[m].r >= 0x80 || src[m].r == '\n' && src[m-1].r == '\r' || isPrepend(src[m-1].r)) {
+			m++
 		}
-		sc.buf = buf
-		state := -1
-		for rest := buf; len(rest) > 0; {
-			var g []byte
-			g, rest, _, state = uniseg.FirstGraphemeCluster(rest, state)
-			if len(g) < 6 {
-				if idx := p.lookup(g); idx >= 0 {
-					modified = true
-					tr = replaceChunk(tr, utf8.RuneCount(g), p.replacement(idx))
-					continue
-				}
-			}
-			for len(g) > 0 {
-				r, n := utf8.DecodeRune(g)
-				if idx := p.lookup(g[:n]); idx >= 0 {
-					modified = true
-					tr = replaceChunk(tr, 1, p.replacement(idx))
-				} else {
-					tr = append(tr, change{r, 0})
-				}
-				g = g[n:]
-			}
-		}
+		var mod bool
+		tr, mod = p.region(tr, src[i:m], sc)
+		modified = modified || mod
+		i = m
 	}
 	sc.changes = tr
 	if !modified {
 		return append(dst[:0], src...)
 	}
 	return applyChanges(dst, src, tr)
+}
+
+// region appends the changes of a run of characters, grapheme by grapheme.
+func (p *precompiledStep) region(tr []change, src []nchar, sc *stepScratch) ([]change, bool) {
+	buf := sc.buf[:0]
+	for _, c := range src {
+		buf = utf8.AppendRune(buf, c.r)
+	}
+	sc.buf = buf
+	modified := false
+	state := -1
+	for rest := buf; len(rest) > 0; {
+		var g []byte
+		g, rest, _, state = uniseg.FirstGraphemeCluster(rest, state)
+		if len(g) < 6 {
+			if idx := p.lookup(g); idx >= 0 {
+				modified = true
+				tr = replaceChunk(tr, utf8.RuneCount(g), p.replacement(idx))
+				continue
+			}
+		}
+		for len(g) > 0 {
+			r, n := utf8.DecodeRune(g)
+			if idx := p.lookup(g[:n]); idx >= 0 {
+				modified = true
+				tr = replaceChunk(tr, 1, p.replacement(idx))
+			} else {
+				tr = append(tr, change{r, 0})
+			}
+			g = g[n:]
+		}
+	}
+	return tr, modified
+}
+
+// isPrepend reports whether r has Grapheme_Cluster_Break=Prepend (no
+// grapheme boundary after it).
+func isPrepend(r rune) bool {
+	switch {
+	case r < 0x600:
+		return false
+	case r >= 0x600 && r <= 0x605, r == 0x6DD, r == 0x70F, r == 0x890, r == 0x891, r == 0x8E2, r == 0xD4E,
+		r == 0x110BD, r == 0x110CD, r == 0x111C2, r == 0x111C3, r == 0x1193F, r == 0x11941, r == 0x11A3A,
+		r >= 0x11A84 && r <= 0x11A89, r == 0x11D46, r == 0x11F02:
+		return true
+	}
+	return false
 }

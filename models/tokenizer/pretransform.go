@@ -1,6 +1,8 @@
 package tokenizer
 
 import (
+	"bytes"
+	"slices"
 	"unicode"
 	"unicode/utf8"
 )
@@ -65,22 +67,21 @@ func (m metaspacePre) transform(src, dst *words, _ *scratch) {
 			}
 		}
 		for i := sp[0]; i < sp[1]; {
-			if c := src.b[i]; c == ' ' {
+			if src.b[i] == ' ' {
 				dst.appendRune(m.repl, src.as[i], src.ae[i])
 				i++
 				continue
 			}
-			r, n := decode(src.b, i)
-			if r < 0x80 || n == 1 {
-				dst.b = append(dst.b, src.b[i])
-				dst.as = append(dst.as, src.as[i])
-				dst.ae = append(dst.ae, src.ae[i])
+			j := i + 1
+			if k := bytes.IndexByte(src.b[j:sp[1]], ' '); k >= 0 {
+				j += int32(k)
 			} else {
-				dst.b = append(dst.b, src.b[i:i+n]...)
-				dst.as = append(dst.as, src.as[i:i+n]...)
-				dst.ae = append(dst.ae, src.ae[i:i+n]...)
+				j = sp[1]
 			}
-			i += n
+			dst.b = append(dst.b, src.b[i:j]...)
+			dst.as = append(dst.as, src.as[i:j]...)
+			dst.ae = append(dst.ae, src.ae[i:j]...)
+			i = j
 		}
 		end := int32(len(dst.b))
 		if !m.split {
@@ -179,19 +180,23 @@ func (p byteLevelPre) transform(src, dst *words, sc *scratch) {
 
 // emit appends one word, each byte mapped.
 func (byteLevelPre) emit(dst *words, b []byte, as, ae []int32) {
-	start := int32(len(dst.b))
+	start := len(dst.b)
+	need := start + 2*len(b)
+	dst.b = slices.Grow(dst.b, need-len(dst.b))[:need]
+	dst.as = slices.Grow(dst.as, need-len(dst.as))[:need]
+	dst.ae = slices.Grow(dst.ae, need-len(dst.ae))[:need]
+	o, ob, oas, oae := start, dst.b, dst.as, dst.ae
 	for i, c := range b {
 		u := byteCharUTF8[c]
-		dst.b = append(dst.b, u[0])
-		dst.as = append(dst.as, as[i])
-		dst.ae = append(dst.ae, ae[i])
+		ob[o], oas[o], oae[o] = u[0], as[i], ae[i]
+		o++
 		if u[1] != 0 {
-			dst.b = append(dst.b, u[1])
-			dst.as = append(dst.as, as[i])
-			dst.ae = append(dst.ae, ae[i])
+			ob[o], oas[o], oae[o] = u[1], as[i], ae[i]
+			o++
 		}
 	}
-	dst.sp = append(dst.sp, span{start, int32(len(dst.b))})
+	dst.b, dst.as, dst.ae = ob[:o], oas[:o], oae[:o]
+	dst.sp = append(dst.sp, span{int32(start), int32(o)})
 }
 
 // GPT-2's pattern, as the reference's ByteLevel pre-tokenizer compiles it:
