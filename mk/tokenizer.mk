@@ -46,7 +46,7 @@ BENCH_TARGETS += tokenizer-bench
 TOK_VENV := $(CACHE)/venv-tokenizers
 TOK_FAM := $(TOK_DIR)/testdata/families
 
-.PHONY: tokenizer-venv tokenizer-families tokenizer-family-goldens
+.PHONY: tokenizer-venv tokenizer-families tokenizer-family-goldens tokenizer-family-bench
 
 $(TOK_VENV)/.crossrank-stamp: $(TOK_GEN)/py/requirements.txt
 	python3 -m venv $(TOK_VENV)
@@ -64,3 +64,9 @@ tokenizer-families: tokenizer-venv
 ## tokenizer-family-goldens: regenerate testdata/families/goldens-*.jsonl.gz from the committed tokenizer files
 tokenizer-family-goldens: tokenizer-venv
 	$(TOK_VENV)/bin/python $(TOK_GEN)/py/families.py goldens $(TOK_FAM) $(TOK_FAM)
+
+## tokenizer-family-bench: Go (one core) beside the Rust library (Node and PyPI bindings, one thread) on each family
+tokenizer-family-bench: setup-node tokenizer-venv
+	$(GO) test -run '^$$' -bench 'BenchmarkFamilies' -benchtime 20000x -count 5 -cpu 1 ./$(TOK_DIR)/
+	RAYON_NUM_THREADS=1 node $(TOK_GEN)/bench.mjs time 100 models/assets/bert-base-uncased.json $(foreach f,xlmr deberta roberta modernbert,$(TOK_FAM)/$(f)/tokenizer.json)
+	TOKENIZERS_PARALLELISM=false RAYON_NUM_THREADS=1 $(TOK_VENV)/bin/python $(TOK_GEN)/py/families.py bench 20 models/assets/bert-base-uncased.json $(foreach f,xlmr deberta roberta modernbert,$(TOK_FAM)/$(f)/tokenizer.json)

@@ -4,6 +4,7 @@ library (Rust, PyPI `tokenizers`).
 
     python families.py train   OUT_DIR        # OUT_DIR/FAMILY/tokenizer.json (+ tokenizer_config.json)
     python families.py goldens FAM_DIR OUT_DIR [SEED [SCALE]]  # goldens-FAMILY.jsonl.gz
+    python families.py bench   ROUNDS FILE... # time encode_batch on testdata/bench_pairs.jsonl
     python families.py corpus  SEED           # print the training corpus (debug)
 
 `make tokenizer-families` runs both with the versions pinned in
@@ -374,6 +375,35 @@ def goldens(fam_dir, out_dir, seed=GOLDEN_SEED, scale=1.0):
                 f.write((json.dumps(rec, ensure_ascii=False) + "\n").encode("utf-8"))
 
 
+def bench(rounds, files):
+    """Times PyPI tokenizers' encode_batch on testdata/bench_pairs.jsonl, one
+    (query, passage) pair per input; run with RAYON_NUM_THREADS=1 for one
+    core. Prints one JSON line per file: median wall and CPU µs per pair."""
+    import statistics
+    import time
+    from tokenizers import Tokenizer
+    here = os.path.dirname(os.path.abspath(__file__))
+    with open(os.path.join(here, "..", "..", "bench_pairs.jsonl"), encoding="utf-8") as f:
+        pairs = [(o["query"], o["passage"]) for o in map(json.loads, f)]
+    for path in files:
+        tok = Tokenizer.from_file(path)
+        tok.no_padding()
+        tok.enable_truncation(512)
+        for _ in range(5):
+            tok.encode_batch(pairs)
+        walls, cpus = [], []
+        for _ in range(rounds):
+            w0, c0 = time.perf_counter(), time.process_time()
+            tok.encode_batch(pairs)
+            walls.append((time.perf_counter() - w0) * 1e6 / len(pairs))
+            cpus.append((time.process_time() - c0) * 1e6 / len(pairs))
+        print(json.dumps({"library": "tokenizers %s (Rust) via PyPI encode_batch" % __import__("tokenizers").__version__,
+                          "tokenizer": path, "rayon_threads": os.environ.get("RAYON_NUM_THREADS", "default"),
+                          "pairs": len(pairs), "rounds": rounds,
+                          "us_per_pair_median": round(statistics.median(walls), 3),
+                          "cpu_us_per_pair_median": round(statistics.median(cpus), 3)}))
+
+
 if __name__ == "__main__":
     cmd = sys.argv[1] if len(sys.argv) > 1 else ""
     if cmd == "train":
@@ -382,6 +412,8 @@ if __name__ == "__main__":
         seed = int(sys.argv[4]) if len(sys.argv) > 4 else GOLDEN_SEED
         scale = float(sys.argv[5]) if len(sys.argv) > 5 else 1.0
         goldens(sys.argv[2], sys.argv[3], seed, scale)
+    elif cmd == "bench":
+        bench(int(sys.argv[2]), sys.argv[3:])
     elif cmd == "corpus":
         print("\n".join(train_corpus(int(sys.argv[2]))))
     else:
