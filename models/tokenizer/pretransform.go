@@ -88,30 +88,25 @@ func (m metaspacePre) transform(src, dst *words, _ *scratch) {
 			dst.sp = append(dst.sp, span{start, end})
 			continue
 		}
-		// MergedWithNext on each replacement character: a run of them
-		// gives single-character words but for the last, which starts
-		// the next word
-		w := int32(-1)
+		// MergedWithNext on each replacement character comes down to a cut
+		// before each one (a run of them gives one-character words but the
+		// last, which starts the next word)
+		var rb [utf8.UTFMax]byte
+		rep := rb[:utf8.EncodeRune(rb[:], m.repl)]
+		w := start
 		for i := start; i < end; {
-			r, n := decode(dst.b, i)
-			if r == m.repl {
-				if w >= 0 {
-					dst.sp = append(dst.sp, span{w, i})
-					w = -1
-				}
-				if i+n >= end {
-					dst.sp = append(dst.sp, span{i, i + n})
-				} else if nr, _ := decode(dst.b, i+n); nr == m.repl {
-					dst.sp = append(dst.sp, span{i, i + n})
-				} else {
-					w = i
-				}
-			} else if w < 0 {
-				w = i
+			k := bytes.Index(dst.b[i:end], rep)
+			if k < 0 {
+				break
 			}
-			i += n
+			p := i + int32(k)
+			if p > w {
+				dst.sp = append(dst.sp, span{w, p})
+			}
+			w = p
+			i = p + int32(len(rep))
 		}
-		if w >= 0 {
+		if end > w {
 			dst.sp = append(dst.sp, span{w, end})
 		}
 	}

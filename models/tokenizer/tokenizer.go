@@ -1,20 +1,35 @@
 // Package tokenizer is a pure-Go implementation of the Hugging Face
 // tokenizers library for the files cross-encoders ship with: it loads a
 // tokenizer.json and encodes single texts and (query, passage) pairs
-// token-for-token as the Rust library does.
+// token-for-token as the Rust library does, for the BERT (WordPiece),
+// XLM-RoBERTa and DeBERTa-v3 (SentencePiece Unigram), RoBERTa and
+// ModernBERT (byte-level BPE) families.
 //
-// Supported components: normalizers BertNormalizer, Sequence, NFC, NFD,
-// NFKC, NFKD, Lowercase, StripAccents, Replace (literal pattern), Strip,
-// Prepend; pre-tokenizers BertPreTokenizer, Whitespace, WhitespaceSplit,
-// Punctuation, Digits, Sequence; the WordPiece model; post-processors
-// BertProcessing and TemplateProcessing; truncation longest_first,
-// only_first and only_second, right or left; added tokens (single_word,
-// lstrip, rstrip, normalized). Anything else makes Load fail with an error
-// naming the component and its place in the JSON. The file's padding and
-// decoder are ignored (encodings are unpadded; models.Batch pads), and so
-// is truncation's stride (no overflowing encodings are produced). As in the
-// reference, added tokens get their ids from the model's vocabulary, or the
-// next ids after it, whatever ids the file lists.
+// Supported components: the models WordPiece, Unigram (Viterbi over the
+// scores, unk_id, byte_fallback), BPE (merge ranks, byte_fallback,
+// continuing_subword_prefix, end_of_word_suffix, ignore_merges, fuse_unk;
+// dropout must be null) and WordLevel; normalizers BertNormalizer,
+// Sequence, NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Replace (string
+// or regex), Strip, Prepend, Precompiled (SentencePiece charsmaps);
+// pre-tokenizers BertPreTokenizer, Whitespace, WhitespaceSplit,
+// Punctuation, Digits, Metaspace (every prepend_scheme, split), ByteLevel
+// (add_prefix_space, use_regex with GPT-2's pattern), Split (string or
+// regex, every behavior, invert), Sequence; post-processors BertProcessing,
+// RobertaProcessing, TemplateProcessing, ByteLevel (trim_offsets) and a
+// Sequence of them; truncation longest_first, only_first and only_second,
+// right or left; added tokens (single_word, lstrip, rstrip, normalized).
+// Anything else makes Load fail with an error naming the component and
+// its place in the JSON. The file's padding and decoder are ignored
+// (encodings are unpadded; models.Batch pads), and so is truncation's
+// stride (no overflowing encodings are produced). As in the reference,
+// added tokens get their ids from the model's vocabulary, or the next ids
+// after it, whatever ids the file lists. Load also reads model_max_length
+// from a tokenizer_config.json beside the file (ModelMaxLength).
+//
+// Regular expressions (Replace, Split) run on Go's regexp with \s, \d and
+// \w widened to the Unicode classes of the reference's Oniguruma; patterns
+// with look-around or back-references, which RE2 lacks, fail to load.
+// GPT-2's split pattern, which needs a look-ahead, is implemented by hand.
 //
 // Character data (whitespace, punctuation, control characters, case,
 // normalization forms) is generated from the reference library itself, so
@@ -26,6 +41,9 @@
 //
 // Offsets are byte offsets into the text the sequence came from ([0, 0]
 // for special tokens); the reference reports the same ranges in characters.
+// ByteLevel's trimming of a prefix space that shares a multi-byte
+// character's alignment can leave an offset inside that character, where
+// the reference's character offsets round down.
 package tokenizer
 
 import (
@@ -546,14 +564,24 @@ func (t *Tokenizer) normalizeGeneral(s *scratch, text string, from, to int) {
 	}
 	s.n1 = cs
 	nb, as, ae := s.nb, s.as, s.ae
+	n := len(nb)
+	need := n + 4*len(cs)
+	nb = slices.Grow(nb, need-len(nb))[:need]
+	as = slices.Grow(as, need-len(as))[:need]
+	ae = slices.Grow(ae, need-len(ae))[:need]
 	for _, c := range cs {
-		n := len(nb)
-		nb = utf8.AppendRune(nb, c.r)
-		for ; n < len(nb); n++ {
-			as = append(as, c.s)
-			ae = append(ae, c.e)
+		if c.r < 0x80 {
+			nb[n], as[n], ae[n] = byte(c.r), c.s, c.e
+			n++
+			continue
+		}
+		k := utf8.EncodeRune(nb[n:], c.r)
+		for ; k > 0; k-- {
+			as[n], ae[n] = c.s, c.e
+			n++
 		}
 	}
+	nb, as, ae = nb[:n], as[:n], ae[:n]
 	s.nb, s.as, s.ae = nb, as, ae
 }
 
