@@ -28,10 +28,13 @@ tokenizer-bench: setup-node
 	$(GO) test -run '^$$' -bench . -benchtime 100000x -count 5 -cpu 1 ./$(TOK_DIR)/
 	RAYON_NUM_THREADS=1 node $(TOK_GEN)/bench.mjs time 200
 
-## tokenizer-fuzz: fuzz EncodePair (BERT invariants) and every test configuration, a minute each
+## tokenizer-fuzz: fuzz EncodePair (BERT invariants), every test configuration and each model type's families, a minute each
 tokenizer-fuzz:
 	$(GO) test -run '^$$' -fuzz 'FuzzEncodePair$$' -fuzztime 60s ./$(TOK_DIR)/
 	$(GO) test -run '^$$' -fuzz 'FuzzConfigs$$' -fuzztime 60s ./$(TOK_DIR)/
+	$(GO) test -run '^$$' -fuzz 'FuzzUnigram$$' -fuzztime 60s ./$(TOK_DIR)/
+	$(GO) test -run '^$$' -fuzz 'FuzzBPE$$' -fuzztime 60s ./$(TOK_DIR)/
+	$(GO) test -run '^$$' -fuzz 'FuzzWordLevel$$' -fuzztime 60s ./$(TOK_DIR)/
 
 # make test: the oracle must be installed (the parity test reruns it)
 tokenizer-oracle-check:
