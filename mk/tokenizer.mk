@@ -35,6 +35,7 @@ tokenizer-fuzz:
 	$(GO) test -run '^$$' -fuzz 'FuzzUnigram$$' -fuzztime 60s ./$(TOK_DIR)/
 	$(GO) test -run '^$$' -fuzz 'FuzzBPE$$' -fuzztime 60s ./$(TOK_DIR)/
 	$(GO) test -run '^$$' -fuzz 'FuzzWordLevel$$' -fuzztime 60s ./$(TOK_DIR)/
+	$(GO) test -run '^$$' -fuzz 'FuzzPrecompiled$$' -fuzztime 60s ./$(TOK_DIR)/
 
 # make test: the oracle must be installed (the parity test reruns it)
 tokenizer-oracle-check:

@@ -1,8 +1,11 @@
 package tokenizer
 
 import (
+	"encoding/base64"
+	"encoding/json"
 	"slices"
 	"testing"
+	"unicode/utf8"
 )
 
 // FuzzEncodePair: any input encodes without panicking; with BERT's template
@@ -164,4 +167,44 @@ func FuzzBPE(f *testing.F) {
 // FuzzWordLevel: WordLevel and the Split pre-tokenizer.
 func FuzzWordLevel(f *testing.F) {
 	fuzzFamily(f, "wordlevel", "split_mergedwithnext_re_inv", "split_contiguous_str")
+}
+
+// FuzzPrecompiled: an arbitrary charsmap either fails to load or
+// normalizes any text without panicking (the double-array trie's offsets
+// and the replacement indexes come from the file).
+func FuzzPrecompiled(f *testing.F) {
+	var c struct {
+		Normalizer struct {
+			Normalizers []struct {
+				Charsmap string `json:"precompiled_charsmap"`
+			} `json:"normalizers"`
+		} `json:"normalizer"`
+	}
+	if err := json.Unmarshal(familyConfigJSON(f, "xlmr"), &c); err != nil {
+		f.Fatal(err)
+	}
+	real, err := base64.StdEncoding.DecodeString(c.Normalizer.Normalizers[0].Charsmap)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(real[:min(len(real), 4096)], "ﬁnance ＡＢＣ e\u0301 \u200b")
+	f.Add([]byte{8, 0, 0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0, 'x', 0}, "abc")
+	f.Fuzz(func(t *testing.T, charsmap []byte, text string) {
+		p, err := parsePrecompiled(base64.StdEncoding.EncodeToString(charsmap), "normalizer")
+		if err != nil {
+			return
+		}
+		var src []nchar
+		for i := 0; i < len(text); {
+			r, n := utf8.DecodeRuneInString(text[i:])
+			src = append(src, nchar{r, int32(i), int32(i + n)})
+			i += n
+		}
+		var sc stepScratch
+		for _, c := range p.apply(nil, src, &sc) {
+			if c.s < 0 || c.e > int32(len(text)) || c.s > c.e {
+				t.Fatalf("alignment %d..%d outside the text (%d bytes)", c.s, c.e, len(text))
+			}
+		}
+	})
 }
