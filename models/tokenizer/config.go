@@ -376,18 +376,21 @@ func parseModel(raw json.RawMessage) (model, error) {
 		}
 		return newWordPiece(vocab, unk, prefix, maxChars)
 	case "Unigram":
-		var rawVocab [][2]json.RawMessage
-		if err := json.Unmarshal(c.Vocab, &rawVocab); err != nil {
-			return nil, fmt.Errorf("%s.vocab: %w", where, err)
-		}
-		pieces := make([]string, len(rawVocab))
-		scores := make([]float64, len(rawVocab))
-		for i, v := range rawVocab {
-			if err := json.Unmarshal(v[0], &pieces[i]); err != nil {
-				return nil, fmt.Errorf("%s.vocab[%d][0]: %w", where, i, err)
+		pieces, scores, ok := parseUnigramVocab(c.Vocab)
+		if !ok {
+			var rawVocab [][2]json.RawMessage
+			if err := json.Unmarshal(c.Vocab, &rawVocab); err != nil {
+				return nil, fmt.Errorf("%s.vocab: %w", where, err)
 			}
-			if err := json.Unmarshal(v[1], &scores[i]); err != nil {
-				return nil, fmt.Errorf("%s.vocab[%d][1]: %w", where, i, err)
+			pieces = make([]string, len(rawVocab))
+			scores = make([]float64, len(rawVocab))
+			for i, v := range rawVocab {
+				if err := json.Unmarshal(v[0], &pieces[i]); err != nil {
+					return nil, fmt.Errorf("%s.vocab[%d][0]: %w", where, i, err)
+				}
+				if err := json.Unmarshal(v[1], &scores[i]); err != nil {
+					return nil, fmt.Errorf("%s.vocab[%d][1]: %w", where, i, err)
+				}
 			}
 		}
 		unk := -1

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -95,5 +96,44 @@ func TestIDToToken(t *testing.T) {
 	}
 	if _, ok := tok.IDToToken(1 << 40); ok {
 		t.Error("IDToToken(1<<40) found a token")
+	}
+}
+
+// TestParseUnigramVocab: the direct scan agrees with encoding/json on
+// regular input (escapes included) and declines anything else.
+func TestParseUnigramVocab(t *testing.T) {
+	for _, c := range []struct {
+		in string
+		ok bool
+	}{
+		{`[["<s>", 0.0], ["▁a", -1.5], ["\"q\\u00e9\\n", -2e-3], ["x",-10]]`, true},
+		{" [ ] ", true},
+		{`[["a", 0.0],]`, false},
+		{`[["a", "0.0"]]`, false},
+		{`[["a", 0.0]] x`, false},
+		{`[["a"]]`, false},
+		{`[["a", 1.0`, false},
+		{`{"a": 1}`, false},
+	} {
+		pieces, scores, ok := parseUnigramVocab([]byte(c.in))
+		if ok != c.ok {
+			t.Errorf("%s: ok %v, want %v", c.in, ok, c.ok)
+			continue
+		}
+		if !ok {
+			continue
+		}
+		var want [][2]any
+		if err := json.Unmarshal([]byte(c.in), &want); err != nil {
+			t.Fatal(err)
+		}
+		if len(want) != len(pieces) {
+			t.Fatalf("%s: %d entries, want %d", c.in, len(pieces), len(want))
+		}
+		for i, w := range want {
+			if pieces[i] != w[0].(string) || scores[i] != w[1].(float64) {
+				t.Errorf("%s: entry %d = (%q, %v), want %v", c.in, i, pieces[i], scores[i], w)
+			}
+		}
 	}
 }

@@ -28,18 +28,31 @@ func newByteTrie(keys []string, ids []int32) *byteTrie {
 		k  string
 		id int32
 	}
-	m := make(map[string]int32, len(keys))
+	sorted := make([]kv, 0, len(keys))
+	total := 0
 	for i, k := range keys {
 		if k != "" {
-			m[k] = ids[i]
+			sorted = append(sorted, kv{k, ids[i]})
+			total += len(k)
 		}
 	}
-	sorted := make([]kv, 0, len(m))
-	for k, id := range m {
-		sorted = append(sorted, kv{k, id})
+	// sorted by key, duplicates in input order: keep the last of each
+	slices.SortStableFunc(sorted, func(a, b kv) int { return strings.Compare(a.k, b.k) })
+	w := 0
+	for i := range sorted {
+		if w > 0 && sorted[w-1].k == sorted[i].k {
+			sorted[w-1] = sorted[i]
+			continue
+		}
+		sorted[w] = sorted[i]
+		w++
 	}
-	slices.SortFunc(sorted, func(a, b kv) int { return strings.Compare(a.k, b.k) })
-	t := &byteTrie{}
+	sorted = sorted[:w]
+	t := &byteTrie{
+		nodes: make([]trieNode, 0, total+1),
+		label: make([]byte, 0, total),
+		child: make([]int32, 0, total),
+	}
 	for i := range t.root {
 		t.root[i] = -1
 	}
@@ -52,29 +65,27 @@ func newByteTrie(keys []string, ids []int32) *byteTrie {
 			t.nodes[idx].id = sorted[lo].id
 			lo++
 		}
-		// group children by byte
-		type grp struct {
-			c      byte
-			lo, hi int
-		}
-		var groups []grp
+		// children: one edge per distinct byte at depth, laid out first
+		first := int32(len(t.label))
 		for i := lo; i < hi; {
+			c := sorted[i].k[depth]
+			t.label = append(t.label, c)
+			t.child = append(t.child, -1)
+			for i < hi && sorted[i].k[depth] == c {
+				i++
+			}
+		}
+		n := int32(len(t.label)) - first
+		t.nodes[idx].first, t.nodes[idx].n = first, n
+		k := first
+		for i := lo; i < hi; k++ {
 			c := sorted[i].k[depth]
 			j := i
 			for j < hi && sorted[j].k[depth] == c {
 				j++
 			}
-			groups = append(groups, grp{c, i, j})
+			t.child[k] = build(i, j, depth+1)
 			i = j
-		}
-		first := int32(len(t.label))
-		for _, g := range groups {
-			t.label = append(t.label, g.c)
-			t.child = append(t.child, -1)
-		}
-		t.nodes[idx].first, t.nodes[idx].n = first, int32(len(groups))
-		for k, g := range groups {
-			t.child[first+int32(k)] = build(g.lo, g.hi, depth+1)
 		}
 		return idx
 	}
