@@ -137,3 +137,33 @@ func TestParseUnigramVocab(t *testing.T) {
 		}
 	}
 }
+
+// TestPrecompiledQuirks: the XLM-R family's normalizer on graphemes where
+// the charsmap holds a prefix of the cluster: the reference replaces the
+// whole cluster (under 6 bytes) by the first prefix's string, dropping the
+// rest ("ﬁ\u0301" -> "fi"); longer clusters go character by character.
+// Expected strings: tokenizers 0.22.2, tokenizer.normalizer.normalize_str.
+func TestPrecompiledQuirks(t *testing.T) {
+	tok, err := LoadDir(filepath.Join(familiesDir, "xlmr"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range [][2]string{
+		{"\ufb01\u0301", "fi"},
+		{"\ufb01", "fi"},
+		{"A\u030a", "\u00c5"},
+		{"\u00bd\u0301", "1\u20442"},
+		{"\uff76\u3099", "\u30ab\u3099"},
+		{"\u1100\u1161", "\u1100\u1161"},
+		{"e\u0301\u0301", "\u00e9"},
+		{"\uff8a\uff9e", "\u30cf\u3099"},
+		{"\u2460\u0301", "1"},
+		{"\u00c5\u0301", "\u00c5\u0301"},
+		{"\u01c6\u0301", "d\u017e"},
+		{"\u337f\u0301", "\u682a\u5f0f\u4f1a\u793e"},
+	} {
+		if got := string(tok.norm.normalizeString(c[0])); got != c[1] {
+			t.Errorf("%q: normalized to %q, want %q", c[0], got, c[1])
+		}
+	}
+}
