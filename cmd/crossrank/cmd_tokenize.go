@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
@@ -13,19 +14,25 @@ import (
 
 func newTokenizeCmd() *cobra.Command {
 	var (
-		path, strategy, direction string
-		maxLength                 int
-		jsonl                     bool
+		path, dir, strategy, direction string
+		maxLength                      int
+		jsonl, tokens                  bool
 	)
 	c := &cobra.Command{
-		Use:   "tokenize --tokenizer FILE [TEXT [PAIR]]",
+		Use:   "tokenize (--tokenizer FILE | --model DIR) [TEXT [PAIR]]",
 		Short: "Encode a text or a (query, passage) pair with a tokenizer.json",
 		Long: `tokenize encodes TEXT (and PAIR, as the second sequence) with a Hugging Face
 tokenizer.json, exactly as the Hugging Face tokenizers library does, and
 prints {"ids", "type_ids", "offsets"} as JSON (offsets are byte ranges).
 
-Truncation is the file's own "truncation" block unless --max-length,
---truncation or --direction change it; --max-length 0 turns it off.
+Any tokenizer.json of the WordPiece (BERT), SentencePiece Unigram (XLM-R,
+DeBERTa-v3), byte-level BPE (RoBERTa, ModernBERT) and WordLevel families
+loads; --model DIR reads DIR/tokenizer.json. --tokens adds each token's
+string ("tokens").
+
+Truncation is the file's own "truncation" block, else model_max_length from
+the tokenizer_config.json beside it, unless --max-length, --truncation or
+--direction change it; --max-length 0 turns it off.
 
 With --jsonl it reads lines {"text": "...", "pair": "..."} ("pair" optional)
 from stdin and writes one line {"ids": [...], "type_ids": [...]} per input,
@@ -35,14 +42,22 @@ Example:
   crossrank tokenize --tokenizer models/assets/bert-base-uncased.json --max-length 128 "what is bm25?" "BM25 is a ranking function."`,
 		Args: cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if path == "" {
-				return fmt.Errorf("tokenize: --tokenizer FILE is required")
+			switch {
+			case path == "" && dir == "":
+				return fmt.Errorf("tokenize: --tokenizer FILE or --model DIR is required")
+			case path != "" && dir != "":
+				return fmt.Errorf("tokenize: --tokenizer and --model are exclusive")
+			case dir != "":
+				path = filepath.Join(dir, "tokenizer.json")
 			}
 			tok, err := tokenizer.Load(path)
 			if err != nil {
 				return fmt.Errorf("tokenize: %w", err)
 			}
 			tr := tok.Truncation()
+			if tr.MaxLength == 0 {
+				tr.MaxLength = tok.ModelMaxLength()
+			}
 			f := cmd.Flags()
 			if f.Changed("max-length") {
 				if maxLength < 0 {
@@ -65,7 +80,7 @@ Example:
 				if len(args) > 0 {
 					return fmt.Errorf("tokenize: --jsonl reads stdin; no TEXT arguments")
 				}
-				return tokenizeJSONL(cmd, tok, cmd.InOrStdin(), cmd.OutOrStdout())
+				return tokenizeJSONL(cmd, tok, tokens, cmd.InOrStdin(), cmd.OutOrStdout())
 			}
 			if len(args) == 0 {
 				return fmt.Errorf("tokenize: TEXT is required (or --jsonl)")
@@ -83,7 +98,8 @@ Example:
 				IDs     []int64  `json:"ids"`
 				TypeIDs []int64  `json:"type_ids"`
 				Offsets [][2]int `json:"offsets"`
-			}{enc.IDs, enc.TypeIDs, enc.Offsets})
+				Tokens  []string `json:"tokens,omitempty"`
+			}{enc.IDs, enc.TypeIDs, enc.Offsets, tokenStrings(tok, enc, tokens)})
 			if err != nil {
 				return fmt.Errorf("tokenize: %w", err)
 			}
@@ -93,6 +109,8 @@ Example:
 	}
 	f := c.Flags()
 	f.StringVar(&path, "tokenizer", "", "tokenizer.json file")
+	f.StringVar(&dir, "model", "", "model directory (reads DIR/tokenizer.json and DIR/tokenizer_config.json)")
+	f.BoolVar(&tokens, "tokens", false, `print the token strings too ("tokens")`)
 	f.IntVar(&maxLength, "max-length", 0, "truncate to N tokens, specials included (0: no truncation; default: the file's setting)")
 	f.StringVar(&strategy, "truncation", "longest_first", "truncation strategy: longest_first, only_first or only_second")
 	f.StringVar(&direction, "direction", "right", "truncation direction: right or left")
@@ -100,8 +118,20 @@ Example:
 	return c
 }
 
+// tokenStrings returns the token strings of enc when want is set.
+func tokenStrings(tok *tokenizer.Tokenizer, enc tokenizer.Encoding, want bool) []string {
+	if !want {
+		return nil
+	}
+	out := make([]string, len(enc.IDs))
+	for i, id := range enc.IDs {
+		out[i], _ = tok.IDToToken(id)
+	}
+	return out
+}
+
 // tokenizeJSONL encodes each stdin line; bad lines get an error line.
-func tokenizeJSONL(cmd *cobra.Command, tok *tokenizer.Tokenizer, in io.Reader, out io.Writer) error {
+func tokenizeJSONL(cmd *cobra.Command, tok *tokenizer.Tokenizer, tokens bool, in io.Reader, out io.Writer) error {
 	ctx := cmd.Context()
 	be := tok.NewBatchEncoder()
 	sc := bufio.NewScanner(in)
@@ -109,8 +139,9 @@ func tokenizeJSONL(cmd *cobra.Command, tok *tokenizer.Tokenizer, in io.Reader, o
 	w := bufio.NewWriter(out)
 	one := make([]string, 1)
 	type result struct {
-		IDs     []int64 `json:"ids"`
-		TypeIDs []int64 `json:"type_ids"`
+		IDs     []int64  `json:"ids"`
+		TypeIDs []int64  `json:"type_ids"`
+		Tokens  []string `json:"tokens,omitempty"`
 	}
 	line := 0
 	for sc.Scan() {
@@ -144,7 +175,7 @@ func tokenizeJSONL(cmd *cobra.Command, tok *tokenizer.Tokenizer, in io.Reader, o
 			if err != nil {
 				v = map[string]string{"error": fmt.Sprintf("line %d: %v", line, err)}
 			} else {
-				v = result{enc.IDs, enc.TypeIDs}
+				v = result{enc.IDs, enc.TypeIDs, tokenStrings(tok, enc, tokens)}
 			}
 		}
 		b, err := json.Marshal(v)

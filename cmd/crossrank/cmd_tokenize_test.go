@@ -146,3 +146,47 @@ func TestTokenizeErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestTokenizeFamilies: --model DIR and --tokens on the Unigram and
+// byte-level BPE test tokenizers; expected ids and tokens from the Hugging
+// Face tokenizers library 0.22.2 (tok.encode("Hello, World!", "café")).
+func TestTokenizeFamilies(t *testing.T) {
+	fam := filepath.Join("..", "..", "models", "tokenizer", "testdata", "families")
+	cases := []struct {
+		dir    string
+		ids    []int64
+		tokens []string
+	}{
+		{"roberta", []int64{0, 909, 16, 731, 5, 2, 2, 1056, 2}, []string{"<s>", "ĠHello", ",", "ĠWorld", "!", "</s>", "</s>", "ĠcafÃ©", "</s>"}},
+		{"xlmr", []int64{0, 156, 2816, 81, 2849, 2, 2, 215, 2}, []string{"<s>", "▁Hello", ",", "▁World", "!", "</s>", "</s>", "▁café", "</s>"}},
+	}
+	for _, c := range cases {
+		t.Run(c.dir, func(t *testing.T) {
+			out, err := runTokenize(t, "", "--model", filepath.Join(fam, c.dir), "--tokens", "Hello, World!", "café")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got struct {
+				tokOut
+				Tokens []string `json:"tokens"`
+			}
+			if err := json.Unmarshal([]byte(out), &got); err != nil {
+				t.Fatalf("output %q: %v", out, err)
+			}
+			if !slices.Equal(got.IDs, c.ids) || !slices.Equal(got.Tokens, c.tokens) {
+				t.Errorf("ids %v tokens %q, want %v %q", got.IDs, got.Tokens, c.ids, c.tokens)
+			}
+			// JSONL carries the tokens too
+			out, err = runTokenize(t, `{"text": "Hello, World!", "pair": "café"}`+"\n", "--model", filepath.Join(fam, c.dir), "--tokens", "--jsonl")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := json.Unmarshal([]byte(out), &got); err != nil || !slices.Equal(got.Tokens, c.tokens) {
+				t.Errorf("jsonl %q (%v), want tokens %q", out, err, c.tokens)
+			}
+		})
+	}
+	if _, err := runTokenize(t, "", "--model", filepath.Join(fam, "xlmr"), "--tokenizer", bertJSON, "x"); err == nil {
+		t.Error("--model with --tokenizer accepted")
+	}
+}

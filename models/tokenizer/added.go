@@ -63,11 +63,14 @@ func hasPrefixAt[T string | []byte](t T, i int, p string) bool {
 	return true
 }
 
+// isAlnum is the regex \w the reference's single_word test uses:
+// Alphabetic, marks, decimal digits, connector punctuation, join controls.
 func isAlnum(r rune) bool {
 	if r < 0x80 {
-		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9'
+		return 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' || r == '_'
 	}
-	return unicode.IsLetter(r) || unicode.Is(unicode.Other_Alphabetic, r) || unicode.Is(unicode.Nl, r) || isNumeric(r)
+	return unicode.IsLetter(r) || unicode.Is(unicode.Other_Alphabetic, r) || unicode.Is(unicode.Nl, r) ||
+		unicode.IsMark(r) || unicode.Is(unicode.Nd, r) || unicode.Is(unicode.Pc, r) || r == 0x200C || r == 0x200D
 }
 
 func lastRune[T string | []byte](t T) rune {
@@ -149,4 +152,5 @@ func (m *matcher) find(t string, out []addedMatch) []addedMatch {
 // matched in the normalized text.
 type addedVocab struct {
 	raw, normalized matcher
+	byID            map[int32]string // every added token's content
 }

@@ -133,3 +133,41 @@ func BenchmarkEncodeTexts(b *testing.B) {
 	}
 	reportPairs(b, tokens, processCPU()-cpu0)
 }
+
+// BenchmarkFamilies: one (query, passage) pair per op, as
+// BenchmarkEncodePairs, for each family's tokenizer (testdata/families)
+// beside bert-base-uncased's WordPiece: xlmr and deberta are Unigram,
+// roberta and modernbert byte-level BPE.
+func BenchmarkFamilies(b *testing.B) {
+	pairs := benchCorpus(b)
+	for _, name := range []string{"wordpiece", "xlmr", "deberta", "roberta", "modernbert"} {
+		b.Run(name, func(b *testing.B) {
+			var tok *Tokenizer
+			if name == "wordpiece" {
+				tok = benchTokenizer(b)
+			} else {
+				t, err := LoadDir(filepath.Join(familiesDir, name))
+				if err != nil {
+					b.Fatal(err)
+				}
+				tok = t.WithTruncation(Truncation{MaxLength: 512})
+			}
+			be := tok.NewBatchEncoder()
+			one := make([]string, 1)
+			tokens := 0
+			b.ReportAllocs()
+			b.ResetTimer()
+			cpu0 := processCPU()
+			for i := 0; i < b.N; i++ {
+				p := pairs[i%len(pairs)]
+				one[0] = p.Passage
+				encs, err := be.EncodePairs(p.Query, one)
+				if err != nil {
+					b.Fatal(err)
+				}
+				tokens += len(encs[0].IDs)
+			}
+			reportPairs(b, tokens, processCPU()-cpu0)
+		})
+	}
+}

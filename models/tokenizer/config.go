@@ -141,10 +141,33 @@ func parseNormalizer(raw json.RawMessage, where string, steps []normStep) ([]nor
 		if err := json.Unmarshal(raw, &c); err != nil {
 			return nil, fmt.Errorf("%s (Replace): %w", where, err)
 		}
-		if c.Pattern.String == nil {
-			return nil, unsupported(where+".pattern", "Replace pattern (only {\"String\": ...} is supported, not a Regex)")
+		if c.Pattern.String != nil && c.Pattern.Regex == nil {
+			steps = append(steps, replaceStep{[]rune(*c.Pattern.String), []rune(c.Content)})
+			break
 		}
-		steps = append(steps, replaceStep{[]rune(*c.Pattern.String), []rune(c.Content)})
+		p, err := newPattern(c.Pattern.String, c.Pattern.Regex, where+".pattern")
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, regexReplaceStep{p, []rune(c.Content)})
+	case "Precompiled":
+		var c struct {
+			Charsmap *string `json:"precompiled_charsmap"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("%s (Precompiled): %w", where, err)
+		}
+		if c.Charsmap == nil {
+			return nil, fmt.Errorf("%s.precompiled_charsmap: missing", where)
+		}
+		if *c.Charsmap == "" {
+			break // the reference treats an empty charsmap as no normalization
+		}
+		p, err := parsePrecompiled(*c.Charsmap, where)
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, p)
 	case "":
 		return nil, fmt.Errorf("%s: normalizer without a \"type\"", where)
 	default:
@@ -205,6 +228,74 @@ func parsePreTokenizer(raw json.RawMessage, where string, steps []preStep) ([]pr
 			b = isolated
 		}
 		steps = append(steps, charSplit{isNumeric, b})
+	case "Metaspace":
+		var c struct {
+			Replacement   *string `json:"replacement"`
+			PrependScheme *string `json:"prepend_scheme"`
+			AddPrefix     *bool   `json:"add_prefix_space"`
+			Split         *bool   `json:"split"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("%s (Metaspace): %w", where, err)
+		}
+		m := metaspacePre{repl: metaspace, prepend: prependAlways, split: true}
+		if c.Replacement != nil {
+			rs := []rune(*c.Replacement)
+			if len(rs) != 1 {
+				return nil, fmt.Errorf("%s.replacement: %q is not one character", where, *c.Replacement)
+			}
+			m.repl = rs[0]
+		}
+		if c.Split != nil {
+			m.split = *c.Split
+		}
+		switch {
+		case c.PrependScheme != nil:
+			switch *c.PrependScheme {
+			case "always":
+			case "first":
+				m.prepend = prependFirst
+			case "never":
+				m.prepend = prependNever
+			default:
+				return nil, unsupported(where+".prepend_scheme", fmt.Sprintf("prepend scheme %q", *c.PrependScheme))
+			}
+		case c.AddPrefix != nil && !*c.AddPrefix: // older files
+			m.prepend = prependNever
+		}
+		steps = append(steps, m)
+	case "ByteLevel":
+		var c struct {
+			AddPrefix *bool `json:"add_prefix_space"`
+			UseRegex  *bool `json:"use_regex"`
+			Trim      *bool `json:"trim_offsets"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("%s (ByteLevel): %w", where, err)
+		}
+		def := func(p *bool) bool { return p == nil || *p }
+		steps = append(steps, byteLevelPre{addPrefix: def(c.AddPrefix), useRegex: def(c.UseRegex)})
+	case "Split":
+		var c struct {
+			Pattern struct {
+				String *string `json:"String"`
+				Regex  *string `json:"Regex"`
+			} `json:"pattern"`
+			Behavior string `json:"behavior"`
+			Invert   bool   `json:"invert"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("%s (Split): %w", where, err)
+		}
+		p, err := newPattern(c.Pattern.String, c.Pattern.Regex, where+".pattern")
+		if err != nil {
+			return nil, err
+		}
+		b, err := parseBehavior(c.Behavior, where)
+		if err != nil {
+			return nil, err
+		}
+		steps = append(steps, splitPre{p, b, c.Invert})
 	case "Sequence":
 		var c struct {
 			PreTokenizers []json.RawMessage `json:"pretokenizers"`
@@ -225,9 +316,9 @@ func parsePreTokenizer(raw json.RawMessage, where string, steps []preStep) ([]pr
 	return steps, nil
 }
 
-// parseModel reads a WordPiece model. Files without a "type" (older
-// format) are recognised by their fields, as the reference does.
-func parseModel(raw json.RawMessage) (*wordPiece, error) {
+// parseModel reads the model. Files without a "type" (older format) are
+// recognised by their fields, as the reference does.
+func parseModel(raw json.RawMessage) (model, error) {
 	const where = "model"
 	if isNull(raw) {
 		return nil, fmt.Errorf("%s: missing", where)
@@ -238,11 +329,16 @@ func parseModel(raw json.RawMessage) (*wordPiece, error) {
 	}
 	var c struct {
 		UnkToken     *string         `json:"unk_token"`
+		UnkID        *int            `json:"unk_id"`
 		Prefix       *string         `json:"continuing_subword_prefix"`
 		MaxChars     *int            `json:"max_input_chars_per_word"`
 		Vocab        json.RawMessage `json:"vocab"`
 		Merges       json.RawMessage `json:"merges"`
-		EndOfWordSfx json.RawMessage `json:"end_of_word_suffix"`
+		EndOfWordSfx *string         `json:"end_of_word_suffix"`
+		Dropout      *float64        `json:"dropout"`
+		FuseUnk      bool            `json:"fuse_unk"`
+		ByteFallback bool            `json:"byte_fallback"`
+		IgnoreMerges bool            `json:"ignore_merges"`
 	}
 	if err := json.Unmarshal(raw, &c); err != nil {
 		return nil, fmt.Errorf("%s: %w", where, err)
@@ -259,27 +355,106 @@ func parseModel(raw json.RawMessage) (*wordPiece, error) {
 			typ = "WordLevel"
 		}
 	}
-	if typ != "WordPiece" {
-		return nil, unsupported(where, fmt.Sprintf("model %q (only WordPiece is implemented)", typ))
+	switch typ {
+	case "WordPiece":
+		var vocab map[string]int64
+		if err := json.Unmarshal(c.Vocab, &vocab); err != nil {
+			return nil, fmt.Errorf("%s.vocab: %w", where, err)
+		}
+		if len(vocab) == 0 {
+			return nil, fmt.Errorf("%s.vocab: empty", where)
+		}
+		unk, prefix, maxChars := "[UNK]", "##", 100
+		if c.UnkToken != nil {
+			unk = *c.UnkToken
+		}
+		if c.Prefix != nil {
+			prefix = *c.Prefix
+		}
+		if c.MaxChars != nil {
+			maxChars = *c.MaxChars
+		}
+		return newWordPiece(vocab, unk, prefix, maxChars)
+	case "Unigram":
+		pieces, scores, ok := parseUnigramVocab(c.Vocab)
+		if !ok {
+			var rawVocab [][2]json.RawMessage
+			if err := json.Unmarshal(c.Vocab, &rawVocab); err != nil {
+				return nil, fmt.Errorf("%s.vocab: %w", where, err)
+			}
+			pieces = make([]string, len(rawVocab))
+			scores = make([]float64, len(rawVocab))
+			for i, v := range rawVocab {
+				if err := json.Unmarshal(v[0], &pieces[i]); err != nil {
+					return nil, fmt.Errorf("%s.vocab[%d][0]: %w", where, i, err)
+				}
+				if err := json.Unmarshal(v[1], &scores[i]); err != nil {
+					return nil, fmt.Errorf("%s.vocab[%d][1]: %w", where, i, err)
+				}
+			}
+		}
+		unk := -1
+		if c.UnkID != nil {
+			if *c.UnkID < 0 {
+				return nil, fmt.Errorf("%s.unk_id: %d is negative", where, *c.UnkID)
+			}
+			unk = *c.UnkID
+		}
+		return newUnigram(pieces, scores, unk, c.ByteFallback)
+	case "BPE":
+		if c.Dropout != nil && *c.Dropout != 0 {
+			return nil, unsupported(where+".dropout", fmt.Sprintf("BPE dropout %v (only null: encodings would be random)", *c.Dropout))
+		}
+		var vocab map[string]int64
+		if err := json.Unmarshal(c.Vocab, &vocab); err != nil {
+			return nil, fmt.Errorf("%s.vocab: %w", where, err)
+		}
+		merges, err := parseMerges(c.Merges, where+".merges")
+		if err != nil {
+			return nil, err
+		}
+		return newBPE(vocab, merges, c.UnkToken, c.Prefix, c.EndOfWordSfx, c.ByteFallback, c.FuseUnk, c.IgnoreMerges)
+	case "WordLevel":
+		var vocab map[string]int64
+		if err := json.Unmarshal(c.Vocab, &vocab); err != nil {
+			return nil, fmt.Errorf("%s.vocab: %w", where, err)
+		}
+		unk := "<unk>"
+		if c.UnkToken != nil {
+			unk = *c.UnkToken
+		}
+		return newWordLevel(vocab, unk)
 	}
-	var vocab map[string]int64
-	if err := json.Unmarshal(c.Vocab, &vocab); err != nil {
-		return nil, fmt.Errorf("%s.vocab: %w", where, err)
+	return nil, unsupported(where, fmt.Sprintf("model %q", typ))
+}
+
+// parseMerges reads BPE merges, as "a b" strings or ["a", "b"] pairs.
+func parseMerges(raw json.RawMessage, where string) ([][2]string, error) {
+	if isNull(raw) {
+		return nil, nil
 	}
-	if len(vocab) == 0 {
-		return nil, fmt.Errorf("%s.vocab: empty", where)
+	var items []json.RawMessage
+	if err := json.Unmarshal(raw, &items); err != nil {
+		return nil, fmt.Errorf("%s: %w", where, err)
 	}
-	unk, prefix, maxChars := "[UNK]", "##", 100
-	if c.UnkToken != nil {
-		unk = *c.UnkToken
+	out := make([][2]string, len(items))
+	for i, it := range items {
+		var s string
+		if json.Unmarshal(it, &s) == nil {
+			a, b, ok := strings.Cut(s, " ")
+			if !ok || strings.Contains(b, " ") {
+				return nil, fmt.Errorf("%s[%d]: %q is not two tokens separated by a space", where, i, s)
+			}
+			out[i] = [2]string{a, b}
+			continue
+		}
+		var p []string
+		if err := json.Unmarshal(it, &p); err != nil || len(p) != 2 {
+			return nil, fmt.Errorf("%s[%d]: want \"a b\" or [\"a\", \"b\"]", where, i)
+		}
+		out[i] = [2]string{p[0], p[1]}
 	}
-	if c.Prefix != nil {
-		prefix = *c.Prefix
-	}
-	if c.MaxChars != nil {
-		maxChars = *c.MaxChars
-	}
-	return newWordPiece(vocab, unk, prefix, maxChars)
+	return out, nil
 }
 
 func parseTruncation(raw json.RawMessage) (Truncation, error) {
@@ -321,9 +496,16 @@ func parseTruncation(raw json.RawMessage) (Truncation, error) {
 	return t, nil
 }
 
-// parsePostProcessor reads BertProcessing or TemplateProcessing into a template.
-func parsePostProcessor(raw json.RawMessage) (*template, error) {
-	const where = "post_processor"
+// parsePostProcessor reads BertProcessing, RobertaProcessing,
+// TemplateProcessing, ByteLevel, or a Sequence of them, into a template
+// and the offset trimmings applied before it.
+func parsePostProcessor(raw json.RawMessage) (*template, []trimPass, error) {
+	var trims []trimPass
+	tpl, err := parsePost(raw, "post_processor", &trims)
+	return tpl, trims, err
+}
+
+func parsePost(raw json.RawMessage, where string, trims *[]trimPass) (*template, error) {
 	if isNull(raw) {
 		return nil, nil
 	}
@@ -332,6 +514,72 @@ func parsePostProcessor(raw json.RawMessage) (*template, error) {
 		return nil, err
 	}
 	switch typ {
+	case "Sequence":
+		var c struct {
+			Processors []json.RawMessage `json:"processors"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("%s (Sequence): %w", where, err)
+		}
+		var tpl *template
+		for i, p := range c.Processors {
+			w := fmt.Sprintf("%s.processors[%d]", where, i)
+			t, err := parsePost(p, w, trims)
+			if err != nil {
+				return nil, err
+			}
+			if t != nil {
+				if tpl != nil {
+					return nil, unsupported(w, "second processor adding special tokens")
+				}
+				tpl = t
+			} else if tpl != nil {
+				return nil, unsupported(w, "ByteLevel offset trimming after special tokens were added")
+			}
+		}
+		return tpl, nil
+	case "ByteLevel":
+		var c struct {
+			AddPrefix *bool `json:"add_prefix_space"`
+			Trim      *bool `json:"trim_offsets"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("%s (ByteLevel): %w", where, err)
+		}
+		if c.Trim == nil || *c.Trim {
+			*trims = append(*trims, trimPass{addPrefix: c.AddPrefix == nil || *c.AddPrefix})
+		}
+		return nil, nil
+	case "RobertaProcessing":
+		var c struct {
+			Sep       [2]json.RawMessage `json:"sep"`
+			Cls       [2]json.RawMessage `json:"cls"`
+			Trim      *bool              `json:"trim_offsets"`
+			AddPrefix *bool              `json:"add_prefix_space"`
+		}
+		if err := json.Unmarshal(raw, &c); err != nil {
+			return nil, fmt.Errorf("%s (RobertaProcessing): %w", where, err)
+		}
+		var sepID, clsID int64
+		if err := json.Unmarshal(c.Sep[1], &sepID); err != nil {
+			return nil, fmt.Errorf("%s.sep: %w", where, err)
+		}
+		if err := json.Unmarshal(c.Cls[1], &clsID); err != nil {
+			return nil, fmt.Errorf("%s.cls: %w", where, err)
+		}
+		if c.Trim == nil || *c.Trim {
+			*trims = append(*trims, trimPass{addPrefix: c.AddPrefix == nil || *c.AddPrefix})
+		}
+		cls := piece{ids: []int64{clsID}}
+		sep := piece{ids: []int64{sepID}}
+		// every type id is 0, as RoBERTa has a single token type
+		return &template{
+			single:  []piece{cls, {seq: seqA}, sep},
+			pair:    []piece{cls, {seq: seqA}, sep, sep, {seq: seqB}, sep},
+			hasPair: true,
+			nSingle: 2,
+			nPair:   4,
+		}, nil
 	case "BertProcessing":
 		var c struct {
 			Sep [2]json.RawMessage `json:"sep"`
@@ -383,6 +631,8 @@ func parsePostProcessor(raw json.RawMessage) (*template, error) {
 			return nil, err
 		}
 		return t, nil
+	case "":
+		return nil, fmt.Errorf("%s: post-processor without a \"type\"", where)
 	default:
 		return nil, unsupported(where, fmt.Sprintf("post-processor %q", typ))
 	}
@@ -474,8 +724,9 @@ func parsePieceString(s string, specials map[string][]int64, where string) (piec
 // reference, the file's ids are not used: a token in the model's vocabulary
 // gets its id there, any other the next id after the vocabulary (and after
 // the added tokens before it).
-func parseAdded(list []addedJSON, n *normalizer, wp *wordPiece) (*addedVocab, error) {
-	av := &addedVocab{}
+func parseAdded(list []addedJSON, n *normalizer, m model) (*addedVocab, error) {
+	av := &addedVocab{byID: map[int32]string{}}
+	size := m.vocabSize()
 	ids := map[string]int32{}
 	maxID := int32(-1)
 	for i, a := range list {
@@ -484,15 +735,16 @@ func parseAdded(list []addedJSON, n *normalizer, wp *wordPiece) (*addedVocab, er
 		}
 		id, ok := ids[a.Content]
 		if !ok {
-			if id, ok = wp.vocab[a.Content]; !ok {
-				id = int32(wp.size)
-				if maxID >= int32(wp.size) {
+			if id, ok = m.tokenID(a.Content); !ok {
+				id = int32(size)
+				if maxID >= int32(size) {
 					id = maxID + 1
 				}
 			}
 			ids[a.Content] = id
 			maxID = max(maxID, id)
 		}
+		av.byID[id] = a.Content
 		t := addedToken{content: a.Content, id: id, singleWord: a.SingleWord, lstrip: a.LStrip, rstrip: a.RStrip}
 		if a.Normalized {
 			if n != nil {

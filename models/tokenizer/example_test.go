@@ -65,3 +65,29 @@ func ExampleTokenizer_CountTokens() {
 	fmt.Println(tok.CountTokens("Unaffable tokenization!"))
 	// Output: 6
 }
+
+// A SentencePiece Unigram tokenizer converted as XLM-RoBERTa's is (the test
+// family in testdata/families/xlmr; ids and tokens as the reference gives
+// them).
+func ExampleLoadDir() {
+	tok, err := tokenizer.LoadDir("testdata/families/xlmr")
+	if err != nil {
+		log.Fatal(err)
+	}
+	enc, err := tok.EncodePair("Hello, World!", "café")
+	if err != nil {
+		log.Fatal(err)
+	}
+	var toks []string
+	for _, id := range enc.IDs {
+		s, _ := tok.IDToToken(id)
+		toks = append(toks, s)
+	}
+	fmt.Println(enc.IDs)
+	fmt.Printf("%q\n", toks)
+	fmt.Println(tok.ModelMaxLength())
+	// Output:
+	// [0 156 2816 81 2849 2 2 215 2]
+	// ["<s>" "▁Hello" "," "▁World" "!" "</s>" "</s>" "▁café" "</s>"]
+	// 512
+}

@@ -17,11 +17,13 @@ type nchar struct {
 // flattened into a list of steps at load.
 // stepScratch holds buffers steps reuse between calls.
 type stepScratch struct {
-	buf  []byte
-	out  []byte
-	it   norm.Iter
-	tags []int32
-	rb   [utf8.UTFMax]byte
+	buf     []byte
+	out     []byte
+	it      norm.Iter
+	tags    []int32
+	rb      [utf8.UTFMax]byte
+	changes []change
+	ranges  [][2]int
 }
 
 type normStep interface {

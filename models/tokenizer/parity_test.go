@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -154,6 +155,32 @@ func charOffsets(text string, b [2]int) [2]int {
 	return [2]int{utf8.RuneCountInString(text[:b[0]]), utf8.RuneCountInString(text[:b[1]])}
 }
 
+// charIndex maps each byte offset of text (0..len) to a character offset
+// as the reference's BytesToCharOffsetConverter does (before its ByteLevel
+// trimming, which counts characters): a byte inside a character counts as
+// that character, the text's end as the number of characters.
+func charIndex(text string) []int32 {
+	idx := make([]int32, len(text)+1)
+	n := int32(-1)
+	for i := range len(text) {
+		if utf8.RuneStart(text[i]) || i == 0 {
+			n++
+		}
+		idx[i] = n
+	}
+	idx[len(text)] = int32(utf8.RuneCountInString(text))
+	return idx
+}
+
+// refCharOffsets converts byte offsets with a charIndex; a range outside
+// the text stays as it is.
+func refCharOffsets(idx []int32, b [2]int) [2]int {
+	if b[0] < 0 || b[0] >= len(idx) || b[1] < 0 || b[1] >= len(idx) {
+		return b
+	}
+	return [2]int{int(idx[b[0]]), int(idx[b[1]])}
+}
+
 type parityStats struct {
 	singles, pairs, errs, offsets int
 	bertSingles, bertPairs        int // bert-base-uncased as shipped
@@ -161,6 +188,21 @@ type parityStats struct {
 
 // checkGoldens encodes every record with the Go tokenizer and compares.
 func checkGoldens(t *testing.T, recs []golden) parityStats {
+	t.Helper()
+	return checkGoldensWith(t, recs, func(name string) []byte { return configJSON(t, name) })
+}
+
+// checkGoldensWith is checkGoldens with the configurations' tokenizer.json
+// from load.
+func checkGoldensWith(t *testing.T, recs []golden, load func(string) []byte) parityStats {
+	t.Helper()
+	return checkGoldensOpt(t, recs, load, false)
+}
+
+// checkGoldensOpt is checkGoldensWith; with tracked, each token's text is
+// known from the encoder (type ids need not tell, as with RoBERTa) and
+// byte offsets become characters as the reference converts them.
+func checkGoldensOpt(t *testing.T, recs []golden, load func(string) []byte, tracked bool) parityStats {
 	t.Helper()
 	toks := map[string]*Tokenizer{}
 	var st parityStats
@@ -179,17 +221,21 @@ func checkGoldens(t *testing.T, recs []golden) parityStats {
 		tok, ok := toks[g.Cfg]
 		if !ok {
 			var err error
-			if tok, err = FromBytes(configJSON(t, g.Cfg)); err != nil {
+			if tok, err = FromBytes(load(g.Cfg)); err != nil {
 				t.Fatalf("config %s: %v", g.Cfg, err)
 			}
 			toks[g.Cfg] = tok
 		}
 		tok = goldenTruncation(t, tok, g.Trunc)
 		var enc Encoding
+		var seqs []int8
 		var err error
-		if g.Pair != nil {
+		switch {
+		case tracked:
+			enc, seqs, err = tok.encodeTracked(g.Text, g.Pair)
+		case g.Pair != nil:
 			enc, err = tok.EncodePair(g.Text, *g.Pair)
-		} else {
+		default:
 			enc, err = tok.Encode(g.Text)
 		}
 		if g.Error != "" {
@@ -203,24 +249,43 @@ func checkGoldens(t *testing.T, recs []golden) parityStats {
 			fail(g, "Go failed: %v; reference ids %v", err, g.IDs)
 			continue
 		}
-		if fmt.Sprint(enc.IDs) != fmt.Sprint(g.IDs) {
+		if !slices.Equal(enc.IDs, g.IDs) {
 			fail(g, "ids\n go  %v\n ref %v", enc.IDs, g.IDs)
 			continue
 		}
-		if fmt.Sprint(enc.TypeIDs) != fmt.Sprint(g.TypeIDs) {
+		if !slices.Equal(enc.TypeIDs, g.TypeIDs) {
 			fail(g, "type ids\n go  %v\n ref %v", enc.TypeIDs, g.TypeIDs)
 			continue
 		}
 		if g.Offsets != nil {
 			// the reference counts each sequence's offsets in its own text
 			seqOf := func(i int) string {
+				if tracked {
+					if seqs[i] == 2 {
+						return *g.Pair
+					}
+					return g.Text
+				}
 				if g.Pair != nil && enc.TypeIDs[i] == 1 {
 					return *g.Pair
 				}
 				return g.Text
 			}
+			var idxA, idxB []int32
 			for i, o := range enc.Offsets {
-				got := charOffsets(seqOf(i), o)
+				var got [2]int
+				if tracked {
+					idx := &idxA
+					if seqs[i] == 2 {
+						idx = &idxB
+					}
+					if *idx == nil {
+						*idx = charIndex(seqOf(i))
+					}
+					got = refCharOffsets(*idx, o)
+				} else {
+					got = charOffsets(seqOf(i), o)
+				}
 				want := [2]int{g.Offsets[2*i], g.Offsets[2*i+1]}
 				if got != want {
 					fail(g, "offsets of token %d (id %d): go %v, ref %v", i, enc.IDs[i], got, want)

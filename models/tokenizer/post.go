@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Which sequence a template piece stands for.
@@ -105,6 +107,10 @@ func (t *Tokenizer) keepLens(na, nb int) (ka, kb int, err error) {
 type encBuf struct {
 	ids, types, mask []int64
 	offs             [][2]int
+	// seqs, when trackSeqs, records each token's sequence (0: special, 1:
+	// first, 2: second); tests use it.
+	seqs      []int8
+	trackSeqs bool
 }
 
 // build truncates a (and b, when non-nil), applies the template and appends
@@ -136,6 +142,20 @@ func (t *Tokenizer) build(a, b *seqEnc, out *encBuf) error {
 			mask[i] = 1
 			offs[i] = [2]int{int(tk.s), int(tk.e)}
 		}
+		if len(t.trims) > 0 {
+			for i, tk := range e.toks[from : from+k] {
+				offs[i] = t.trimOffsets(i, tk, e.text, offs[i])
+			}
+		}
+		if out.trackSeqs {
+			sq := int8(1)
+			if e == b {
+				sq = 2
+			}
+			for range k {
+				out.seqs = append(out.seqs, sq)
+			}
+		}
 	}
 	if t.post == nil {
 		seq(a, ka, 0)
@@ -165,6 +185,9 @@ func (t *Tokenizer) build(a, b *seqEnc, out *encBuf) error {
 				out.types = append(out.types, p.typeID)
 				out.mask = append(out.mask, 1)
 				out.offs = append(out.offs, [2]int{})
+				if out.trackSeqs {
+					out.seqs = append(out.seqs, 0)
+				}
 			}
 		}
 	}
@@ -179,4 +202,80 @@ func (t *Tokenizer) assemble(a, b *seqEnc, out *Encoding, _ bool) error {
 	}
 	*out = Encoding{IDs: buf.ids, TypeIDs: buf.types, AttentionMask: buf.mask, Offsets: buf.offs}
 	return nil
+}
+
+// trimPass is one ByteLevel offset trimming (ByteLevel or RobertaProcessing
+// with trim_offsets): offsets leave out the spaces a token starts or ends
+// with, except the one add_prefix_space put before a sequence's first word.
+type trimPass struct{ addPrefix bool }
+
+// spaceCounts counts each token's leading and trailing spaces (the
+// byte-level 'Ġ' or whitespace characters) for the trimmings.
+func (t *Tokenizer) spaceCounts() {
+	n := t.model.vocabSize()
+	for id := range t.added.byID {
+		n = max(n, int(id)+1)
+	}
+	t.lead, t.trail = make([]uint8, n), make([]uint8, n)
+	for id := 0; id < n; id++ {
+		s, ok := t.IDToToken(int64(id))
+		if !ok {
+			continue
+		}
+		l, r := countSpaces(s)
+		t.lead[id], t.trail[id] = uint8(min(l, 255)), uint8(min(r, 255))
+	}
+}
+
+// countSpaces counts the leading and trailing characters of s that are
+// whitespace or the byte-level space 'Ġ'.
+func countSpaces(s string) (lead, trail int) {
+	isSp := func(r rune) bool { return r == byteChar[' '] || unicode.IsSpace(r) }
+	rs := []rune(s)
+	for lead < len(rs) && isSp(rs[lead]) {
+		lead++
+	}
+	for trail < len(rs) && isSp(rs[len(rs)-1-trail]) {
+		trail++
+	}
+	return lead, trail
+}
+
+// trimOffsets applies the trimmings to token i of a sequence. An added
+// token's spaces are those of the text it matched (its lstrip and rstrip
+// spaces included), a model token's those of its vocabulary entry.
+func (t *Tokenizer) trimOffsets(i int, tk token, text string, o [2]int) [2]int {
+	var lead, trail int
+	if tk.added {
+		lead, trail = countSpaces(text[tk.s:tk.e])
+	} else if int(tk.id) < len(t.lead) {
+		lead, trail = int(t.lead[tk.id]), int(t.trail[tk.id])
+	}
+	if lead == 0 && trail == 0 {
+		return o
+	}
+	// the reference trims character offsets: move by characters of text
+	for _, p := range t.trims {
+		lead := lead
+		if lead > 0 {
+			if (i == 0 || o[0] == 0) && p.addPrefix && lead == 1 {
+				lead = 0
+			}
+			pos := o[0]
+			for n := lead; n > 0 && pos < len(text); n-- {
+				_, sz := utf8.DecodeRuneInString(text[pos:])
+				pos += sz
+			}
+			o[0] = min(pos, o[1])
+		}
+		if trail > 0 && utf8.RuneCountInString(text[:min(o[1], len(text))]) >= trail {
+			pos := o[1]
+			for n := trail; n > 0 && pos > 0; n-- {
+				_, sz := utf8.DecodeLastRuneInString(text[:pos])
+				pos -= sz
+			}
+			o[1] = max(pos, o[0])
+		}
+	}
+	return o
 }

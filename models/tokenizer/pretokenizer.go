@@ -5,11 +5,14 @@ import "unicode/utf8"
 // span is a byte range [0]..[1] of the normalized text.
 type span = [2]int32
 
-// preStep is one elementary pre-tokenizer: it cuts each input span of the
-// normalized text b into words, appending them to out.
-type preStep interface {
+// preSplitter is an elementary pre-tokenizer that cuts each input span of
+// the normalized text b into words, appending them to out.
+type preSplitter interface {
 	split(b []byte, in []span, out []span) []span
 }
+
+// preStep is a preSplitter or a preTransform.
+type preStep any
 
 // decode returns the rune at b[i] (text built by the normalizer is valid UTF-8).
 func decode(b []byte, i int32) (rune, int32) {

@@ -1,20 +1,35 @@
 // Package tokenizer is a pure-Go implementation of the Hugging Face
 // tokenizers library for the files cross-encoders ship with: it loads a
 // tokenizer.json and encodes single texts and (query, passage) pairs
-// token-for-token as the Rust library does.
+// token-for-token as the Rust library does, for the BERT (WordPiece),
+// XLM-RoBERTa and DeBERTa-v3 (SentencePiece Unigram), RoBERTa and
+// ModernBERT (byte-level BPE) families.
 //
-// Supported components: normalizers BertNormalizer, Sequence, NFC, NFD,
-// NFKC, NFKD, Lowercase, StripAccents, Replace (literal pattern), Strip,
-// Prepend; pre-tokenizers BertPreTokenizer, Whitespace, WhitespaceSplit,
-// Punctuation, Digits, Sequence; the WordPiece model; post-processors
-// BertProcessing and TemplateProcessing; truncation longest_first,
-// only_first and only_second, right or left; added tokens (single_word,
-// lstrip, rstrip, normalized). Anything else makes Load fail with an error
-// naming the component and its place in the JSON. The file's padding and
-// decoder are ignored (encodings are unpadded; models.Batch pads), and so
-// is truncation's stride (no overflowing encodings are produced). As in the
-// reference, added tokens get their ids from the model's vocabulary, or the
-// next ids after it, whatever ids the file lists.
+// Supported components: the models WordPiece, Unigram (Viterbi over the
+// scores, unk_id, byte_fallback), BPE (merge ranks, byte_fallback,
+// continuing_subword_prefix, end_of_word_suffix, ignore_merges, fuse_unk;
+// dropout must be null) and WordLevel; normalizers BertNormalizer,
+// Sequence, NFC, NFD, NFKC, NFKD, Lowercase, StripAccents, Replace (string
+// or regex), Strip, Prepend, Precompiled (SentencePiece charsmaps);
+// pre-tokenizers BertPreTokenizer, Whitespace, WhitespaceSplit,
+// Punctuation, Digits, Metaspace (every prepend_scheme, split), ByteLevel
+// (add_prefix_space, use_regex with GPT-2's pattern), Split (string or
+// regex, every behavior, invert), Sequence; post-processors BertProcessing,
+// RobertaProcessing, TemplateProcessing, ByteLevel (trim_offsets) and a
+// Sequence of them; truncation longest_first, only_first and only_second,
+// right or left; added tokens (single_word, lstrip, rstrip, normalized).
+// Anything else makes Load fail with an error naming the component and
+// its place in the JSON. The file's padding and decoder are ignored
+// (encodings are unpadded; models.Batch pads), and so is truncation's
+// stride (no overflowing encodings are produced). As in the reference,
+// added tokens get their ids from the model's vocabulary, or the next ids
+// after it, whatever ids the file lists. Load also reads model_max_length
+// from a tokenizer_config.json beside the file (ModelMaxLength).
+//
+// Regular expressions (Replace, Split) run on Go's regexp with \s, \d and
+// \w widened to the Unicode classes of the reference's Oniguruma; patterns
+// with look-around or back-references, which RE2 lacks, fail to load.
+// GPT-2's split pattern, which needs a look-ahead, is implemented by hand.
 //
 // Character data (whitespace, punctuation, control characters, case,
 // normalization forms) is generated from the reference library itself, so
@@ -26,12 +41,18 @@
 //
 // Offsets are byte offsets into the text the sequence came from ([0, 0]
 // for special tokens); the reference reports the same ranges in characters.
+// ByteLevel's trimming of a prefix space that shares a multi-byte
+// character's alignment can leave an offset inside that character, where
+// the reference's character offsets round down.
 package tokenizer
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"os"
+	"path/filepath"
 	"slices"
 	"sync"
 	"unicode/utf8"
@@ -133,17 +154,26 @@ var (
 type Tokenizer struct {
 	norm  *normalizer // nil: no normalizer
 	pre   []preStep
-	wp    *wordPiece
+	model model
+	wp    *wordPiece // the model when it is WordPiece (the fused BERT path)
 	added *addedVocab
 	post  *template // nil: none
-	trunc Truncation
-	pool  *sync.Pool // of *scratch
+	// trims are the ByteLevel offset trimmings post-processing applies,
+	// in order; lead and trail count each token's leading and trailing
+	// spaces (by id, added tokens included).
+	trims       []trimPass
+	lead, trail []uint8
+	// maxLen is tokenizer_config.json's model_max_length (0: unknown).
+	maxLen int
+	trunc  Truncation
+	pool   *sync.Pool // of *scratch
 	// fusedBert: the pre-tokenizer is BertPreTokenizer alone, so words go
 	// straight from one scan to the model (bertWords).
 	fusedBert bool
 }
 
-// Load reads a tokenizer.json file.
+// Load reads a tokenizer.json file, and the model_max_length of the
+// tokenizer_config.json beside it when there is one (ModelMaxLength).
 func Load(path string) (*Tokenizer, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
@@ -153,7 +183,43 @@ func Load(path string) (*Tokenizer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: load %s: %w", path, err)
 	}
+	cfg := filepath.Join(filepath.Dir(path), "tokenizer_config.json")
+	if t.maxLen, err = readModelMaxLength(cfg); err != nil {
+		return nil, fmt.Errorf("tokenizer: %w", err)
+	}
 	return t, nil
+}
+
+// LoadDir reads DIR/tokenizer.json (and DIR/tokenizer_config.json), the
+// layout of a Hugging Face model directory.
+func LoadDir(dir string) (*Tokenizer, error) {
+	return Load(filepath.Join(dir, "tokenizer.json"))
+}
+
+// maxModelLength bounds a usable model_max_length: transformers writes
+// int(1e30) for "no limit".
+const maxModelLength = 1 << 20
+
+// readModelMaxLength returns model_max_length from a tokenizer_config.json:
+// 0 when the file does not exist, has none, or says "no limit".
+func readModelMaxLength(path string) (int, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	var c struct {
+		MaxLen *float64 `json:"model_max_length"`
+	}
+	if err := json.Unmarshal(b, &c); err != nil {
+		return 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if c.MaxLen == nil || *c.MaxLen <= 0 || *c.MaxLen > maxModelLength || *c.MaxLen != math.Trunc(*c.MaxLen) {
+		return 0, nil
+	}
+	return int(*c.MaxLen), nil
 }
 
 // FromBytes parses the contents of a tokenizer.json file.
@@ -184,22 +250,28 @@ func parse(b []byte) (*Tokenizer, error) {
 			return nil, err
 		}
 		t.pre = steps
-		if len(steps) == 1 {
-			_, t.fusedBert = steps[0].(bertPre)
-		}
 	}
 	var err error
-	if t.wp, err = parseModel(f.Model); err != nil {
+	if t.model, err = parseModel(f.Model); err != nil {
 		return nil, err
 	}
-	if t.post, err = parsePostProcessor(f.PostProcessor); err != nil {
+	if wp, ok := t.model.(*wordPiece); ok {
+		t.wp = wp
+		if len(t.pre) == 1 {
+			_, t.fusedBert = t.pre[0].(bertPre)
+		}
+	}
+	if t.post, t.trims, err = parsePostProcessor(f.PostProcessor); err != nil {
 		return nil, err
 	}
 	if t.trunc, err = parseTruncation(f.Truncation); err != nil {
 		return nil, err
 	}
-	if t.added, err = parseAdded(f.AddedTokens, t.norm, t.wp); err != nil {
+	if t.added, err = parseAdded(f.AddedTokens, t.norm, t.model); err != nil {
 		return nil, err
+	}
+	if len(t.trims) > 0 {
+		t.spaceCounts()
 	}
 	return t, nil
 }
@@ -216,7 +288,23 @@ func (t *Tokenizer) WithTruncation(tr Truncation) *Tokenizer {
 func (t *Tokenizer) Truncation() Truncation { return t.trunc }
 
 // VocabSize returns the number of entries in the model's vocabulary.
-func (t *Tokenizer) VocabSize() int { return t.wp.size }
+func (t *Tokenizer) VocabSize() int { return t.model.vocabSize() }
+
+// IDToToken returns the vocabulary entry (or added token) of an id.
+func (t *Tokenizer) IDToToken(id int64) (string, bool) {
+	if id < 0 || id > math.MaxInt32 {
+		return "", false
+	}
+	if s, ok := t.added.byID[int32(id)]; ok {
+		return s, true
+	}
+	return t.model.idToken(int32(id))
+}
+
+// ModelMaxLength returns tokenizer_config.json's model_max_length when the
+// tokenizer was loaded from a file next to one (LoadDir, or Load of a
+// tokenizer.json in such a directory), else 0.
+func (t *Tokenizer) ModelMaxLength() int { return t.maxLen }
 
 // SpecialTokens returns how many special tokens the post-processor adds to
 // a single sequence (pair false) or a pair (pair true).
@@ -262,6 +350,28 @@ func (t *Tokenizer) EncodePair(query, passage string) (Encoding, error) {
 	return out, nil
 }
 
+// encodeTracked is EncodePair (b non-nil) or Encode with each token's
+// sequence recorded (tests).
+func (t *Tokenizer) encodeTracked(a string, b *string) (Encoding, []int8, error) {
+	s := t.pool.Get().(*scratch)
+	defer t.pool.Put(s)
+	if err := t.encodeSeq(s, a, &s.a); err != nil {
+		return Encoding{}, nil, err
+	}
+	var sb *seqEnc
+	if b != nil {
+		if err := t.encodeSeq(s, *b, &s.b); err != nil {
+			return Encoding{}, nil, err
+		}
+		sb = &s.b
+	}
+	buf := encBuf{trackSeqs: true}
+	if err := t.build(&s.a, sb, &buf); err != nil {
+		return Encoding{}, nil, err
+	}
+	return Encoding{IDs: buf.ids, TypeIDs: buf.types, AttentionMask: buf.mask, Offsets: buf.offs}, buf.seqs, nil
+}
+
 // CountTokens returns the number of tokens text encodes to without special
 // tokens and without truncation (0 when it cannot be encoded at all, which
 // only a vocabulary without its unk token causes).
@@ -278,15 +388,21 @@ func (t *Tokenizer) CountTokens(text string) int {
 // sequence's text.
 type token struct {
 	id, s, e int32
+	added    bool // an added token matched in the text
 }
 
 // seqEnc is one sequence's tokens before post-processing.
 type seqEnc struct {
 	toks []token
+	text string
 }
 
 func (e *seqEnc) push(id, s, end int32) {
-	e.toks = append(e.toks, token{id, s, end})
+	e.toks = append(e.toks, token{id: id, s: s, e: end})
+}
+
+func (e *seqEnc) pushAdded(id, s, end int32) {
+	e.toks = append(e.toks, token{id: id, s: s, e: end, added: true})
 }
 
 // scratch holds the buffers one encoding call reuses.
@@ -298,11 +414,24 @@ type scratch struct {
 	rawM, normM []addedMatch
 	step        stepScratch
 	a, b        seqEnc
+	// general pre-tokenization path
+	w0, blTmp words
+	tw        [2]words
+	spTmp     []span
+	// models
+	wc      *wordCache
+	lattice []vnode
+	uniOut  []uniPiece
+	uniToks []token
+	syms    []bpeSym
+	heap    []mergeEnt
+	symBuf  []byte
 }
 
 // encodeSeq tokenizes text (no specials, no truncation) into enc.
 func (t *Tokenizer) encodeSeq(s *scratch, text string, enc *seqEnc) error {
 	enc.toks = enc.toks[:0]
+	enc.text = text
 	s.rawM = t.added.raw.find(text, s.rawM[:0])
 	last := 0
 	for _, m := range s.rawM {
@@ -311,7 +440,7 @@ func (t *Tokenizer) encodeSeq(s *scratch, text string, enc *seqEnc) error {
 				return err
 			}
 		}
-		enc.push(m.id, m.s, m.e)
+		enc.pushAdded(m.id, m.s, m.e)
 		last = int(m.e)
 	}
 	if last < len(text) {
@@ -375,7 +504,7 @@ func (t *Tokenizer) encodePiece(s *scratch, text string, ps, pe int, enc *seqEnc
 			}
 		}
 		if m.e > m.s {
-			enc.push(m.id, as[m.s], ae[m.e-1])
+			enc.pushAdded(m.id, as[m.s], ae[m.e-1])
 		}
 		last = m.e
 	}
@@ -435,14 +564,24 @@ func (t *Tokenizer) normalizeGeneral(s *scratch, text string, from, to int) {
 	}
 	s.n1 = cs
 	nb, as, ae := s.nb, s.as, s.ae
+	n := len(nb)
+	need := n + 4*len(cs)
+	nb = slices.Grow(nb, need-len(nb))[:need]
+	as = slices.Grow(as, need-len(as))[:need]
+	ae = slices.Grow(ae, need-len(ae))[:need]
 	for _, c := range cs {
-		n := len(nb)
-		nb = utf8.AppendRune(nb, c.r)
-		for ; n < len(nb); n++ {
-			as = append(as, c.s)
-			ae = append(ae, c.e)
+		if c.r < 0x80 {
+			nb[n], as[n], ae[n] = byte(c.r), c.s, c.e
+			n++
+			continue
+		}
+		k := utf8.EncodeRune(nb[n:], c.r)
+		for ; k > 0; k-- {
+			as[n], ae[n] = c.s, c.e
+			n++
 		}
 	}
+	nb, as, ae = nb[:n], as[:n], ae[:n]
 	s.nb, s.as, s.ae = nb, as, ae
 }
 
@@ -455,20 +594,30 @@ func (t *Tokenizer) tokenizeRange(s *scratch, from, to int32, enc *seqEnc) error
 	if t.fusedBert {
 		return t.bertWords(s, from, to, enc)
 	}
-	words := append(s.sp1[:0], span{from, to})
-	other := s.sp2
+	cur := &s.w0
+	cur.b, cur.as, cur.ae = s.nb, s.as, s.ae
+	cur.sp = append(cur.sp[:0], span{from, to})
+	k := 0
 	for _, p := range t.pre {
-		other = p.split(s.nb, words, other[:0])
-		words, other = other, words
+		if tf, ok := p.(preTransform); ok {
+			dst := &s.tw[k&1]
+			k++
+			dst.reset()
+			tf.transform(cur, dst, s)
+			cur = dst
+			continue
+		}
+		s.spTmp = p.(preSplitter).split(cur.b, cur.sp, s.spTmp[:0])
+		cur.sp, s.spTmp = s.spTmp, cur.sp
 	}
-	s.sp1, s.sp2 = words, other
-	for _, w := range words {
+	for _, w := range cur.sp {
 		if w[1] > w[0] {
-			if err := t.wp.tokenize(s.nb, w[0], w[1], s.as, s.ae, enc); err != nil {
+			if err := t.model.tokenize(s, cur.b, w[0], w[1], cur.as, cur.ae, enc); err != nil {
 				return err
 			}
 		}
 	}
+	s.w0.b, s.w0.as, s.w0.ae = nil, nil, nil // those are s.nb, s.as, s.ae
 	return nil
 }
 

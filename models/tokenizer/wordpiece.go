@@ -18,6 +18,7 @@ type wordPiece struct {
 	unkName    string
 	maxChars   int
 	size       int
+	byID       []*string
 }
 
 func newWordPiece(vocab map[string]int64, unk, prefix string, maxChars int) (*wordPiece, error) {
@@ -43,6 +44,7 @@ func newWordPiece(vocab map[string]int64, unk, prefix string, maxChars int) (*wo
 		cont, wp.maxContLen = wp.vocab, wp.maxLen
 	}
 	wp.first, wp.cont = newVocabTable(wp.vocab), newVocabTable(cont)
+	wp.byID = reverseVocab(wp.vocab)
 	wp.unk, wp.unkName = -1, unk
 	if id, ok := vocab[unk]; ok {
 		wp.unk = int32(id)
@@ -59,12 +61,12 @@ func (wp *wordPiece) tokenizeHashed(b []byte, s, e int32, h uint32, as, ae []int
 			return nil
 		}
 	}
-	return wp.tokenize(b, s, e, as, ae, enc)
+	return wp.tokenizeWord(b, s, e, as, ae, enc)
 }
 
-// tokenize appends the pieces of word b[s:e] to enc, offsets through the
+// tokenizeWord appends the pieces of word b[s:e] to enc, offsets through the
 // alignment (as, ae).
-func (wp *wordPiece) tokenize(b []byte, s, e int32, as, ae []int32, enc *seqEnc) error {
+func (wp *wordPiece) tokenizeWord(b []byte, s, e int32, as, ae []int32, enc *seqEnc) error {
 	word := b[s:e]
 	if len(word) > wp.maxChars && utf8.RuneCount(word) > wp.maxChars {
 		return wp.pushUnk(s, e, as, ae, enc)

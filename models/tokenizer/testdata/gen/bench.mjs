@@ -2,7 +2,9 @@
 // of the comparison.
 //
 //   node bench.mjs write          writes ../bench_pairs.jsonl (seeded)
-//   node bench.mjs time [ROUNDS]  times encodeBatch on that corpus inside Node
+//   node bench.mjs time [ROUNDS] [TOKENIZER.json...]
+//                                 times encodeBatch on that corpus inside Node
+//                                 (default: bert-base-uncased; one line each)
 //
 // Run `time` with RAYON_NUM_THREADS=1 for a one-core figure (the library
 // parallelises encodeBatch over all cores otherwise); `make tokenizer-bench`
@@ -61,10 +63,11 @@ function write() {
   writeFileSync(corpusPath, lines.join('\n') + '\n');
 }
 
-async function time(rounds) {
+async function time(rounds, file) {
   const require = createRequire(path.join(root, 'tools/node/package.json'));
   const { Tokenizer } = require('@anush008/tokenizers');
-  const tk = Tokenizer.fromFile(path.join(root, 'models/assets/bert-base-uncased.json'));
+  const tk = Tokenizer.fromFile(file);
+  tk.disablePadding();
   tk.setTruncation(512, { strategy: 'LongestFirst', direction: 'right' });
   const pairs = readFileSync(corpusPath, 'utf8').trim().split('\n').map((l) => {
     const o = JSON.parse(l);
@@ -97,6 +100,7 @@ async function time(rounds) {
   const mb = median(batch);
   console.log(JSON.stringify({
     library: 'tokenizers 0.22 (Rust) via @anush008/tokenizers',
+    tokenizer: path.relative(root, file),
     rayon_threads: process.env.RAYON_NUM_THREADS || 'default',
     pairs: pairs.length, rounds, tokens_per_pair: tokens / pairs.length,
     encodeBatch_us_per_pair_median: +mb.toFixed(3),
@@ -106,9 +110,13 @@ async function time(rounds) {
   }));
 }
 
-const [cmd, n] = process.argv.slice(2);
+const [cmd, n, ...files] = process.argv.slice(2);
 if (cmd === 'write') write();
-else if (cmd === 'time') await time(Number(n || 200));
+else if (cmd === 'time') {
+  for (const f of files.length ? files : [path.join(root, 'models/assets/bert-base-uncased.json')]) {
+    await time(Number(n || 200), path.resolve(f));
+  }
+}
 else {
   console.error('usage: node bench.mjs write | time [ROUNDS]');
   process.exit(2);
