@@ -6,7 +6,7 @@
 PLUGINS_STD := fields html normalize query truncate
 PLUGINS_OUT := $(ROOT)/plugins/wasm
 PLUGINS_TEST_OUT := $(CACHE)/plugins
-PLUGINS_GO_DEPS := $(wildcard sdk/go/*.go plugins/abi/*.go) go.mod
+PLUGINS_GO_DEPS := $(wildcard sdk/go/crossrankplugin/*.go plugins/abi/*.go) go.mod
 GO_WASM := GOOS=wasip1 GOARCH=wasm CGO_ENABLED=0 $(GO) build -buildmode=c-shared -trimpath
 WASI_CC ?= clang
 WASI_CFLAGS := --target=wasm32-wasi -O2 -mbulk-memory -mexec-model=reactor -Wall -Werror -I$(ROOT)/sdk/c

@@ -18,7 +18,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	plugin "github.com/crossrank/crossrank/sdk/go"
+	"github.com/crossrank/crossrank/sdk/go/crossrankplugin"
 )
 
 var maxTokens int
@@ -26,7 +26,7 @@ var maxTokens int
 func main() {}
 
 func init() {
-	plugin.Register(plugin.Plugin{
+	crossrankplugin.Register(crossrankplugin.Plugin{
 		Configure: func(raw []byte) error {
 			var c struct {
 				MaxTokens int `json:"max_tokens"`
@@ -46,7 +46,7 @@ func isSpace(c byte) bool {
 	return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'
 }
 
-func passage(dst, _ []byte, doc plugin.Doc) ([]byte, error) {
+func passage(dst, _ []byte, doc crossrankplugin.Doc) ([]byte, error) {
 	inTag, space, wrote := false, false, false
 	for _, c := range doc.Data {
 		switch {
@@ -77,7 +77,7 @@ func truncate(dst, _, p []byte, reqMax int) ([]byte, error) {
 	if budget == 0 {
 		return append(dst, p...), nil
 	}
-	words := plugin.WordTokens(p, budget)
+	words := crossrankplugin.WordTokens(p, budget)
 	sum, k := 0, 0
 	for k < len(words) && sum+int(words[k].Tokens) <= budget {
 		sum += int(words[k].Tokens)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	plugin "github.com/crossrank/crossrank/sdk/go"
+	"github.com/crossrank/crossrank/sdk/go/crossrankplugin"
 )
 
 func render(t *testing.T, config, doc string) (string, error) {
@@ -15,7 +15,7 @@ func render(t *testing.T, config, doc string) (string, error) {
 	if err := p.configure([]byte(config)); err != nil {
 		t.Fatalf("configure %s: %v", config, err)
 	}
-	out, err := p.passage([]byte("pre|"), nil, plugin.Doc{JSON: true, Data: []byte(doc)})
+	out, err := p.passage([]byte("pre|"), nil, crossrankplugin.Doc{JSON: true, Data: []byte(doc)})
 	if !strings.HasPrefix(string(out), "pre|") {
 		t.Fatalf("passage overwrote dst: %q", out)
 	}

@@ -15,7 +15,7 @@ import (
 	"strings"
 
 	"github.com/crossrank/crossrank/plugins/std/internal/swar"
-	plugin "github.com/crossrank/crossrank/sdk/go"
+	"github.com/crossrank/crossrank/sdk/go/crossrankplugin"
 )
 
 type segment struct {
@@ -118,7 +118,7 @@ func parseTemplate(t string) ([]segment, error) {
 	return segs, nil
 }
 
-func (p *fieldsPlugin) passage(dst, _ []byte, doc plugin.Doc) ([]byte, error) {
+func (p *fieldsPlugin) passage(dst, _ []byte, doc crossrankplugin.Doc) ([]byte, error) {
 	if !doc.JSON {
 		return append(dst, doc.Data...), nil
 	}

@@ -1,12 +1,12 @@
 package main
 
-import plugin "github.com/crossrank/crossrank/sdk/go"
+import "github.com/crossrank/crossrank/sdk/go/crossrankplugin"
 
 // The plugin's logic (main.go, jsonpath.go) is portable Go so that it is
 // unit tested natively; only the registration is for the WASM guest.
 func init() {
 	p := &fieldsPlugin{}
-	plugin.Register(plugin.Plugin{
+	crossrankplugin.Register(crossrankplugin.Plugin{
 		Configure:  p.configure,
 		Passage:    p.passage,
 		AcceptJSON: true,

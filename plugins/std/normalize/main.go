@@ -14,7 +14,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	plugin "github.com/crossrank/crossrank/sdk/go"
+	"github.com/crossrank/crossrank/sdk/go/crossrankplugin"
 	"golang.org/x/text/unicode/norm"
 )
 
@@ -32,10 +32,10 @@ func main() {}
 
 func init() {
 	n := &normalizer{nfkc: true}
-	plugin.Register(plugin.Plugin{
+	crossrankplugin.Register(crossrankplugin.Plugin{
 		Configure: n.configure,
 		Query:     func(dst, q []byte) ([]byte, error) { return n.apply(dst, q), nil },
-		Passage: func(dst, _ []byte, doc plugin.Doc) ([]byte, error) {
+		Passage: func(dst, _ []byte, doc crossrankplugin.Doc) ([]byte, error) {
 			return n.apply(dst, doc.Data), nil
 		},
 	})

@@ -13,13 +13,13 @@ import (
 	"bytes"
 	"fmt"
 
-	plugin "github.com/crossrank/crossrank/sdk/go"
+	"github.com/crossrank/crossrank/sdk/go/crossrankplugin"
 )
 
 func main() {}
 
 func init() {
-	plugin.Register(plugin.Plugin{
+	crossrankplugin.Register(crossrankplugin.Plugin{
 		Configure: func(c []byte) error {
 			if len(bytes.TrimSpace(c)) > 2 {
 				return fmt.Errorf("query: takes no config, got %s", c)

@@ -22,7 +22,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	plugin "github.com/crossrank/crossrank/sdk/go"
+	"github.com/crossrank/crossrank/sdk/go/crossrankplugin"
 )
 
 type config struct {
@@ -49,7 +49,7 @@ func main() {}
 
 func init() {
 	t := &truncator{strategy: "head", terms: map[string]int{}}
-	plugin.Register(plugin.Plugin{Configure: t.configure, Truncate: t.truncate})
+	crossrankplugin.Register(crossrankplugin.Plugin{Configure: t.configure, Truncate: t.truncate})
 }
 
 func (t *truncator) configure(raw []byte) error {
@@ -83,7 +83,7 @@ func (t *truncator) truncate(dst, query, p []byte, reqMax int) ([]byte, error) {
 	}
 	switch t.strategy {
 	case "tail":
-		words := plugin.WordTokens(p, 0)
+		words := crossrankplugin.WordTokens(p, 0)
 		sum, k := 0, len(words)
 		for k > 0 && sum+int(words[k-1].Tokens) <= budget {
 			k--
@@ -96,7 +96,7 @@ func (t *truncator) truncate(dst, query, p []byte, reqMax int) ([]byte, error) {
 	case "best_window":
 		return t.bestWindow(dst, query, p, budget), nil
 	}
-	words := plugin.WordTokens(p, budget)
+	words := crossrankplugin.WordTokens(p, budget)
 	sum, k := 0, 0
 	for k < len(words) && sum+int(words[k].Tokens) <= budget {
 		sum += int(words[k].Tokens)
@@ -125,7 +125,7 @@ func (t *truncator) prefix(dst, word []byte, budget int) []byte {
 	lo, hi, best := 0, len(t.cuts)-1, 0
 	for lo <= hi {
 		mid := (lo + hi) / 2
-		if plugin.CountTokens(word[:t.cuts[mid]]) <= budget {
+		if crossrankplugin.CountTokens(word[:t.cuts[mid]]) <= budget {
 			best, lo = t.cuts[mid], mid+1
 		} else {
 			hi = mid - 1
@@ -230,7 +230,7 @@ func (t *truncator) bestWindow(dst, query, p []byte, budget int) []byte {
 		t.query = append(t.query[:0], query...)
 		t.built = true
 	}
-	words := plugin.WordTokens(p, 0)
+	words := crossrankplugin.WordTokens(p, 0)
 	if len(words) == 0 {
 		return dst
 	}

@@ -9,21 +9,21 @@ import (
 	"strconv"
 
 	"github.com/crossrank/crossrank/plugins/abi"
-	plugin "github.com/crossrank/crossrank/sdk/go"
+	"github.com/crossrank/crossrank/sdk/go/crossrankplugin"
 )
 
 func main() {}
 
 func init() {
-	plugin.Register(plugin.Plugin{
+	crossrankplugin.Register(crossrankplugin.Plugin{
 		Query: func(dst, q []byte) ([]byte, error) {
-			plugin.Log(abi.LogWarn, "query: "+string(q))
+			crossrankplugin.Log(abi.LogWarn, "query: "+string(q))
 			dst = append(dst, "count="...)
-			dst = strconv.AppendInt(dst, int64(plugin.CountTokens(q)), 10)
+			dst = strconv.AppendInt(dst, int64(crossrankplugin.CountTokens(q)), 10)
 			dst = append(dst, " words="...)
-			dst = strconv.AppendInt(dst, int64(len(plugin.WordTokens(q, 0))), 10)
+			dst = strconv.AppendInt(dst, int64(len(crossrankplugin.WordTokens(q, 0))), 10)
 			dst = append(dst, " ids="...)
-			ids, ok := plugin.Tokenize(q)
+			ids, ok := crossrankplugin.Tokenize(q)
 			if !ok {
 				return append(dst, "none"...), nil
 			}

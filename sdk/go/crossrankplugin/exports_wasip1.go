@@ -1,6 +1,6 @@
 //go:build wasip1
 
-package plugin
+package crossrankplugin
 
 import (
 	"unsafe"

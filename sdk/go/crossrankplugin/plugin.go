@@ -1,4 +1,4 @@
-// Package plugin is the Go SDK for crossrank plugins: WASM modules built with
+// Package crossrankplugin is the Go SDK for crossrank plugins: WASM modules built with
 //
 //	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -o NAME.wasm .
 //
@@ -11,7 +11,7 @@
 // Handlers append their result to dst and return it, the way strconv's
 // Append functions do; query, doc and passage alias the host's request and
 // are valid only during the call.
-package plugin
+package crossrankplugin
 
 import (
 	"encoding/binary"

@@ -1,4 +1,4 @@
-package plugin_test
+package crossrankplugin_test
 
 import (
 	"bytes"
@@ -7,10 +7,10 @@ import (
 	"testing"
 
 	"github.com/crossrank/crossrank/plugins/abi"
-	plugin "github.com/crossrank/crossrank/sdk/go"
+	"github.com/crossrank/crossrank/sdk/go/crossrankplugin"
 )
 
-func upper(dst, _ []byte, doc plugin.Doc) ([]byte, error) {
+func upper(dst, _ []byte, doc crossrankplugin.Doc) ([]byte, error) {
 	if bytes.Equal(doc.Data, []byte("fail")) {
 		return dst, errors.New("cannot")
 	}
@@ -20,7 +20,7 @@ func upper(dst, _ []byte, doc plugin.Doc) ([]byte, error) {
 // TestRunner drives the SDK's request/response handling natively (the
 // wasm exports call the same Runner).
 func TestRunner(t *testing.T) {
-	p := &plugin.Plugin{
+	p := &crossrankplugin.Plugin{
 		Query:    func(dst, q []byte) ([]byte, error) { return append(append(dst, q...), '!'), nil },
 		Passage:  upper,
 		Truncate: func(dst, _, p []byte, max int) ([]byte, error) { return append(dst, p[:min(max, len(p))]...), nil },
@@ -28,7 +28,7 @@ func TestRunner(t *testing.T) {
 	if p.Stages() != uint32(abi.StageQuery|abi.StagePassage|abi.StageTruncate) {
 		t.Errorf("stages %b", p.Stages())
 	}
-	r := &plugin.Runner{P: p}
+	r := &crossrankplugin.Runner{P: p}
 	items := []abi.Item{{Kind: abi.KindText, Data: []byte("ab")}, {Kind: abi.KindJSON, Data: []byte(`{"x":1}`)}}
 	cases := []struct {
 		name    string
@@ -73,7 +73,7 @@ func TestRunner(t *testing.T) {
 	if out := r.Run(uint32(abi.StagePassage), []byte{1}); out[0] != abi.StatusError {
 		t.Error("a truncated request did not give an error response")
 	}
-	cfgErr := (&plugin.Runner{P: &plugin.Plugin{Configure: func([]byte) error { return errors.New("no") }}}).Configure([]byte("{}"))
+	cfgErr := (&crossrankplugin.Runner{P: &crossrankplugin.Plugin{Configure: func([]byte) error { return errors.New("no") }}}).Configure([]byte("{}"))
 	if cfgErr[0] != abi.StatusError || string(cfgErr[1:]) != "config: no" {
 		t.Errorf("configure error response %q", cfgErr)
 	}
@@ -82,7 +82,7 @@ func TestRunner(t *testing.T) {
 // A Runner turns encoded requests into encoded responses; in a guest the
 // SDK's exports use one for the plugin given to Register.
 func ExampleRunner() {
-	r := &plugin.Runner{P: &plugin.Plugin{Passage: upper}}
+	r := &crossrankplugin.Runner{P: &crossrankplugin.Plugin{Passage: upper}}
 	out := r.Run(uint32(abi.StagePassage), abi.AppendRequest(nil, 0, "q", []abi.Item{{Data: []byte("hello")}}))
 	_, items, _ := abi.DecodeResponse(out, nil)
 	fmt.Println(string(items[0].Data))
