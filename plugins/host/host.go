@@ -7,7 +7,7 @@
 // whole request's passages (sdk/ABI.md). A failing plugin yields a
 // *PluginError naming it; its instance is discarded and replaced, and a step
 // may configure on_error: skip to pass its input through instead. Pipelines
-// are reloaded on Reload, on POST /admin/plugins/reload (ReloadHandler) and
+// are reloaded on Reload, on POST /admin/plugins/reload (served by the sidecar) and
 // when a plugin file changes, without dropping in-flight requests.
 package host
 
@@ -80,7 +80,8 @@ type Config struct {
 	// WatchInterval is how often plugin files are checked for changes
 	// (default 1s; negative: no watching).
 	WatchInterval time.Duration
-	// Recorder receives plugin errors and stage times (default metrics.Nop).
+	// Recorder receives plugin errors (default metrics.Nop). The plugins
+	// stage is timed by its caller, the engine, not here.
 	Recorder metrics.Recorder
 	// Logger receives guests' log calls and reload messages (default: discard).
 	Logger *slog.Logger
@@ -90,6 +91,12 @@ type Config struct {
 	// close-on-context-done) or interruptNone (no limit; benchmarks only).
 	interrupt int
 }
+
+// Defaults of Config's time limits.
+const (
+	DefaultCallTimeout = 2 * time.Second
+	DefaultLoadTimeout = time.Minute
+)
 
 const (
 	interruptGlobal = iota
@@ -148,13 +155,13 @@ func New(ctx context.Context, cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("plugins: memory limit %d pages exceeds 4 GiB", cfg.MemoryLimitPages)
 	}
 	if cfg.CallTimeout <= 0 {
-		cfg.CallTimeout = 2 * time.Second
+		cfg.CallTimeout = DefaultCallTimeout
 	}
 	if cfg.InitTimeout <= 0 {
 		cfg.InitTimeout = 10 * time.Second
 	}
 	if cfg.LoadTimeout <= 0 {
-		cfg.LoadTimeout = time.Minute
+		cfg.LoadTimeout = DefaultLoadTimeout
 	}
 	if cfg.MaxModuleBytes <= 0 {
 		cfg.MaxModuleBytes = 64 << 20
@@ -613,8 +620,6 @@ func (p handle) Name() string { return p.display }
 
 // Prepare runs the pipeline on one request.
 func (p handle) Prepare(ctx context.Context, tok plugins.Tokenizer, in plugins.Input) (plugins.Output, error) {
-	start := time.Now()
-	defer func() { p.h.cfg.Recorder.Stage(metrics.StagePlugins, time.Since(start)) }()
 	for {
 		g := p.h.gen.Load()
 		if g == nil {

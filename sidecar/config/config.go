@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"github.com/crossrank/crossrank/plugins/host"
 	"io"
 	"net/url"
 	"os"
@@ -83,6 +84,8 @@ type Config struct {
 	RequestTimeout        Duration `yaml:"request_timeout" help:"deadline of a request without timeout_ms"`
 	ShutdownGrace         Duration `yaml:"shutdown_grace" help:"time in-flight requests get to finish on SIGTERM"`
 	PluginDir             string   `yaml:"plugin_dir" help:"folder of .wasm plugins"`
+	PluginCallTimeout     Duration `yaml:"plugin_call_timeout" help:"longest one plugin call may run (also bounded by the request's deadline)"`
+	PluginLoadTimeout     Duration `yaml:"plugin_load_timeout" help:"longest loading, compiling and instantiating the plugins may take, at start and on each reload"`
 	PipelinesFile         string   `yaml:"pipelines_file" alias:"pipelines" help:"YAML file with a pipelines: map, read again by POST /admin/plugins/reload (--pipelines and CROSSRANK_PIPELINES also work)"`
 	DefaultPipe           string   `yaml:"default_pipeline" help:"pipeline used when a request names none"`
 	Upstream              string   `yaml:"upstream" help:"Elasticsearch/OpenSearch URL for _search proxy mode"`
@@ -98,21 +101,23 @@ type Config struct {
 func Default() Config {
 	b := batcher.DefaultConfig()
 	return Config{
-		Addr:           "127.0.0.1:8080",
-		ModelCache:     ".cache/models",
-		Provider:       "cpu",
-		Workers:        b.Workers,
-		Threads:        1,
-		MaxBatchPairs:  b.MaxBatchPairs,
-		MaxBatchTokens: b.MaxBatchTokens,
-		MaxWait:        Duration(b.MaxWait),
-		MaxQueuePairs:  b.MaxQueuePairs,
-		CacheSize:      rerank.DefaultCacheSize,
-		MaxDocuments:   rerank.DefaultMaxDocuments,
-		MaxBodyBytes:   server.DefaultMaxBodyBytes,
-		RequestTimeout: Duration(server.DefaultRequestTimeout),
-		ShutdownGrace:  Duration(30 * time.Second),
-		LogLevel:       "info",
+		Addr:              "127.0.0.1:8080",
+		ModelCache:        ".cache/models",
+		Provider:          "cpu",
+		Workers:           b.Workers,
+		Threads:           1,
+		MaxBatchPairs:     b.MaxBatchPairs,
+		MaxBatchTokens:    b.MaxBatchTokens,
+		MaxWait:           Duration(b.MaxWait),
+		MaxQueuePairs:     b.MaxQueuePairs,
+		CacheSize:         rerank.DefaultCacheSize,
+		MaxDocuments:      rerank.DefaultMaxDocuments,
+		MaxBodyBytes:      server.DefaultMaxBodyBytes,
+		RequestTimeout:    Duration(server.DefaultRequestTimeout),
+		ShutdownGrace:     Duration(30 * time.Second),
+		PluginCallTimeout: Duration(host.DefaultCallTimeout),
+		PluginLoadTimeout: Duration(host.DefaultLoadTimeout),
+		LogLevel:          "info",
 	}
 }
 
@@ -393,7 +398,7 @@ func (c Config) validateLimits() []error {
 	if c.CacheSize < 0 {
 		bad("cache_size must not be negative")
 	}
-	if c.MaxWait < 0 || c.RequestTimeout < 0 || c.ShutdownGrace < 0 {
+	if c.MaxWait < 0 || c.RequestTimeout < 0 || c.ShutdownGrace < 0 || c.PluginCallTimeout < 0 || c.PluginLoadTimeout < 0 {
 		bad("durations must not be negative")
 	}
 	if c.MaxDocuments > c.MaxQueuePairs {
