@@ -129,6 +129,14 @@ func newSidecar(ctx context.Context, cfg config.Config, log *slog.Logger) (sc *s
 		rerank.WithMaxDocuments(cfg.MaxDocuments),
 		rerank.WithRecorder(rec),
 		rerank.WithDefaultModel(cfg.DefaultModel),
+		rerank.WithUnknownModelDefault(cfg.UnknownModelDefault),
+	}
+	aliases, err := cfg.Aliases()
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	if len(aliases) > 0 {
+		eopts = append(eopts, rerank.WithModelAliases(aliases))
 	}
 	if host != nil {
 		eopts = append(eopts, rerank.WithPipelines(host, cfg.DefaultPipe))

@@ -67,6 +67,8 @@ type Config struct {
 	ModelPull             string   `yaml:"model_pull" help:"Hugging Face hub id to pull into <model_cache>/<id> and serve"`
 	ModelCache            string   `yaml:"model_cache" help:"folder that --model-pull downloads into"`
 	DefaultModel          string   `yaml:"default_model" help:"model used when a request names none (default: the first)"`
+	ModelAliases          []string `yaml:"model_aliases" alias:"model-alias" help:"another name for a served model, ALIAS=MODEL (e.g. rerank-v3.5=ms-marco, for Cohere clients); repeatable (--model-alias also works)"`
+	UnknownModelDefault   bool     `yaml:"unknown_model_default" help:"serve the default model for a model name that is neither served nor an alias (with a Warning response header) instead of answering 404"`
 	ORTLib                string   `yaml:"ort_lib" help:"ONNX Runtime shared library (default: found automatically)"`
 	Provider              string   `yaml:"provider" help:"execution provider: cpu, cuda, tensorrt, coreml"`
 	ORTDisabledOptimizers []string `yaml:"ort_disabled_optimizers" help:"ONNX Runtime graph optimisers to skip (default on cpu: AttentionFusion, measured faster; none: run all)"`
@@ -350,6 +352,23 @@ func (c Config) ModelSpecs() ([]ModelSpec, error) {
 	return out, nil
 }
 
+// Aliases parses model_aliases ("ALIAS=MODEL" each) into a map.
+func (c Config) Aliases() (map[string]string, error) {
+	out := map[string]string{}
+	for _, a := range c.ModelAliases {
+		alias, target, ok := strings.Cut(a, "=")
+		alias, target = strings.TrimSpace(alias), strings.TrimSpace(target)
+		if !ok || alias == "" || target == "" {
+			return nil, fmt.Errorf("model alias %q: want ALIAS=MODEL, e.g. rerank-v3.5=ms-marco", a)
+		}
+		if prev, dup := out[alias]; dup && prev != target {
+			return nil, fmt.Errorf("model alias %q given twice (%s and %s)", alias, prev, target)
+		}
+		out[alias] = target
+	}
+	return out, nil
+}
+
 func baseName(dir string) string {
 	dir = strings.TrimRight(dir, "/")
 	if i := strings.LastIndexByte(dir, '/'); i >= 0 {
@@ -377,6 +396,9 @@ func (c Config) validateModels() []error {
 		errs = append(errs, errors.New("model_cache is empty: --model-pull needs a folder to download into"))
 	}
 	if _, err := c.ModelSpecs(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.Aliases(); err != nil {
 		errs = append(errs, err)
 	}
 	return errs
