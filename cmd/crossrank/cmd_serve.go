@@ -61,14 +61,15 @@ and exits 0.`,
 }
 
 func runServe(ctx context.Context, cfg config.Config, logw io.Writer) error {
-	sc, err := newSidecar(ctx, cfg, newLogger(cfg.LogLevel, logw))
-	if err != nil {
-		return err
-	}
+	// Bind first: a port in use is an error now, not after the models load.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		sc.Close()
-		return fmt.Errorf("serve: %w", err)
+		return fmt.Errorf("serve: --addr %s: %w", cfg.Addr, err)
+	}
+	sc, err := newSidecar(ctx, cfg, newLogger(cfg.LogLevel, logw))
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	return sc.Run(ctx, ln)
 }
@@ -261,8 +262,10 @@ func (sc *sidecar) newProxy() (*proxy.Proxy, error) {
 // everything.
 func (sc *sidecar) Run(ctx context.Context, ln net.Listener) error {
 	defer sc.Close()
-	sc.log.Info("listening", "addr", ln.Addr().String(), "models", sc.eng.ModelNames(),
+	addr := ln.Addr().String()
+	sc.log.Info("listening", "addr", addr, "models", sc.eng.ModelNames(),
 		"workers", sc.cfg.Workers, "max_batch_pairs", sc.cfg.MaxBatchPairs, "max_wait", sc.cfg.MaxWait.D())
+	sc.log.Info("dashboard and metrics", "dashboard", "http://"+addr+"/dashboard", "metrics", "http://"+addr+"/metrics", "stats", "http://"+addr+"/v1/stats")
 	if err := sc.srv.Run(ctx, ln, sc.cfg.ShutdownGrace.D()); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}

@@ -268,7 +268,7 @@ func (p *pool) create(ctx context.Context) (*instance, error) {
 	}
 	res, err := mod.ExportedFunction(abi.ExportVersion).Call(cctx)
 	if err != nil {
-		return fail(KindTrap, fmt.Errorf("%s: %w", abi.ExportVersion, err))
+		return fail(KindTrap, fmt.Errorf("%s: %w%s", abi.ExportVersion, err, buildHint(err)))
 	}
 	if v := api.DecodeI32(res[0]); v != abi.Version {
 		return fail(KindMissingExport, fmt.Errorf("ABI version %d, want %d", v, abi.Version))
@@ -419,7 +419,16 @@ func (in *instance) classify(ctx context.Context, p *pool, fn string, err error)
 	if strings.Contains(in.out.Head(), "out of memory") || uint64(in.mem.Size())+limit/8 >= limit {
 		return p.fail(KindMemory, fmt.Errorf("%s: ran out of its %d MiB memory limit: %s%s", fn, limit>>20, msg, tailNote(in.out)))
 	}
-	return p.fail(KindTrap, fmt.Errorf("%s: %s%s", fn, msg, tailNote(in.out)))
+	return p.fail(KindTrap, fmt.Errorf("%s: %s%s%s", fn, msg, tailNote(in.out), buildHint(err)))
+}
+
+// buildHint explains the trap of a Go guest built as a command: its exports
+// run before the Go runtime is initialised (runtime.notInitialized).
+func buildHint(err error) string {
+	if !strings.Contains(err.Error(), "runtime.notInitialized") {
+		return ""
+	}
+	return " (a Go plugin must be built as a reactor: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared)"
 }
 
 type parentKey struct{}
