@@ -209,7 +209,12 @@ func (sc *sidecar) newRecorder() *prom.Prom {
 // loadModels loads every model with the one loader.
 func (sc *sidecar) loadModels(ctx context.Context, specs []config.ModelSpec) error {
 	cfg := sc.cfg
-	lib, err := ort.FindLibrary(cfg.ORTLib)
+	flag := cfg.ORTLib
+	if flag == os.Getenv(ort.EnvLibrary) {
+		// From the environment: FindLibrary reads it and names it so.
+		flag = ""
+	}
+	lib, err := ort.FindLibrary(flag)
 	if err != nil {
 		return err
 	}

@@ -265,7 +265,7 @@ func (p *puller) revisionInfo(ctx context.Context) (*revision, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("hub: %s@%s: %w", p.repo, p.rev, ctx.Err())
 		}
-		return nil, fmt.Errorf("hub: %s@%s: %w (is %s reachable? --endpoint or HF_ENDPOINT selects a mirror)", p.repo, p.rev, err, p.endpoint)
+		return nil, fmt.Errorf("hub: %s@%s: %w (is %s reachable? HF_ENDPOINT selects a mirror)", p.repo, p.rev, err, p.endpoint)
 	}
 	defer resp.Body.Close()
 	switch {
