@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -298,9 +299,32 @@ func strict(b []byte, v any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return err
+		return syntaxLine(b, err)
 	}
 	return nil
+}
+
+// yamlSyntax matches the YAML parser's syntax errors.
+var yamlSyntax = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxLine corrects the line of a YAML syntax error: the parser reports
+// some (a stray "- x", an unclosed "[") on the line before, or on the line
+// where the enclosing block began. The line is the first one at which the
+// file, cut there, fails with the same problem.
+func syntaxLine(b []byte, err error) error {
+	m := yamlSyntax.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	lines := bytes.SplitAfter(b, []byte("\n"))
+	for k := 1; k <= len(lines); k++ {
+		var n yaml.Node
+		perr := yaml.Unmarshal(bytes.Join(lines[:k], nil), &n)
+		if perr != nil && strings.HasSuffix(perr.Error(), ": "+m[2]) {
+			return fmt.Errorf("line %d: %s", k, m[2])
+		}
+	}
+	return err
 }
 
 // ReadPipelines reads a --pipelines file: a pipelines: map of named
