@@ -223,13 +223,17 @@ func (sc *sidecar) loadModels(ctx context.Context, specs []config.ModelSpec) err
 		if cfg.ORTDisabledOptimizers != nil {
 			opts = append(opts, ort.WithDisabledOptimizers(cfg.ORTDisabledOptimizers...))
 		}
-		m, err := loader.Load(ctx, s.Name, s.Dir, opts...)
+		dir, err := ensureONNX(ctx, s.Name, s.Dir, filepath.Join(cfg.ModelCache, "converted"), sc.log)
+		if err != nil {
+			return err
+		}
+		m, err := loader.Load(ctx, s.Name, dir, opts...)
 		if err != nil {
 			return err
 		}
 		sc.models = append(sc.models, m)
 		info := m.Scorer.Info()
-		sc.log.Info("model loaded", "name", s.Name, "dir", s.Dir, "file", info.File, "provider", info.Provider, "max_length", info.MaxLength, "threads", cfg.Threads)
+		sc.log.Info("model loaded", "name", s.Name, "dir", dir, "file", info.File, "provider", info.Provider, "max_length", info.MaxLength, "threads", cfg.Threads)
 		if info.Twin {
 			sc.log.Warn(fmt.Sprintf("model %q is a crossrank shape twin with random weights: its scores are NOT meaningful relevance (use --model-pull or a real model folder for real ranking)", s.Name))
 		}
