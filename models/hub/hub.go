@@ -77,7 +77,7 @@ type Result struct {
 	// file and its weights were fetched instead (a checkpoint for
 	// models/convert); "" otherwise.
 	Safetensors string
-	Files  []File
+	Files       []File
 }
 
 var repoRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$`)

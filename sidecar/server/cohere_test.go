@@ -179,3 +179,19 @@ func TestCohereDropIn(t *testing.T) {
 		})
 	}
 }
+
+// TestTEIErrorsNameTexts: TEI's documents are "texts", and its errors say
+// texts[i], never documents[i].
+func TestTEIErrorsNameTexts(t *testing.T) {
+	sc := start(t, []rerank.Model{twin(t)}, nil)
+	long := strings.Repeat("word ", 600)
+	for _, body := range []string{
+		`{"query": "q", "texts": ["a", {"text": "b"}]}`,
+		`{"query": "q", "texts": ["a", "` + long + `"], "truncate": false}`,
+	} {
+		r := post(t, sc.base+"/rerank", []byte(body))
+		if r.status != 422 || !strings.Contains(string(r.body), "texts[1]") || strings.Contains(string(r.body), "documents") {
+			t.Errorf("%.60s…: %d %s, want a 422 naming texts[1]", body, r.status, r.body)
+		}
+	}
+}
