@@ -73,7 +73,7 @@ func TestCLIMessages(t *testing.T) {
 			ln.Close() // nothing listens there now
 			t.Setenv("HF_ENDPOINT", "http://"+addr)
 		}, cmd: newServeCmd, args: []string{"--model-pull", "org/model", "--model-cache", t.TempDir(), "--addr", "127.0.0.1:0"}, want: []string{"--model-pull org/model", "HF_ENDPOINT"}, mustNot: []string{"--endpoint"}},
-		{name: "bad pipelines file", cmd: newServeCmd, args: []string{"--model", twin, "--addr", "127.0.0.1:0", "--pipelines-file", "/nonexistent/p.yaml"}, want: []string{"pipelines file /nonexistent/p.yaml"}, mustNot: []string{"pipelines: pipelines"}},
+		{name: "bad pipelines file", cmd: newServeCmd, args: []string{"--model", twin, "--addr", "127.0.0.1:0", "--pipelines-file", "/nonexistent/p.yaml"}, want: []string{"pipelines file", "/nonexistent/p.yaml"}, mustNot: []string{"pipelines: pipelines"}},
 		{name: "pipeline with a missing plugin", setup: func(t *testing.T) {
 			p := filepath.Join(t.TempDir(), "p.yaml")
 			os.WriteFile(p, []byte("pipelines:\n  clean:\n    - plugin: nosuch\n"), 0o644)
