@@ -1,7 +1,10 @@
 # crossrank — build, set-up and test entry points.
 # `make run` and `make test` are the two commands a fresh machine needs.
 # Each area adds its own targets in mk/*.mk and appends them to
-# SETUP_TARGETS / TEST_TARGETS / BENCH_TARGETS.
+# RUN_SETUP_TARGETS (what serving needs: `make run` installs only these),
+# TEST_SETUP_TARGETS (what only the tests need: node tools, chromium, the C
+# toolchain, test guests, the int8 twin…), TEST_TARGETS and BENCH_TARGETS.
+# SETUP_TARGETS is still honoured, as part of the full set-up.
 
 SHELL := /bin/bash
 GO ?= go
@@ -17,18 +20,23 @@ export CGO_ENABLED := 1
 export CGO_CFLAGS ?= -O2 -g -Wno-deprecated-declarations
 export GOFLAGS ?= -buildvcs=false
 
+RUN_SETUP_TARGETS :=
+TEST_SETUP_TARGETS :=
 SETUP_TARGETS :=
 TEST_TARGETS :=
 BENCH_TARGETS :=
 
-.PHONY: all setup build run test vet fmt-check bench setup-ort setup-node clean
+.PHONY: all setup setup-run build run test vet fmt-check bench setup-ort setup-node clean
 
 all: build
 
 include $(sort $(wildcard mk/*.mk))
 
+## setup-run: install only what serving needs: ONNX Runtime, the default model, the standard plugins (Go only)
+setup-run: setup-ort $(RUN_SETUP_TARGETS)
+
 ## setup: install everything the build and tests need (idempotent, cached in .cache/)
-setup: setup-ort setup-node $(SETUP_TARGETS)
+setup: setup-run setup-node $(TEST_SETUP_TARGETS) $(SETUP_TARGETS)
 
 setup-ort:
 	@./scripts/setup-ort.sh
@@ -43,8 +51,8 @@ tools/node/node_modules/.crossrank-stamp: tools/node/package.json tools/node/pac
 build:
 	$(GO) build -o $(BIN) ./cmd/crossrank
 
-## run: install, build and start the sidecar on the default model
-run: setup build
+## run: install what serving needs (setup-run), build and start the sidecar on the default model
+run: setup-run build
 	$(BIN) serve $(if $(MODEL),--model-pull $(MODEL),--model $(CACHE)/models/twin) --addr $(ADDR) --plugin-dir $(ROOT)/plugins/wasm
 
 vet:

@@ -6,7 +6,7 @@ PEERS_OUT ?= $(ROOT)/out/peers
 
 .PHONY: setup-chromium bench-peers bench-report bench-soak test-peers-report
 
-SETUP_TARGETS += setup-chromium
+TEST_SETUP_TARGETS += setup-chromium
 BENCH_TARGETS += bench-report
 TEST_TARGETS += test-peers-report
 

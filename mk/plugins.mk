@@ -1,7 +1,8 @@
 # plugins: WASM plugins (issue 5) — the standard plugins, the SDK examples
 # (Go, C, AssemblyScript) and the purpose-built faulty guests of the host's
-# tests. `make plugins` builds them all; it is part of `make setup` because
-# `make run` serves with --plugin-dir plugins/wasm.
+# tests. `make plugins` builds them all (make setup); `make run` serves with
+# --plugin-dir plugins/wasm and builds only the standard plugins
+# (plugins-std: Go alone, no C toolchain, no node).
 
 PLUGINS_STD := fields html normalize query truncate
 PLUGINS_OUT := $(ROOT)/plugins/wasm
@@ -18,7 +19,8 @@ PLUGINS_TEST_WASM := $(PLUGINS_TEST_OUT)/faulty.wasm $(PLUGINS_TEST_OUT)/noexpor
 
 .PHONY: plugins plugins-std setup-plugin-toolchains test-plugins bench-plugins
 
-SETUP_TARGETS += plugins
+RUN_SETUP_TARGETS += plugins-std
+TEST_SETUP_TARGETS += plugins
 BENCH_TARGETS += bench-plugins
 
 ## plugins: build the standard plugins into plugins/wasm and the examples and test guests into .cache/plugins

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -84,7 +85,7 @@ int8 model), quantize_config.json, and config.json and tokenizer.json copied.`,
 			}
 			start := time.Now()
 			if err := quantize.Dynamic(in, out); err != nil {
-				return fmt.Errorf("model quantize: %w", err)
+				return prefixed("model quantize", err)
 			}
 			st, err := os.Stat(filepath.Join(out, "onnx", "model_quantized.onnx"))
 			if err != nil {
@@ -99,4 +100,14 @@ int8 model), quantize_config.json, and config.json and tokenizer.json copied.`,
 	f.StringVar(&in, "in", "", "input model folder (onnx/model.onnx or model.onnx)")
 	f.StringVar(&out, "out", "", "output folder (created if missing)")
 	return c
+}
+
+// prefixed wraps err with the command's prefix, unless err already starts
+// with the prefix's last word ("model convert: convert: …" says it twice).
+func prefixed(prefix string, err error) error {
+	words := strings.Fields(prefix)
+	if strings.HasPrefix(err.Error(), words[len(words)-1]+": ") || strings.HasPrefix(err.Error(), prefix+": ") {
+		return err
+	}
+	return fmt.Errorf("%s: %w", prefix, err)
 }

@@ -39,7 +39,7 @@ Normalize) without a classification head gives a bi-encoder with
 			log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 			res, err := convert.Convert(cmd.Context(), in, out, convert.Options{Int8: int8, Logger: log})
 			if err != nil {
-				return fmt.Errorf("model convert: %w", err)
+				return prefixed("model convert", err)
 			}
 			md := res.Metadata
 			st, err := os.Stat(res.ONNX)

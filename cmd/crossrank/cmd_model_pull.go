@@ -2,10 +2,12 @@ package main
 
 import (
 	"fmt"
+	"log/slog"
 	"os"
 
 	"github.com/spf13/cobra"
 
+	"github.com/crossrank/crossrank/models/convert"
 	"github.com/crossrank/crossrank/models/hub"
 )
 
@@ -19,7 +21,10 @@ func newModelPullCmd() *cobra.Command {
 		Short: "Download a cross-encoder (config.json, tokenizer.json, ONNX file) from the Hugging Face hub",
 		Long: `pull downloads config.json, tokenizer.json and the ONNX export (onnx/model.onnx,
 or onnx/model_quantized.onnx with --quantized; model.onnx at the repository
-root as a fallback) of a Hugging Face hub repository into DIR. Interrupted
+root as a fallback) of a Hugging Face hub repository into DIR. A repository
+without an ONNX export has its model.safetensors downloaded and converted
+(crossrank model convert; BERT, ELECTRA, (XLM-)RoBERTa, ModernBERT,
+DeBERTa-v2/v3). Interrupted
 downloads resume; every file is checked against the hub's sha256 (LFS) or git
 blob sha1 before it is kept. HF_TOKEN is sent for gated repositories, and
 HF_ENDPOINT sets the default endpoint.
@@ -35,6 +40,16 @@ Example:
 			res, err := hub.Pull(cmd.Context(), args[0], out, opts)
 			if err != nil {
 				return fmt.Errorf("model pull: %w", err)
+			}
+			if res.Safetensors != "" {
+				// No ONNX export in the repository: write one from the
+				// checkpoint into the same folder.
+				log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+				c, err := convert.Convert(cmd.Context(), out, out, convert.Options{Logger: log})
+				if err != nil {
+					return fmt.Errorf("model pull: %s has no ONNX export and its model.safetensors could not be converted: %w", res.Repo, err)
+				}
+				res.ONNX = c.ONNX + " (converted from model.safetensors)"
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s@%s → %s (%s)\nserve it with: crossrank serve --model %s\n",
 				res.Repo, res.Commit, res.Dir, res.ONNX, res.Dir)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/crossrank/crossrank/models/tokenizer"
@@ -56,6 +57,12 @@ passage, truncate. The truncate stage counts tokens with the tokenizer of
 			if err := json.Unmarshal(raw, &in); err != nil {
 				return fmt.Errorf("plugin run: input is not {\"query\", \"documents\"} JSON: %w", err)
 			}
+			if !cmd.Flags().Changed("plugin-dir") {
+				dir = repoPath(dir)
+			}
+			if !cmd.Flags().Changed("model") {
+				model = repoPath(model)
+			}
 			var tok plugins.Tokenizer
 			if tokPath == "" && model != "" {
 				tokPath = filepath.Join(model, "tokenizer.json")
@@ -90,10 +97,43 @@ passage, truncate. The truncate stage counts tokens with the tokenizer of
 	run.Flags().StringVar(&name, "plugin", "", "standard plugin name or path to a .wasm file (required)")
 	run.Flags().StringVar(&config, "config", "", "the plugin's config as a JSON object")
 	run.Flags().StringVar(&stage, "stage", "", "run only this stage: query, passage or truncate")
-	run.Flags().StringVar(&dir, "plugin-dir", filepath.Join("plugins", "wasm"), "folder of the standard plugins")
-	run.Flags().StringVar(&model, "model", filepath.Join(".cache", "models", "twin"), "model folder whose tokenizer.json counts tokens")
+	run.Flags().StringVar(&dir, "plugin-dir", filepath.Join("plugins", "wasm"), "folder of the standard plugins (default: plugins/wasm of the crossrank checkout around the working directory or the executable)")
+	run.Flags().StringVar(&model, "model", filepath.Join(".cache", "models", "twin"), "model folder whose tokenizer.json counts tokens (default: .cache/models/twin of the checkout, found like --plugin-dir)")
 	run.Flags().StringVar(&tokPath, "tokenizer", "", "tokenizer.json to count tokens with (overrides --model)")
 	_ = run.MarkFlagRequired("plugin")
 	cmd.AddCommand(run)
 	return cmd
+}
+
+// repoPath finds a default path that is relative to the crossrank checkout:
+// rel under the working directory or a folder above it, else under the
+// executable's folder or a folder above it (bin/crossrank in a checkout);
+// rel itself when none has it.
+func repoPath(rel string) string {
+	var starts []string
+	if wd, err := os.Getwd(); err == nil {
+		starts = append(starts, wd)
+	}
+	if exe, err := os.Executable(); err == nil {
+		if exe, err = filepath.EvalSymlinks(exe); err == nil {
+			starts = append(starts, filepath.Dir(exe))
+		}
+	}
+	for _, d := range starts {
+		for {
+			if p := filepath.Join(d, rel); exists(p) {
+				return p
+			}
+			if filepath.Dir(d) == d {
+				break
+			}
+			d = filepath.Dir(d)
+		}
+	}
+	return rel
+}
+
+func exists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
 }

@@ -61,14 +61,15 @@ and exits 0.`,
 }
 
 func runServe(ctx context.Context, cfg config.Config, logw io.Writer) error {
-	sc, err := newSidecar(ctx, cfg, newLogger(cfg.LogLevel, logw))
-	if err != nil {
-		return err
-	}
+	// Bind first: a port in use is an error now, not after the models load.
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		sc.Close()
-		return fmt.Errorf("serve: %w", err)
+		return fmt.Errorf("serve: --addr %s: %w", cfg.Addr, err)
+	}
+	sc, err := newSidecar(ctx, cfg, newLogger(cfg.LogLevel, logw))
+	if err != nil {
+		ln.Close()
+		return err
 	}
 	return sc.Run(ctx, ln)
 }
@@ -129,6 +130,14 @@ func newSidecar(ctx context.Context, cfg config.Config, log *slog.Logger) (sc *s
 		rerank.WithMaxDocuments(cfg.MaxDocuments),
 		rerank.WithRecorder(rec),
 		rerank.WithDefaultModel(cfg.DefaultModel),
+		rerank.WithUnknownModelDefault(cfg.UnknownModelDefault),
+	}
+	aliases, err := cfg.Aliases()
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	if len(aliases) > 0 {
+		eopts = append(eopts, rerank.WithModelAliases(aliases))
 	}
 	if host != nil {
 		eopts = append(eopts, rerank.WithPipelines(host, cfg.DefaultPipe))
@@ -200,7 +209,12 @@ func (sc *sidecar) newRecorder() *prom.Prom {
 // loadModels loads every model with the one loader.
 func (sc *sidecar) loadModels(ctx context.Context, specs []config.ModelSpec) error {
 	cfg := sc.cfg
-	lib, err := ort.FindLibrary(cfg.ORTLib)
+	flag := cfg.ORTLib
+	if flag == os.Getenv(ort.EnvLibrary) {
+		// From the environment: FindLibrary reads it and names it so.
+		flag = ""
+	}
+	lib, err := ort.FindLibrary(flag)
 	if err != nil {
 		return err
 	}
@@ -209,13 +223,17 @@ func (sc *sidecar) loadModels(ctx context.Context, specs []config.ModelSpec) err
 		if cfg.ORTDisabledOptimizers != nil {
 			opts = append(opts, ort.WithDisabledOptimizers(cfg.ORTDisabledOptimizers...))
 		}
-		m, err := loader.Load(ctx, s.Name, s.Dir, opts...)
+		dir, err := ensureONNX(ctx, s.Name, s.Dir, filepath.Join(cfg.ModelCache, "converted"), sc.log)
+		if err != nil {
+			return err
+		}
+		m, err := loader.Load(ctx, s.Name, dir, opts...)
 		if err != nil {
 			return err
 		}
 		sc.models = append(sc.models, m)
 		info := m.Scorer.Info()
-		sc.log.Info("model loaded", "name", s.Name, "dir", s.Dir, "file", info.File, "provider", info.Provider, "max_length", info.MaxLength, "threads", cfg.Threads)
+		sc.log.Info("model loaded", "name", s.Name, "dir", dir, "file", info.File, "provider", info.Provider, "max_length", info.MaxLength, "threads", cfg.Threads)
 		if info.Twin {
 			sc.log.Warn(fmt.Sprintf("model %q is a crossrank shape twin with random weights: its scores are NOT meaningful relevance (use --model-pull or a real model folder for real ranking)", s.Name))
 		}
@@ -253,8 +271,10 @@ func (sc *sidecar) newProxy() (*proxy.Proxy, error) {
 // everything.
 func (sc *sidecar) Run(ctx context.Context, ln net.Listener) error {
 	defer sc.Close()
-	sc.log.Info("listening", "addr", ln.Addr().String(), "models", sc.eng.ModelNames(),
+	addr := ln.Addr().String()
+	sc.log.Info("listening", "addr", addr, "models", sc.eng.ModelNames(),
 		"workers", sc.cfg.Workers, "max_batch_pairs", sc.cfg.MaxBatchPairs, "max_wait", sc.cfg.MaxWait.D())
+	sc.log.Info("dashboard and metrics", "dashboard", "http://"+addr+"/dashboard", "metrics", "http://"+addr+"/metrics", "stats", "http://"+addr+"/v1/stats")
 	if err := sc.srv.Run(ctx, ln, sc.cfg.ShutdownGrace.D()); err != nil {
 		return fmt.Errorf("serve: %w", err)
 	}

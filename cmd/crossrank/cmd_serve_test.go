@@ -113,7 +113,9 @@ func TestServeSIGTERM(t *testing.T) {
 		t.Fatalf("did not exit after SIGTERM; log:\n%s", stderr.String())
 	}
 	log := stderr.String()
-	for _, want := range []string{"NOT meaningful relevance", "shutting down", "stopped"} {
+	// The startup log says where the dashboard and metrics are, from the
+	// bound address.
+	for _, want := range []string{"NOT meaningful relevance", "shutting down", "stopped", "dashboard=http://" + addr + "/dashboard", "metrics=http://" + addr + "/metrics"} {
 		if !strings.Contains(log, want) {
 			t.Errorf("log lacks %q:\n%s", want, log)
 		}

@@ -39,7 +39,7 @@ func pipelineSpecs(cfg config.Config) (map[string][]host.Step, error) {
 	if cfg.PipelinesFile != "" {
 		file, err := config.ReadPipelines(cfg.PipelinesFile)
 		if err != nil {
-			return nil, fmt.Errorf("--pipelines: %w", err)
+			return nil, err // names the pipelines file
 		}
 		for name, steps := range file {
 			if err := add(name, steps, cfg.PipelinesFile); err != nil {
@@ -75,7 +75,7 @@ func (sc *sidecar) newPluginHost(ctx context.Context, rec metrics.Recorder) (*ho
 	}
 	dir := sc.cfg.PluginDir
 	if dir == "" {
-		dir = filepath.Join("plugins", "wasm")
+		dir = repoPath(filepath.Join("plugins", "wasm"))
 	}
 	// The engine owns the plugins stage timing; the host reports its
 	// failures only.

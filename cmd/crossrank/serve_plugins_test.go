@@ -22,6 +22,10 @@ type rerankResult struct {
 	Document struct {
 		Text string `json:"text"`
 	} `json:"document"`
+	// Meta.Text is the pipeline's text (return_texts).
+	Meta struct {
+		Text string `json:"text"`
+	} `json:"meta"`
 }
 
 func postJSON(t *testing.T, url string, body any) (int, []byte) {
@@ -84,7 +88,7 @@ func TestServePipelines(t *testing.T) {
 	// (2) would make 7 > 6.
 	want := []string{"Fish & chips. Crisp", "Tea. Green tea", "plain text document"}
 	code, body := postJSON(t, base+"/v1/rerank", map[string]any{
-		"query": `title:"fish" AND chips^2`, "documents": docs, "pipeline": "clean", "return_documents": true})
+		"query": `title:"fish" AND chips^2`, "documents": docs, "pipeline": "clean", "return_texts": true})
 	if code != 200 {
 		t.Fatalf("clean: %d %s", code, body)
 	}
@@ -95,7 +99,7 @@ func TestServePipelines(t *testing.T) {
 	texts := make([]string, len(docs))
 	scores := make([]float64, len(docs))
 	for _, r := range got.Results {
-		texts[r.Index], scores[r.Index] = r.Document.Text, r.Score
+		texts[r.Index], scores[r.Index] = r.Meta.Text, r.Score
 	}
 	if strings.Join(texts, "|") != strings.Join(want, "|") {
 		t.Fatalf("prepared passages %q, want %q", texts, want)
@@ -130,8 +134,8 @@ func TestServePipelines(t *testing.T) {
 		}
 	}
 	// on_error: skip
-	code, body = postJSON(t, base+"/v1/rerank", map[string]any{"query": "trap", "documents": []string{"<b>a</b>"}, "pipeline": "lenient", "return_documents": true})
-	if code != 200 || !strings.Contains(string(body), `"text":"a"`) {
+	code, body = postJSON(t, base+"/v1/rerank", map[string]any{"query": "trap", "documents": []string{"<b>a</b>"}, "pipeline": "lenient", "return_texts": true})
+	if code != 200 || !strings.Contains(string(body), `"meta":{"text":"a"}`) {
 		t.Errorf("lenient: %d %s", code, body)
 	}
 	if code, body := postJSON(t, base+"/v1/rerank", map[string]any{"query": "q", "documents": []string{"a"}, "pipeline": "nosuch"}); code != 404 {

@@ -72,8 +72,12 @@ type Result struct {
 	Repo   string
 	Commit string // the commit the revision resolved to ("" if the hub did not say)
 	Dir    string
-	ONNX   string // repository path of the ONNX file fetched
-	Files  []File
+	ONNX   string // repository path of the ONNX file fetched ("" when the repository has none)
+	// Safetensors is "model.safetensors" when the repository has no ONNX
+	// file and its weights were fetched instead (a checkpoint for
+	// models/convert); "" otherwise.
+	Safetensors string
+	Files       []File
 }
 
 var repoRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]*(/[A-Za-z0-9][A-Za-z0-9._-]*)?$`)
@@ -114,12 +118,31 @@ func Pull(ctx context.Context, repoID, outDir string, opts Options) (*Result, er
 		onnxCandidates = []string{"onnx/model_quantized.onnx", "model_quantized.onnx"}
 	}
 	onnxName, err := p.pickONNX(ctx, rev, info, onnxCandidates)
-	if err != nil {
+	var names []string
+	switch {
+	case err == nil:
+		res.ONNX = onnxName
+		names = []string{"config.json", "tokenizer.json", onnxName}
+	case errors.Is(err, ErrNotFound) && !opts.Quantized:
+		// Most reranker repositories ship only safetensors: fetch the
+		// checkpoint (the caller converts it, see models/convert).
+		st, serr := p.pickONNX(ctx, rev, info, []string{"model.safetensors"})
+		if serr != nil {
+			return nil, fmt.Errorf("%w; no model.safetensors either", err)
+		}
+		res.Safetensors = st
+		names = []string{"config.json", "tokenizer.json", st}
+		for _, extra := range []string{"tokenizer_config.json", "special_tokens_map.json"} {
+			if info != nil {
+				if _, ok := info.sibling(extra); ok {
+					names = append(names, extra)
+				}
+			}
+		}
+	default:
 		return nil, err
 	}
-	res.ONNX = onnxName
-	names := []string{"config.json", "tokenizer.json", onnxName}
-	if info != nil { // external weights beside a large graph
+	if info != nil && res.ONNX != "" { // external weights beside a large graph
 		for _, ext := range []string{"_data", ".data"} {
 			if _, ok := info.sibling(onnxName + ext); ok {
 				names = append(names, onnxName+ext)
@@ -138,7 +161,7 @@ func Pull(ctx context.Context, repoID, outDir string, opts Options) (*Result, er
 	}
 	// A folder fetched with --quantized keeps the Xenova layout, so
 	// modeldir.WithQuantized (or --file) finds it; say so in the log.
-	p.logf("pulled %s@%s into %s (%s)", repoID, firstNonEmpty(res.Commit, p.rev), outDir, onnxName)
+	p.logf("pulled %s@%s into %s (%s)", repoID, firstNonEmpty(res.Commit, p.rev), outDir, firstNonEmpty(res.ONNX, res.Safetensors))
 	return res, nil
 }
 
@@ -265,7 +288,7 @@ func (p *puller) revisionInfo(ctx context.Context) (*revision, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("hub: %s@%s: %w", p.repo, p.rev, ctx.Err())
 		}
-		return nil, fmt.Errorf("hub: %s@%s: %w (is %s reachable? --endpoint or HF_ENDPOINT selects a mirror)", p.repo, p.rev, err, p.endpoint)
+		return nil, fmt.Errorf("hub: %s@%s: %w (is %s reachable? HF_ENDPOINT selects a mirror)", p.repo, p.rev, err, p.endpoint)
 	}
 	defer resp.Body.Close()
 	switch {

@@ -449,3 +449,39 @@ func ExamplePull() {
 	// tokenizer.json git-sha1
 	// onnx/model.onnx sha256
 }
+
+// TestPullSafetensorsOnly: a repository without an ONNX export (most
+// rerankers on the hub) gets its model.safetensors and tokenizer files
+// fetched and verified instead, and Result.Safetensors says so; with the
+// revision API or without it. A repository with neither is ErrNotFound.
+func TestPullSafetensorsOnly(t *testing.T) {
+	files := map[string]*fakeFile{
+		"config.json":           {data: []byte(`{"model_type":"xlm-roberta"}`)},
+		"tokenizer.json":        {data: []byte(`{"version":"1.0"}`)},
+		"tokenizer_config.json": {data: []byte(`{"model_max_length":8192}`)},
+		"model.safetensors":     {data: randomBytes(7, 40_000), lfs: true},
+	}
+	for _, noAPI := range []bool{false, true} {
+		h := newFakeHub(t)
+		h.noAPI = noAPI
+		h.add("BAAI/bge-reranker-v2-m3", "main", files)
+		h.add("org/empty", "main", map[string]*fakeFile{"config.json": {data: []byte(`{}`)}})
+		url := start(t, h)
+		dir := t.TempDir()
+		res, err := hub.Pull(context.Background(), "BAAI/bge-reranker-v2-m3", dir, hub.Options{Endpoint: url})
+		if err != nil {
+			t.Fatalf("noAPI=%v: %v", noAPI, err)
+		}
+		if res.ONNX != "" || res.Safetensors != "model.safetensors" {
+			t.Errorf("noAPI=%v: ONNX %q Safetensors %q", noAPI, res.ONNX, res.Safetensors)
+		}
+		checkFolder(t, dir, files, "config.json", "tokenizer.json", "model.safetensors")
+		if !noAPI {
+			checkFolder(t, dir, files, "tokenizer_config.json")
+		}
+		_, err = hub.Pull(context.Background(), "org/empty", t.TempDir(), hub.Options{Endpoint: url})
+		if !errors.Is(err, hub.ErrNotFound) || !strings.Contains(err.Error(), "model.safetensors") {
+			t.Errorf("noAPI=%v: repository with neither: %v", noAPI, err)
+		}
+	}
+}

@@ -377,12 +377,34 @@ func (h *Host) resolve(name string) string {
 	return filepath.Join(h.cfg.PluginDir, name+".wasm")
 }
 
+// notFoundHint explains a plugin file that is missing: for a name, the
+// plugins the folder has, or that the folder itself is missing.
+func (h *Host) notFoundHint(plugin, path string) string {
+	if path != filepath.Join(h.cfg.PluginDir, plugin+".wasm") {
+		return ""
+	}
+	entries, err := os.ReadDir(h.cfg.PluginDir)
+	if err != nil {
+		return fmt.Sprintf(" (the plugin folder %s is missing: pass --plugin-dir, or build the standard plugins there with `make plugins-std` in the crossrank repository)", h.cfg.PluginDir)
+	}
+	var names []string
+	for _, e := range entries {
+		if n, ok := strings.CutSuffix(e.Name(), ".wasm"); ok && !e.IsDir() {
+			names = append(names, n)
+		}
+	}
+	if len(names) == 0 {
+		return fmt.Sprintf(" (%s has no .wasm plugins: build the standard plugins with `make plugins-std`)", h.cfg.PluginDir)
+	}
+	return fmt.Sprintf(" (available in %s: %s)", h.cfg.PluginDir, strings.Join(names, ", "))
+}
+
 // compile returns the compiled module for a file, compiling it if its bytes
 // are new. h.mu is held.
 func (h *Host) compile(ctx context.Context, plugin, path string) (*compiled, fileStamp, error) {
 	st, err := os.Stat(path)
 	if err != nil {
-		return nil, fileStamp{}, fmt.Errorf("plugin %q: %w (standard plugins are built by `make plugins`)", plugin, err)
+		return nil, fileStamp{}, fmt.Errorf("plugin %q: %w%s", plugin, err, h.notFoundHint(plugin, path))
 	}
 	if st.Size() > h.cfg.MaxModuleBytes {
 		return nil, fileStamp{}, &PluginError{Plugin: plugin, Kind: KindMalformed,

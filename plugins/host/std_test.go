@@ -3,6 +3,7 @@ package host_test
 import (
 	"context"
 	"encoding/json"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -146,7 +147,7 @@ func TestLoadErrors(t *testing.T) {
 		steps []host.Step
 		want  []string // substrings of the error
 	}{
-		{"missing file", []host.Step{{Plugin: "nosuch"}}, []string{`plugin "nosuch"`, "nosuch.wasm", "make plugins"}},
+		{"missing file", []host.Step{{Plugin: "nosuch"}}, []string{`plugin "nosuch"`, "nosuch.wasm", "available in", "fields, html, normalize, query, truncate"}},
 		{"missing path", []host.Step{{Plugin: "/tmp/does/not/exist.wasm"}}, []string{"/tmp/does/not/exist.wasm"}},
 		{"not wasm", []host.Step{{Plugin: "../host/host.go"}}, []string{"host.go", "not a valid WASM module"}},
 		{"bad config", []host.Step{{Plugin: "fields", Config: map[string]any{}}}, []string{`plugin "fields"`, "template"}},
@@ -166,6 +167,11 @@ func TestLoadErrors(t *testing.T) {
 				}
 			}
 		})
+	}
+	// A missing plugin folder says so (not "built by make plugins" alone).
+	nodir := newHost(t, host.Config{PluginDir: filepath.Join(t.TempDir(), "nodir")})
+	if err := nodir.Load(context.Background(), map[string][]host.Step{"p": {{Plugin: "truncate"}}}, ""); err == nil || !strings.Contains(err.Error(), "plugin folder") || !strings.Contains(err.Error(), "--plugin-dir") {
+		t.Errorf("missing plugin folder: %v", err)
 	}
 	if err := h.Load(context.Background(), map[string][]host.Step{"p": {{Plugin: "html"}}}, "q"); err == nil {
 		t.Error("Load with an undefined default pipeline succeeded")

@@ -30,10 +30,13 @@ type RerankRequest struct {
 	Documents       []json.RawMessage `json:"documents"`
 	TopN            *int              `json:"top_n"`
 	ReturnDocuments bool              `json:"return_documents"`
-	RankFields      []string          `json:"rank_fields"`
-	MaxTokensPerDoc int               `json:"max_tokens_per_doc"`
-	Pipeline        string            `json:"pipeline"`
-	TimeoutMS       int               `json:"timeout_ms"`
+	// ReturnTexts (crossrank) adds each result's scored text, the
+	// pipeline's output, under the result's "meta".
+	ReturnTexts     bool     `json:"return_texts"`
+	RankFields      []string `json:"rank_fields"`
+	MaxTokensPerDoc int      `json:"max_tokens_per_doc"`
+	Pipeline        string   `json:"pipeline"`
+	TimeoutMS       int      `json:"timeout_ms"`
 }
 
 // TEIRequest is a text-embeddings-inference POST /rerank body.
@@ -158,8 +161,10 @@ func DecodeRerank(body []byte) (*RerankRequest, error) {
 		return nil, invalid("query: required")
 	case r.Documents == nil:
 		return nil, invalid("documents: required (an array of strings or objects)")
-	case r.TopN != nil && *r.TopN < 0:
-		return nil, invalid("top_n: %d is negative", *r.TopN)
+	case r.TopN != nil && *r.TopN < 1:
+		// Cohere's schema has top_n >= 1; 0 would score every document
+		// and return none.
+		return nil, invalid("top_n: %d is not a positive integer (leave it out to return every document)", *r.TopN)
 	}
 	if err := checkTimeout(r.TimeoutMS); err != nil {
 		return nil, err
@@ -241,8 +246,27 @@ func Timeout(ms int) time.Duration { return time.Duration(ms) * time.Millisecond
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // AppendRerankResponse writes the /v1/rerank response: results in the
-// engine's order, cut to topN when topN >= 0.
+// engine's order, cut to topN when topN >= 0, each with its document when
+// returnDocs (see RerankRequest.AppendResponse).
 func AppendRerankResponse(dst []byte, id string, res *rerank.Result, topN int, returnDocs bool) []byte {
+	return appendRerank(dst, id, res, topN, returnDocs, false)
+}
+
+// AppendResponse writes the /v1/rerank (and /v2/rerank) response to r:
+// results in the engine's order, cut to top_n; with return_documents each
+// result's "document" is the document as the client sent it (an object
+// byte for byte, a string as {"text": string}, the shape Cohere and Jina
+// clients read), never the text the pipeline made of it; with
+// return_texts that text is under the result's "meta".
+func (r *RerankRequest) AppendResponse(dst []byte, id string, res *rerank.Result) []byte {
+	topN := -1
+	if r.TopN != nil {
+		topN = *r.TopN
+	}
+	return appendRerank(dst, id, res, topN, r.ReturnDocuments, r.ReturnTexts)
+}
+
+func appendRerank(dst []byte, id string, res *rerank.Result, topN int, returnDocs, returnTexts bool) []byte {
 	order := res.Order
 	if topN >= 0 && topN < len(order) {
 		order = order[:topN]
@@ -259,7 +283,11 @@ func AppendRerankResponse(dst []byte, id string, res *rerank.Result, topN int, r
 		dst = append(dst, `,"relevance_score":`...)
 		dst = jsonw.AppendScore(dst, res.Scores[i]) // OpenSearch reads it: see jsonw.MaxScoreLen
 		if returnDocs {
-			dst = append(dst, `,"document":{"text":`...)
+			dst = append(dst, `,"document":`...)
+			dst = appendDocument(dst, res, i)
+		}
+		if returnTexts {
+			dst = append(dst, `,"meta":{"text":`...)
 			dst = jsonw.AppendString(dst, res.Texts[i])
 			dst = append(dst, '}')
 		}
@@ -274,11 +302,37 @@ func AppendRerankResponse(dst []byte, id string, res *rerank.Result, topN int, r
 	return append(dst, '}')
 }
 
-// AppendMeta writes the meta object: tokens, cache hits, pairs, padding and
-// stage timings in milliseconds.
+// appendDocument writes document i as the client sent it: an object as is
+// (compacted), a string as {"text": string}; without the request's
+// documents (a Result not made by Engine.Score), the scored text.
+func appendDocument(dst []byte, res *rerank.Result, i int) []byte {
+	if i < len(res.Documents) {
+		d := bytes.TrimSpace(res.Documents[i])
+		if len(d) > 0 && d[0] == '{' {
+			var b bytes.Buffer
+			if json.Compact(&b, d) == nil {
+				return append(dst, b.Bytes()...)
+			}
+		}
+		var s string
+		if len(d) > 0 && d[0] == '"' && json.Unmarshal(d, &s) == nil {
+			dst = append(dst, `{"text":`...)
+			dst = jsonw.AppendString(dst, s)
+			return append(dst, '}')
+		}
+	}
+	dst = append(dst, `{"text":`...)
+	dst = jsonw.AppendString(dst, res.Texts[i])
+	return append(dst, '}')
+}
+
+// AppendMeta writes the meta object: tokens (Cohere's shape,
+// {"input_tokens","output_tokens"}), cache hits, pairs, padding and stage
+// timings in milliseconds.
 func AppendMeta(dst []byte, m rerank.Meta) []byte {
-	dst = append(dst, `{"tokens":`...)
+	dst = append(dst, `{"tokens":{"input_tokens":`...)
 	dst = strconv.AppendInt(dst, int64(m.Tokens), 10)
+	dst = append(dst, `,"output_tokens":0}`...)
 	dst = append(dst, `,"cache_hits":`...)
 	dst = strconv.AppendInt(dst, int64(m.CacheHits), 10)
 	dst = append(dst, `,"pairs":`...)

@@ -43,6 +43,7 @@ func TestDecodeRerank(t *testing.T) {
 		{`{"query":"q","documents":[],"top_n":1.5}`, 422, "top_n"},
 		{`{"query":"q","documents":[],"return_documents":"yes"}`, 422, "return_documents"},
 		{`{"query":"q","documents":[],"timeout_ms":-1}`, 422, "timeout_ms"},
+		{`{"query":"q","documents":["a"],"top_n":0}`, 422, "top_n: 0 is not a positive integer"},
 	}
 	for _, tt := range tests {
 		r, err := DecodeRerank([]byte(tt.body))

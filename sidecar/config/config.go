@@ -17,6 +17,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -68,6 +69,8 @@ type Config struct {
 	ModelPull             string   `yaml:"model_pull" help:"Hugging Face hub id to pull into <model_cache>/<id> and serve"`
 	ModelCache            string   `yaml:"model_cache" help:"folder that --model-pull downloads into"`
 	DefaultModel          string   `yaml:"default_model" help:"model used when a request names none (default: the first)"`
+	ModelAliases          []string `yaml:"model_aliases" alias:"model-alias" help:"another name for a served model, ALIAS=MODEL (e.g. rerank-v3.5=ms-marco, for Cohere clients); repeatable (--model-alias also works)"`
+	UnknownModelDefault   bool     `yaml:"unknown_model_default" help:"serve the default model for a model name that is neither served nor an alias (with a Warning response header) instead of answering 404"`
 	ORTLib                string   `yaml:"ort_lib" help:"ONNX Runtime shared library (default: found automatically)"`
 	Provider              string   `yaml:"provider" help:"execution provider: cpu, cuda, tensorrt, coreml"`
 	ORTDisabledOptimizers []string `yaml:"ort_disabled_optimizers" help:"ONNX Runtime graph optimisers to skip (default on cpu: AttentionFusion, measured faster; none: run all)"`
@@ -301,9 +304,32 @@ func strict(b []byte, v any) error {
 	dec := yaml.NewDecoder(bytes.NewReader(b))
 	dec.KnownFields(true)
 	if err := dec.Decode(v); err != nil && !errors.Is(err, io.EOF) {
-		return err
+		return syntaxLine(b, err)
 	}
 	return nil
+}
+
+// yamlSyntax matches the YAML parser's syntax errors.
+var yamlSyntax = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+// syntaxLine corrects the line of a YAML syntax error: the parser reports
+// some (a stray "- x", an unclosed "[") on the line before, or on the line
+// where the enclosing block began. The line is the first one at which the
+// file, cut there, fails with the same problem.
+func syntaxLine(b []byte, err error) error {
+	m := yamlSyntax.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	lines := bytes.SplitAfter(b, []byte("\n"))
+	for k := 1; k <= len(lines); k++ {
+		var n yaml.Node
+		perr := yaml.Unmarshal(bytes.Join(lines[:k], nil), &n)
+		if perr != nil && strings.HasSuffix(perr.Error(), ": "+m[2]) {
+			return fmt.Errorf("line %d: %s", k, m[2])
+		}
+	}
+	return err
 }
 
 // ReadPipelines reads a --pipelines file: a pipelines: map of named
@@ -355,6 +381,23 @@ func (c Config) ModelSpecs() ([]ModelSpec, error) {
 	return out, nil
 }
 
+// Aliases parses model_aliases ("ALIAS=MODEL" each) into a map.
+func (c Config) Aliases() (map[string]string, error) {
+	out := map[string]string{}
+	for _, a := range c.ModelAliases {
+		alias, target, ok := strings.Cut(a, "=")
+		alias, target = strings.TrimSpace(alias), strings.TrimSpace(target)
+		if !ok || alias == "" || target == "" {
+			return nil, fmt.Errorf("model alias %q: want ALIAS=MODEL, e.g. rerank-v3.5=ms-marco", a)
+		}
+		if prev, dup := out[alias]; dup && prev != target {
+			return nil, fmt.Errorf("model alias %q given twice (%s and %s)", alias, prev, target)
+		}
+		out[alias] = target
+	}
+	return out, nil
+}
+
 func baseName(dir string) string {
 	dir = strings.TrimRight(dir, "/")
 	if i := strings.LastIndexByte(dir, '/'); i >= 0 {
@@ -382,6 +425,9 @@ func (c Config) validateModels() []error {
 		errs = append(errs, errors.New("model_cache is empty: --model-pull needs a folder to download into"))
 	}
 	if _, err := c.ModelSpecs(); err != nil {
+		errs = append(errs, err)
+	}
+	if _, err := c.Aliases(); err != nil {
 		errs = append(errs, err)
 	}
 	return errs

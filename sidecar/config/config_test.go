@@ -98,6 +98,27 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestYAMLErrorLines: a YAML mistake on line 4 is reported as line 4,
+// whatever kind it is.
+func TestYAMLErrorLines(t *testing.T) {
+	head := "models: [a]\nworkers: 2\nthreads: 1\n"
+	for _, line4 := range []string{
+		"- x\n",                  // a list item in a mapping (the parser says line 3)
+		"model_cache: [a, b\n",   // an unclosed flow sequence (line 3)
+		"x: {a: 1\n",             // an unclosed flow mapping (line 3)
+		"\tworkers: 3\n",         // a tab (line 3)
+		"upstream: \"http://x\n", // an unterminated quote
+		"workers: @x\n",          // a reserved character
+		"max_wait: soon\n",       // a bad value
+		"workerz: 2\n",           // an unknown key
+	} {
+		_, err := load(t, head+line4, nil)
+		if err == nil || !strings.Contains(err.Error(), "line 4") {
+			t.Errorf("%q on line 4: %v", line4, err)
+		}
+	}
+}
+
 // TestMarshalRoundTrip: --print-config output loads back to the same
 // configuration.
 func TestMarshalRoundTrip(t *testing.T) {

@@ -62,10 +62,17 @@ type Request struct {
 // Result holds one logit and score per document, in request order, and the
 // ranking.
 type Result struct {
-	Model  string
-	Logits []float32
-	Scores []float64 // sigmoid(logit)
-	Texts  []string  // the passage texts that were scored
+	Model string
+	// UnknownModel is the model name the request gave when no model or
+	// alias has it and the default model served it instead
+	// (WithUnknownModelDefault); "" otherwise.
+	UnknownModel string
+	// Documents are the request's documents as the client sent them (not
+	// the prepared texts), for encoders that return them.
+	Documents []json.RawMessage
+	Logits    []float32
+	Scores    []float64 // sigmoid(logit)
+	Texts     []string  // the passage texts that were scored
 	// Order is the ranking: document indices by score, highest first, ties
 	// by index. Encoders write documents in this order.
 	Order []int
@@ -128,19 +135,39 @@ func WithBatchObserver(f func(batcher.BatchInfo)) Option { return func(e *Engine
 // the first).
 func WithDefaultModel(name string) Option { return func(e *Engine) { e.def = name } }
 
+// WithModelAliases lets requests name a served model by another name
+// (alias → served model name), e.g. "rerank-v3.5" → "ms-marco" for Cohere
+// clients, which always send one of Cohere's model names. New rejects an
+// alias whose target is not served or that shadows a served model.
+func WithModelAliases(aliases map[string]string) Option {
+	return func(e *Engine) {
+		e.aliases = make(map[string]string, len(aliases))
+		for k, v := range aliases {
+			e.aliases[k] = v
+		}
+	}
+}
+
+// WithUnknownModelDefault makes a request naming an unknown model (neither
+// served nor an alias) go to the default model instead of failing with
+// KindNotFound; Result.UnknownModel then records the name asked for.
+func WithUnknownModelDefault(on bool) Option { return func(e *Engine) { e.unknownDefault = on } }
+
 // Engine scores rerank requests. It is safe for concurrent use.
 type Engine struct {
-	models      map[string]*model
-	names       []string
-	def         string
-	bcfg        batcher.Config
-	cacheSize   int
-	cache       *cache.Cache
-	maxDocs     int
-	pipelines   PipelineSource
-	defPipeline string
-	rec         metrics.Recorder
-	observer    func(batcher.BatchInfo)
+	models         map[string]*model
+	aliases        map[string]string
+	unknownDefault bool
+	names          []string
+	def            string
+	bcfg           batcher.Config
+	cacheSize      int
+	cache          *cache.Cache
+	maxDocs        int
+	pipelines      PipelineSource
+	defPipeline    string
+	rec            metrics.Recorder
+	observer       func(batcher.BatchInfo)
 }
 
 type model struct {
@@ -182,6 +209,21 @@ func New(ms []Model, opts ...Option) (*Engine, error) {
 	} else if _, ok := e.models[e.def]; !ok {
 		e.Close(context.Background())
 		return nil, fmt.Errorf("rerank: default model %q is not among the models", e.def)
+	}
+	for alias, target := range e.aliases {
+		var err error
+		switch _, served := e.models[target]; {
+		case alias == "" || target == "":
+			err = fmt.Errorf("rerank: model alias %q=%q: both names are needed", alias, target)
+		case e.models[alias] != nil:
+			err = fmt.Errorf("rerank: model alias %q: a served model already has that name", alias)
+		case !served:
+			err = fmt.Errorf("rerank: model alias %q: its target %q is not served (served: %v)", alias, target, e.ModelNames())
+		}
+		if err != nil {
+			e.Close(context.Background())
+			return nil, err
+		}
 	}
 	return e, nil
 }
@@ -254,10 +296,14 @@ func (e *Engine) score(ctx context.Context, req Request) (*Result, error) {
 		return nil, err
 	}
 	res := &Result{
-		Model:  m.Name,
-		Logits: make([]float32, len(req.Documents)),
-		Scores: make([]float64, len(req.Documents)),
-		Texts:  make([]string, len(req.Documents)),
+		Model:     m.Name,
+		Logits:    make([]float32, len(req.Documents)),
+		Scores:    make([]float64, len(req.Documents)),
+		Texts:     make([]string, len(req.Documents)),
+		Documents: req.Documents,
+	}
+	if m.Name != req.Model && req.Model != "" && e.aliases[req.Model] == "" {
+		res.UnknownModel = req.Model
 	}
 	if len(req.Documents) == 0 {
 		return res, nil
@@ -289,9 +335,15 @@ func (e *Engine) resolve(req Request) (*model, string, error) {
 	if name == "" {
 		name = e.def
 	}
+	if target, ok := e.aliases[name]; ok {
+		name = target
+	}
 	m, ok := e.models[name]
+	if !ok && e.unknownDefault {
+		m, ok = e.models[e.def], true
+	}
 	if !ok {
-		return nil, "", NotFound("model %q not found (served: %v)", name, e.ModelNames())
+		return nil, "", NotFound("model %q not found (served: %v%s)", name, e.ModelNames(), e.aliasList())
 	}
 	pname := req.Pipeline
 	if pname == "" {
@@ -301,6 +353,19 @@ func (e *Engine) resolve(req Request) (*model, string, error) {
 		pname = ""
 	}
 	return m, pname, nil
+}
+
+// aliasList describes the aliases for a not-found message.
+func (e *Engine) aliasList() string {
+	if len(e.aliases) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(e.aliases))
+	for a := range e.aliases {
+		names = append(names, a)
+	}
+	sort.Strings(names)
+	return fmt.Sprintf("; aliases: %v", names)
 }
 
 func docsField(req Request) string {

@@ -207,3 +207,52 @@ func TestDocumentTextRule(t *testing.T) {
 		t.Errorf("order %v: ties go by index", res.Order)
 	}
 }
+
+func TestModelAliasesAndUnknownDefault(t *testing.T) {
+	m := twin(t)
+	req := func(model string) rerank.Request {
+		return rerank.Request{Model: model, Query: "coffee", Documents: docs("a cup of coffee", "a bridge")}
+	}
+	e := engine(t, m, rerank.WithModelAliases(map[string]string{"rerank-v3.5": m.Name}))
+	direct, err := e.Score(context.Background(), req(m.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	viaAlias, err := e.Score(context.Background(), req("rerank-v3.5"))
+	if err != nil {
+		t.Fatalf("alias: %v", err)
+	}
+	if viaAlias.Model != m.Name || viaAlias.UnknownModel != "" || viaAlias.Logits[0] != direct.Logits[0] {
+		t.Errorf("alias served %q (unknown %q) logits %v, want %q and %v", viaAlias.Model, viaAlias.UnknownModel, viaAlias.Logits, m.Name, direct.Logits)
+	}
+	_, err = e.Score(context.Background(), req("rerank-english-v3.0"))
+	var re *rerank.Error
+	if !errors.As(err, &re) || re.Kind != rerank.KindNotFound || !strings.Contains(err.Error(), "rerank-v3.5") {
+		t.Errorf("unknown name without the opt-in: %v, want not found listing the aliases", err)
+	}
+
+	lenient := engine(t, m, rerank.WithUnknownModelDefault(true))
+	res, err := lenient.Score(context.Background(), req("rerank-english-v3.0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Model != m.Name || res.UnknownModel != "rerank-english-v3.0" {
+		t.Errorf("unknown model served by %q, UnknownModel %q", res.Model, res.UnknownModel)
+	}
+	if string(res.Documents[0]) != `"a cup of coffee"` {
+		t.Errorf("Result.Documents[0] = %s, want the document as sent", res.Documents[0])
+	}
+
+	for _, tt := range []struct {
+		aliases map[string]string
+		want    string
+	}{
+		{map[string]string{"x": "nope"}, `target "nope" is not served`},
+		{map[string]string{m.Name: m.Name}, "already has that name"},
+		{map[string]string{"": m.Name}, "both names"},
+	} {
+		if _, err := rerank.New([]rerank.Model{m}, rerank.WithModelAliases(tt.aliases)); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("aliases %v: %v, want %q", tt.aliases, err, tt.want)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/crossrank/crossrank/sidecar/batcher"
 )
@@ -114,5 +115,9 @@ func pluginError(ctx context.Context, pipeline string, err error) *Error {
 	if errors.As(err, &t) && t.Timeout() {
 		kind = KindDeadline
 	}
-	return &Error{Kind: kind, Message: fmt.Sprintf("pipeline %q: %v", pipeline, err), Err: err}
+	msg := err.Error()
+	if name := fmt.Sprintf("pipeline %q", pipeline); !strings.Contains(msg, name) {
+		msg = name + ": " + msg // the host's errors usually name it already
+	}
+	return &Error{Kind: kind, Message: msg, Err: err}
 }

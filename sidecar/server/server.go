@@ -112,6 +112,7 @@ func New(eng *rerank.Engine, opts ...Option) *Server {
 		s.routes[path][method] = h
 	}
 	add("POST", "/v1/rerank", s.instrument("/v1/rerank", s.handleRerank))
+	add("POST", "/v2/rerank", s.instrument("/v2/rerank", s.handleRerank)) // Cohere's ClientV2
 	add("POST", "/rerank", s.instrument("/rerank", s.handleTEI))
 	add("POST", "/v1/rerank/hits", s.instrument("/v1/rerank/hits", s.handleHits))
 	add("GET", "/health", http.HandlerFunc(s.handleHealth))
@@ -276,6 +277,29 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	return b, true
 }
 
+// warnUnknownModel tells the client, in a Warning header (RFC 7234 code 299,
+// "miscellaneous persistent warning"), that the model it named is unknown
+// and the default served it (--unknown-model-default).
+func warnUnknownModel(w http.ResponseWriter, res *rerank.Result) {
+	if res != nil && res.UnknownModel != "" {
+		w.Header().Set("Warning", `299 crossrank "model '`+headerSafe(res.UnknownModel)+`' is not served; the default model '`+headerSafe(res.Model)+`' answered"`)
+	}
+}
+
+// headerSafe keeps a client-given name fit for a quoted header string:
+// printable ASCII without quotes or backslashes, at most 128 bytes.
+func headerSafe(s string) string {
+	b := make([]byte, 0, min(len(s), 128))
+	for i := 0; i < len(s) && len(b) < 128; i++ {
+		if c := s[i]; c >= 0x20 && c < 0x7f && c != '"' && c != '\\' {
+			b = append(b, c)
+		} else {
+			b = append(b, '?')
+		}
+	}
+	return string(b)
+}
+
 // scored records what a scoring request did, for the access log.
 func scored(r *http.Request, res *rerank.Result) {
 	if info := infoOf(r.Context()); info != nil && res != nil {
@@ -301,11 +325,8 @@ func (s *Server) handleRerank(w http.ResponseWriter, r *http.Request) int {
 		return 0
 	}
 	scored(r, res)
-	topN := -1
-	if req.TopN != nil {
-		topN = *req.TopN
-	}
-	writeJSON(w, api.AppendRerankResponse(make([]byte, 0, 64+48*len(res.Scores)), RequestID(r.Context()), res, topN, req.ReturnDocuments))
+	warnUnknownModel(w, res)
+	writeJSON(w, req.AppendResponse(make([]byte, 0, 64+48*len(res.Scores)), RequestID(r.Context()), res))
 	return res.Meta.Pairs
 }
 
@@ -327,6 +348,7 @@ func (s *Server) handleTEI(w http.ResponseWriter, r *http.Request) int {
 		return 0
 	}
 	scored(r, res)
+	warnUnknownModel(w, res)
 	t := res.Meta.Timings
 	h := w.Header()
 	h.Set("x-tokenization-time", strconv.FormatInt(t.Tokenize.Milliseconds(), 10))
@@ -362,6 +384,7 @@ func (s *Server) handleHits(w http.ResponseWriter, r *http.Request) int {
 		}
 	}
 	scored(r, res)
+	warnUnknownModel(w, res)
 	writeJSON(w, resp.Append(make([]byte, 0, len(req.Response)+64*len(resp.Documents())), res, 0, -1))
 	if res == nil {
 		return 0

@@ -24,13 +24,16 @@ type cohereResult struct {
 	Index          int                    `json:"index"`
 	RelevanceScore float64                `json:"relevance_score"`
 	Document       *struct{ Text string } `json:"document"`
+	Meta           *struct{ Text string } `json:"meta"`
 }
 
 type cohereResponse struct {
 	ID      string         `json:"id"`
 	Results []cohereResult `json:"results"`
 	Meta    struct {
-		Tokens    int `json:"tokens"`
+		Tokens struct {
+			InputTokens int `json:"input_tokens"`
+		} `json:"tokens"`
 		CacheHits int `json:"cache_hits"`
 		Timings   map[string]float64
 	} `json:"meta"`
@@ -89,7 +92,7 @@ func TestAPIsMatchDirectScoring(t *testing.T) {
 		idx, scores = append(idx, res.Index), append(scores, res.RelevanceScore)
 	}
 	checkSorted(t, "/v1/rerank", idx, scores)
-	if cr.Meta.Tokens == 0 || cr.Meta.Timings["total_ms"] <= 0 {
+	if cr.Meta.Tokens.InputTokens == 0 || cr.Meta.Timings["total_ms"] <= 0 {
 		t.Errorf("/v1/rerank meta not filled: %+v", cr.Meta)
 	}
 
@@ -149,7 +152,7 @@ func TestObjectDocumentsAndRankFields(t *testing.T) {
 	}
 	texts := []string{"Coffee. grows in a garden", "Rivers. flow to the ocean", "plain string document"}
 	ref := reference(t, m, query, texts)
-	r := post(t, sc.base+"/v1/rerank", mustJSON(t, map[string]any{"query": query, "documents": docs, "rank_fields": []string{"title", "body", "meta.body"}, "return_documents": true}))
+	r := post(t, sc.base+"/v1/rerank", mustJSON(t, map[string]any{"query": query, "documents": docs, "rank_fields": []string{"title", "body", "meta.body"}, "return_documents": true, "return_texts": true}))
 	if r.status != 200 {
 		t.Fatalf("%d %s", r.status, r.body)
 	}
@@ -157,9 +160,24 @@ func TestObjectDocumentsAndRankFields(t *testing.T) {
 	if err := json.Unmarshal(r.body, &cr); err != nil {
 		t.Fatal(err)
 	}
-	for _, res := range cr.Results {
-		if res.Document.Text != texts[res.Index] {
-			t.Errorf("doc %d text %q, want %q", res.Index, res.Document.Text, texts[res.Index])
+	var raw struct {
+		Results []struct {
+			Index    int
+			Document json.RawMessage
+		}
+	}
+	if err := json.Unmarshal(r.body, &raw); err != nil {
+		t.Fatal(err)
+	}
+	// return_documents gives each document back as it was sent (a string
+	// as {"text": ...}); return_texts gives the scored text under meta.
+	sent := []string{`{"body":"grows in a garden","n":3,"title":"Coffee"}`, `{"meta":{"body":"flow to the ocean"},"title":"Rivers"}`, `{"text":"plain string document"}`}
+	for j, res := range cr.Results {
+		if got := string(raw.Results[j].Document); got != sent[res.Index] {
+			t.Errorf("doc %d document %s, want as sent %s", res.Index, got, sent[res.Index])
+		}
+		if res.Meta == nil || res.Meta.Text != texts[res.Index] {
+			t.Errorf("doc %d meta %+v, want text %q", res.Index, res.Meta, texts[res.Index])
 		}
 		if want := sigmoid(ref[res.Index]); math.Abs(res.RelevanceScore-want) > 1e-4 {
 			t.Errorf("doc %d: %v, direct %v", res.Index, res.RelevanceScore, want)
