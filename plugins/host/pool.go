@@ -496,13 +496,17 @@ func (in *instance) classify(ctx context.Context, p *pool, fn string, err error,
 	if strings.Contains(in.out.Head(), "out of memory") || uint64(in.mem.Size())+memLimit/8 >= memLimit {
 		return p.fail(KindMemory, fmt.Errorf("%s: ran out of its %d MiB memory limit: %s%s", fn, memLimit>>20, msg, tailNote(in.out)))
 	}
-	return p.fail(KindTrap, fmt.Errorf("%s: %s%s%s", fn, msg, tailNote(in.out), buildHint(err)))
+	return p.fail(KindTrap, fmt.Errorf("%s: %s%s%s", fn, msg, tailNote(in.out), buildHint(err, in.out.String())))
 }
 
 // buildHint explains the trap of a Go guest built as a command: its exports
-// run before the Go runtime is initialised (runtime.notInitialized).
-func buildHint(err error) string {
-	if !strings.Contains(err.Error(), "runtime.notInitialized") {
+// run before the Go runtime is initialised. The trap names
+// runtime.notInitialized only while the module keeps its name section (the
+// host drops it), so the Go runtime's own message in the guest's output
+// counts too.
+func buildHint(err error, out string) string {
+	if !strings.Contains(err.Error(), "runtime.notInitialized") &&
+		!strings.Contains(out, "called before runtime initialization") {
 		return ""
 	}
 	return " (a Go plugin must be built as a reactor: GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared)"
