@@ -293,6 +293,9 @@ func (e *Engine) resolve(req Request) (*model, string, error) {
 	if !ok {
 		return nil, "", NotFound("model %q not found (served: %v)", name, e.ModelNames())
 	}
+	if max := m.Tokenizer.MaxLength(); max > 0 && req.MaxTokensPerDoc > max {
+		return nil, "", Invalid("max_tokens_per_doc", "%d is more than the model's maximum of %d tokens", req.MaxTokensPerDoc, max)
+	}
 	pname := req.Pipeline
 	if pname == "" {
 		pname = e.defPipeline

@@ -11,6 +11,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +33,19 @@ import (
 const (
 	DefaultMaxBodyBytes   = 16 << 20
 	DefaultRequestTimeout = 30 * time.Second
+	// DefaultMaxConns bounds open client connections (idle keep-alive ones
+	// included); more wait in the kernel's accept queue.
+	DefaultMaxConns = 4096
+	// MaxHeaderBytes bounds a request's header block (431 beyond it).
+	MaxHeaderBytes = 64 << 10
 )
+
+// WithMaxConns bounds the connections served at once (0: unbounded).
+func WithMaxConns(n int) Option { return func(s *Server) { s.maxConns = n } }
+
+// WithTLS serves HTTPS with cfg (see TLSReloader for certificates that
+// change on disk).
+func WithTLS(cfg *tls.Config) Option { return func(s *Server) { s.tlsConfig = cfg } }
 
 // Option configures a Server.
 type Option func(*Server)
@@ -89,6 +102,11 @@ type Server struct {
 	cancelBase context.CancelFunc
 	ready      atomic.Bool
 	stopping   atomic.Bool
+
+	maxInflight int64        // request bytes in flight (0: unbounded)
+	inflight    atomic.Int64 // request bytes admitted now
+	maxConns    int          // open connections (0: unbounded)
+	tlsConfig   *tls.Config  // nil: plain HTTP
 }
 
 type route struct {
@@ -124,12 +142,14 @@ func New(eng *rerank.Engine, opts ...Option) *Server {
 	for i := len(s.middleware) - 1; i >= 0; i-- {
 		h = s.middleware[i](h)
 	}
-	s.handler = s.accessLog(s.limitBody(h))
+	s.handler = s.accessLog(s.recoverPanics(s.limitInflight(s.limitBody(h))))
 	s.srv = &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 60 * time.Second,
+		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		TLSConfig:         s.tlsConfig,
 		BaseContext:       func(net.Listener) context.Context { return s.base },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
@@ -167,9 +187,19 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	h.ServeHTTP(w, r)
 }
 
-// Serve accepts connections on ln until Shutdown.
+// Serve accepts connections on ln until Shutdown (over TLS with
+// WithTLS), at most WithMaxConns of them at once.
 func (s *Server) Serve(ln net.Listener) error {
-	if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if s.maxConns > 0 {
+		ln = limitListener(ln, s.maxConns)
+	}
+	var err error
+	if s.tlsConfig != nil {
+		err = s.srv.ServeTLS(ln, "", "")
+	} else {
+		err = s.srv.Serve(ln)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("server: %w", err)
 	}
 	return nil
