@@ -79,7 +79,7 @@ func (sc *sidecar) newPluginHost(ctx context.Context, rec metrics.Recorder) (*ho
 	}
 	// The engine owns the plugins stage timing; the host reports its
 	// failures only.
-	h, err := host.New(ctx, host.Config{PluginDir: dir, Recorder: noStages{rec}, Logger: sc.log})
+	h, err := host.New(ctx, host.Config{PluginDir: dir, CacheDir: sc.pluginCacheDir(), Recorder: noStages{rec}, Logger: sc.log})
 	if err != nil {
 		return nil, err
 	}
