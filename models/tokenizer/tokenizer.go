@@ -33,6 +33,7 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"unicode/utf8"
 )
@@ -141,6 +142,11 @@ type Tokenizer struct {
 	// fusedBert: the pre-tokenizer is BertPreTokenizer alone, so words go
 	// straight from one scan to the model (bertWords).
 	fusedBert bool
+	// chunkable: the normalizer works character by character and keeps
+	// ASCII whitespace whitespace, the pre-tokenizers split at whitespace,
+	// and no added token holds whitespace, so a text can be tokenized in
+	// chunks cut at whitespace (encodeSeq).
+	chunkable bool
 }
 
 // Load reads a tokenizer.json file.
@@ -201,6 +207,7 @@ func parse(b []byte) (*Tokenizer, error) {
 	if t.added, err = parseAdded(f.AddedTokens, t.norm, t.wp); err != nil {
 		return nil, err
 	}
+	t.chunkable = t.canChunk(f.AddedTokens)
 	return t, nil
 }
 
@@ -234,7 +241,7 @@ func (t *Tokenizer) SpecialTokens(pair bool) int {
 func (t *Tokenizer) Encode(text string) (Encoding, error) {
 	s := t.pool.Get().(*scratch)
 	defer t.pool.Put(s)
-	if err := t.encodeSeq(s, text, &s.a); err != nil {
+	if err := t.encodeSeq(s, text, &s.a, t.keep(), false); err != nil {
 		return Encoding{}, err
 	}
 	var out Encoding
@@ -249,10 +256,11 @@ func (t *Tokenizer) Encode(text string) (Encoding, error) {
 func (t *Tokenizer) EncodePair(query, passage string) (Encoding, error) {
 	s := t.pool.Get().(*scratch)
 	defer t.pool.Put(s)
-	if err := t.encodeSeq(s, query, &s.a); err != nil {
+	keep := t.keep()
+	if err := t.encodeSeq(s, query, &s.a, keep, true); err != nil {
 		return Encoding{}, err
 	}
-	if err := t.encodeSeq(s, passage, &s.b); err != nil {
+	if err := t.encodeSeq(s, passage, &s.b, keep, s.a.total >= keep); err != nil {
 		return Encoding{}, err
 	}
 	var out Encoding
@@ -264,14 +272,23 @@ func (t *Tokenizer) EncodePair(query, passage string) (Encoding, error) {
 
 // CountTokens returns the number of tokens text encodes to without special
 // tokens and without truncation (0 when it cannot be encoded at all, which
-// only a vocabulary without its unk token causes).
+// only a vocabulary without its unk token causes). Its memory is bounded
+// whatever the text's size (see encodeSeq).
 func (t *Tokenizer) CountTokens(text string) int {
 	s := t.pool.Get().(*scratch)
 	defer t.pool.Put(s)
-	if err := t.encodeSeq(s, text, &s.a); err != nil {
+	if err := t.encodeSeq(s, text, &s.a, 0, true); err != nil {
 		return 0
 	}
-	return len(s.a.toks)
+	return s.a.total
+}
+
+// keep is how many tokens of one sequence truncation can keep (-1: all).
+func (t *Tokenizer) keep() int {
+	if t.trunc.MaxLength > 0 {
+		return t.trunc.MaxLength
+	}
+	return -1
 }
 
 // token is one token of a sequence: its id and byte offsets into the
@@ -280,9 +297,13 @@ type token struct {
 	id, s, e int32
 }
 
-// seqEnc is one sequence's tokens before post-processing.
+// seqEnc is one sequence's tokens before post-processing: toks are all of
+// them, or when encodeSeq bounded the work, the first (direction right) or
+// last (left) ones truncation can keep; total is how many the whole text
+// has (at least len(toks)+1 when encodeSeq stopped early).
 type seqEnc struct {
-	toks []token
+	toks  []token
+	total int
 }
 
 func (e *seqEnc) push(id, s, end int32) {
@@ -300,22 +321,109 @@ type scratch struct {
 	a, b        seqEnc
 }
 
-// encodeSeq tokenizes text (no specials, no truncation) into enc.
-func (t *Tokenizer) encodeSeq(s *scratch, text string, enc *seqEnc) error {
-	enc.toks = enc.toks[:0]
-	s.rawM = t.added.raw.find(text, s.rawM[:0])
-	last := 0
+// Bounds of encodeSeq's chunks (see there).
+const (
+	minChunkBytes = 16 << 10 // a chunk is at least this long,
+	chunkPerToken = 16       // or this many bytes per token kept,
+	maxChunkScan  = 64 << 10 // and ends at whitespace found within this many more bytes
+)
+
+// encodeSeq tokenizes text (no specials, no truncation) into enc, keeping
+// at most keep tokens (keep < 0: all) in bounded memory. A long text is
+// tokenized chunk by chunk, each ending where a run of ASCII whitespace
+// starts (a word boundary for every chunkable tokenizer, so the tokens are
+// exactly those of the whole text), and only the tokens truncation can keep
+// are held: with direction right, the first keep, and the work stops once
+// more than keep are found unless exact asks for the whole count (the
+// truncation rule needs it when both sequences are long); with direction
+// left, the last keep, counting all. The only text whose tokens can differ
+// from tokenizing it whole is one with a run of more than 64 KiB without
+// ASCII whitespace, which is cut at a character boundary there.
+func (t *Tokenizer) encodeSeq(s *scratch, text string, enc *seqEnc, keep int, exact bool) error {
+	enc.toks, enc.total = enc.toks[:0], 0
+	chunk := max(minChunkBytes, keep*chunkPerToken)
+	if keep < 0 || !t.chunkable || len(text) <= chunk {
+		err := t.encodeRange(s, text, 0, len(text), enc)
+		enc.total = len(enc.toks)
+		return err
+	}
+	left := t.trunc.Direction == Left
+	dropped := 0
+	for c := 0; c < len(text); {
+		e := cutAt(text, c, chunk)
+		if err := t.encodeRange(s, text, c, e, enc); err != nil {
+			return err
+		}
+		c = e
+		n := len(enc.toks)
+		switch {
+		case left && n > 2*keep:
+			d := n - keep
+			copy(enc.toks, enc.toks[d:])
+			enc.toks = enc.toks[:keep]
+			dropped += d
+		case !left && n > keep && !exact:
+			enc.total = n
+			return nil
+		case !left && n > keep:
+			dropped += n - keep
+			enc.toks = enc.toks[:keep]
+		}
+	}
+	enc.total = dropped + len(enc.toks)
+	return nil
+}
+
+func isASCIISpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// cutAt is the end of the chunk of text starting at c: where the run of
+// ASCII whitespace at or after c+chunk starts, else (no whitespace within
+// maxChunkScan) a character boundary.
+func cutAt(text string, c, chunk int) int {
+	target := c + chunk
+	if target >= len(text) {
+		return len(text)
+	}
+	lim := min(len(text), target+maxChunkScan)
+	for w := target; w < lim; w++ {
+		if isASCIISpace(text[w]) {
+			e := w
+			for e > c && isASCIISpace(text[e-1]) {
+				e--
+			}
+			if e == c {
+				e = w
+			}
+			return e
+		}
+	}
+	if lim == len(text) {
+		return lim
+	}
+	e := lim
+	for e > target && !utf8.RuneStart(text[e]) {
+		e--
+	}
+	return e
+}
+
+// encodeRange appends the tokens of text[from:to] to enc (offsets into
+// text).
+func (t *Tokenizer) encodeRange(s *scratch, text string, from, to int, enc *seqEnc) error {
+	s.rawM = t.added.raw.find(text[from:to], s.rawM[:0])
+	last := from
 	for _, m := range s.rawM {
-		if int(m.s) > last {
-			if err := t.encodePiece(s, text, last, int(m.s), enc); err != nil {
+		ms, me := from+int(m.s), from+int(m.e)
+		if ms > last {
+			if err := t.encodePiece(s, text, last, ms, enc); err != nil {
 				return err
 			}
 		}
-		enc.push(m.id, m.s, m.e)
-		last = int(m.e)
+		enc.push(m.id, int32(ms), int32(me))
+		last = me
 	}
-	if last < len(text) {
-		return t.encodePiece(s, text, last, len(text), enc)
+	if last < to {
+		return t.encodePiece(s, text, last, to, enc)
 	}
 	return nil
 }
@@ -542,4 +650,40 @@ func (n *normalizer) normalizeString(s string) []byte {
 		b = utf8.AppendRune(b, c.r)
 	}
 	return b
+}
+
+// canChunk says whether texts can be tokenized in chunks cut at ASCII
+// whitespace with the same result (see Tokenizer.chunkable).
+func (t *Tokenizer) canChunk(added []addedJSON) bool {
+	if t.norm != nil {
+		for _, st := range t.norm.steps {
+			if !st.perChar() {
+				return false
+			}
+		}
+		if !t.norm.asciiOK {
+			return false
+		}
+		for _, c := range []byte{' ', '\t', '\n', '\r'} {
+			if m := t.norm.ascii[c]; m < 0 || !isASCIISpace(byte(m)) {
+				return false
+			}
+		}
+	}
+	if len(t.pre) == 0 {
+		return false
+	}
+	for _, p := range t.pre {
+		switch p.(type) {
+		case bertPre, whitespacePre:
+		default:
+			return false
+		}
+	}
+	for _, a := range added {
+		if strings.ContainsAny(a.Content, " \t\n\r") {
+			return false
+		}
+	}
+	return true
 }
