@@ -53,11 +53,16 @@ func (s *Server) recoverPanics(next http.Handler) http.Handler {
 	})
 }
 
-// WithMaxInflightBytes bounds the request bytes being served at once (0: no
-// bound). A request whose body would pass the bound is answered 429 with
-// Retry-After before its body is read; a body of unknown length counts as
-// the body limit. See API.md, "Limits".
+// WithMaxInflightBytes bounds the memory requests hold at once (0: no
+// bound). A request is charged InflightCost times its body's length (a body
+// of unknown length: the body limit): while it is served it holds its body,
+// the documents' raw JSON and their texts, each about as long. One that
+// would pass the bound is answered 429 with Retry-After before its body is
+// read (one request alone is always admitted). See API.md, "Limits".
 func WithMaxInflightBytes(n int64) Option { return func(s *Server) { s.maxInflight = n } }
+
+// InflightCost is what one body byte costs against WithMaxInflightBytes.
+const InflightCost = 3
 
 // limitInflight admits a request when its body's bytes fit under the
 // in-flight bound and releases them when it is answered.
@@ -74,6 +79,7 @@ func (s *Server) limitInflight(next http.Handler) http.Handler {
 			next.ServeHTTP(w, r)
 			return
 		}
+		n *= InflightCost
 		if !reserve(&s.inflight, n, s.maxInflight) {
 			w.Header().Set("Retry-After", "1")
 			WriteError(w, r, api.Errorf(http.StatusTooManyRequests, api.TypeOverloaded,
@@ -100,7 +106,8 @@ func reserve(ctr *atomic.Int64, n, limit int64) bool {
 	}
 }
 
-// InflightBytes returns the request bytes admitted and not yet answered.
+// InflightBytes returns the bytes charged for the requests admitted and not
+// yet answered.
 func (s *Server) InflightBytes() int64 { return s.inflight.Load() }
 
 // limitListener accepts at most n connections at once: Accept waits for

@@ -219,14 +219,14 @@ func (r *recorderW) Write(b []byte) (int, error) {
 }
 func (r *recorderW) WriteHeader(c int) { r.code = c }
 
-// TestInflightBytes: requests whose bodies would pass the in-flight bound
+// TestInflightBytes: requests whose cost (InflightCost x body) would pass the in-flight bound
 // get 429 with Retry-After while others are being served; once they are
 // answered the bound is free again.
 func TestInflightBytes(t *testing.T) {
 	m := twin(t)
 	g := newGated(m.Scorer)
 	m.Scorer = g
-	sc := start(t, []rerank.Model{m}, nil, server.WithMaxInflightBytes(100))
+	sc := start(t, []rerank.Model{m}, nil, server.WithMaxInflightBytes(300))
 	body := []byte(`{"query":"q","documents":["some passage that is long enough"]}`) // 60 bytes
 	done := make(chan response, 1)
 	go func() { done <- post(t, sc.base+"/v1/rerank", body) }()
@@ -238,8 +238,8 @@ func TestInflightBytes(t *testing.T) {
 	if typ, _ := errorOf(t, r.body); typ != "overloaded" {
 		t.Errorf("type %q", typ)
 	}
-	if sc.srv.InflightBytes() != int64(len(body)) {
-		t.Errorf("in flight %d, want %d", sc.srv.InflightBytes(), len(body))
+	if sc.srv.InflightBytes() != server.InflightCost*int64(len(body)) {
+		t.Errorf("in flight %d, want %d", sc.srv.InflightBytes(), server.InflightCost*len(body))
 	}
 	g.open()
 	if r := <-done; r.status != 200 {

@@ -293,7 +293,7 @@ func writeJSON(w http.ResponseWriter, body []byte) {
 
 // readBody reads a request body within the server's limit.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	b, err := io.ReadAll(r.Body)
+	b, err := readAll(r)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -304,6 +304,27 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		return nil, false
 	}
 	return b, true
+}
+
+// readAll reads the body into one buffer of its declared length (the body
+// limit already applies), so a large body is not copied while it grows.
+func readAll(r *http.Request) ([]byte, error) {
+	if r.ContentLength <= 0 {
+		return io.ReadAll(r.Body)
+	}
+	b := make([]byte, r.ContentLength+1) // +1: a body longer than declared is an error
+	n, err := io.ReadFull(r.Body, b)
+	switch {
+	case err == nil:
+		return nil, errors.New("body is longer than its Content-Length")
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		if int64(n) != r.ContentLength {
+			return nil, fmt.Errorf("body ended after %d of %d bytes", n, r.ContentLength)
+		}
+		return b[:n], nil
+	default:
+		return nil, err
+	}
 }
 
 // scored records what a scoring request did, for the access log.
