@@ -18,9 +18,9 @@ func (sc *sidecar) securityOptions(proxyMode bool) ([]server.Option, error) {
 		return nil, err
 	}
 	opts := []server.Option{
-		server.WithMiddleware(server.Auth(server.AuthConfig{
+		server.WithAuth(server.AuthConfig{
 			APIKeys: keys, AdminKey: cfg.AdminKey, PublicMetrics: cfg.PublicMetrics, ProxyMode: proxyMode,
-		})),
+		}),
 		server.WithMaxInflightBytes(int64(cfg.MaxInflightBytes)),
 		server.WithMaxConns(cfg.MaxConns),
 	}

@@ -16,6 +16,7 @@ import (
 	"net/url"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -335,8 +336,8 @@ func ReadPipelines(path string) (map[string][]PipelineStep, error) {
 
 // Marshal returns cfg as YAML, keys redacted.
 func Marshal(cfg Config) ([]byte, error) {
-	for i := range cfg.APIKey {
-		cfg.APIKey[i] = redacted
+	if len(cfg.APIKey) > 0 {
+		cfg.APIKey = slices.Repeat([]string{redacted}, len(cfg.APIKey)) // never the caller's slice
 	}
 	if cfg.AdminKey != "" {
 		cfg.AdminKey = redacted

@@ -21,16 +21,46 @@ type AuthConfig struct {
 	AdminKey string
 	// PublicMetrics leaves /metrics, /v1/stats, /dashboard and / open.
 	PublicMetrics bool
-	// ProxyMode reads the key from X-Api-Key only: the client's
-	// Authorization header belongs to the engine behind the proxy.
+	// ProxyMode reads the key of requests for the engine behind the proxy
+	// (those the fallback serves) from X-Api-Key only: their Authorization
+	// header belongs to the engine. The sidecar's own routes still take
+	// Authorization: Bearer (the engines' connectors send it there).
 	ProxyMode bool
+	// Proxied says which requests the fallback (the proxy) serves; set by
+	// WithAuth from the server's routes (nil with ProxyMode: all).
+	Proxied func(*http.Request) bool
+}
+
+// WithAuth enforces cfg on every request (see Auth), with ProxyMode
+// applied to the requests no route of the server takes.
+func WithAuth(cfg AuthConfig) Option {
+	return func(s *Server) {
+		if cfg.ProxyMode && cfg.Proxied == nil {
+			cfg.Proxied = s.proxied
+		}
+		s.middleware = append([]func(http.Handler) http.Handler{Auth(cfg)}, s.middleware...)
+	}
+}
+
+// proxied says whether the fallback serves r (no route takes it).
+func (s *Server) proxied(r *http.Request) bool {
+	if s.fallback == nil {
+		return false
+	}
+	methods, ok := s.routes[r.URL.Path]
+	if !ok {
+		return true
+	}
+	_, ok = methods[r.Method]
+	return !ok && r.URL.Path != "/health" && r.URL.Path != "/ready"
 }
 
 // HeaderAPIKey is the header that carries a key besides Authorization:
 // Bearer (and the only one in proxy mode).
 const HeaderAPIKey = "X-Api-Key"
 
-// Auth returns the middleware enforcing cfg (mount it with WithMiddleware).
+// Auth returns the middleware enforcing cfg (mount it with WithMiddleware,
+// or use WithAuth, which knows the server's routes).
 // Keys are compared in constant time (as SHA-256 digests, so their lengths
 // do not leak either) and never logged. /health and /ready are always open.
 func Auth(cfg AuthConfig) func(http.Handler) http.Handler {
@@ -44,6 +74,9 @@ func Auth(cfg AuthConfig) func(http.Handler) http.Handler {
 	if cfg.AdminKey != "" {
 		admin = append(admin, sha256.Sum256([]byte(cfg.AdminKey)))
 	}
+	engineAuth := func(r *http.Request) bool {
+		return cfg.ProxyMode && (cfg.Proxied == nil || cfg.Proxied(r))
+	}
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			p := r.URL.Path
@@ -55,14 +88,14 @@ func Auth(cfg AuthConfig) func(http.Handler) http.Handler {
 						WriteError(w, r, api.Errorf(http.StatusForbidden, api.TypeForbidden, "admin routes are served to loopback clients only (set --admin-key to allow others)"))
 						return
 					}
-				} else if !match(admin, r, cfg.ProxyMode) {
+				} else if !match(admin, r, false) {
 					unauthorized(w, r, "admin")
 					return
 				}
 			case len(keys) == 0:
 			case cfg.PublicMetrics && (p == "/metrics" || p == "/v1/stats" || p == "/dashboard" || p == "/"):
 			default:
-				if !match(keys, r, cfg.ProxyMode) {
+				if !match(keys, r, engineAuth(r)) {
 					unauthorized(w, r, "API")
 					return
 				}

@@ -176,7 +176,7 @@ func TestAuth(t *testing.T) {
 		_, _ = w.Write([]byte("{}"))
 	})
 	px := start(t, []rerank.Model{m}, nil, server.WithFallback(fallback),
-		server.WithMiddleware(server.Auth(server.AuthConfig{APIKeys: []string{"k1"}, ProxyMode: true})))
+		server.WithAuth(server.AuthConfig{APIKeys: []string{"k1"}, ProxyMode: true}))
 	if r := get(t, px.base+"/idx/_search", map[string]string{"Authorization": "Bearer k1"}); r.status != 401 {
 		t.Errorf("proxy mode, key in Authorization: %d, want 401", r.status)
 	}
@@ -184,6 +184,11 @@ func TestAuth(t *testing.T) {
 		t.Errorf("proxy mode, key in X-Api-Key: %d: %s", r.status, r.body)
 	} else if got := <-seen; got != "Basic ZWxhc3RpYzpz" {
 		t.Errorf("the engine's Authorization reached the proxy as %q", got)
+	}
+
+	// The sidecar's own routes still take Bearer (the connectors send it).
+	if r := postH(t, px.base+"/v1/rerank", body, map[string]string{"Authorization": "Bearer k1"}); r.status != 200 {
+		t.Errorf("proxy mode, /v1/rerank with Bearer: %d %s", r.status, r.body)
 	}
 
 	// No admin key: admin routes are served to loopback clients (this test
@@ -203,6 +208,21 @@ func TestAuth(t *testing.T) {
 			t.Errorf("admin from %s: %d, want %d", addr, rw.code, want)
 		}
 	}
+}
+
+func postH(t *testing.T, url string, body []byte, hdr map[string]string) response {
+	t.Helper()
+	req, _ := http.NewRequest("POST", url, bytes.NewReader(body))
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{resp.StatusCode, resp.Header, b}
 }
 
 type recorderW struct {
