@@ -165,3 +165,28 @@ func rawRequest(t *testing.T, base, req string) (int, string) {
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
 }
+
+// TestReframing: a chunked body with a conflicting Content-Length reaches
+// the upstream as one request with its own Content-Length and no
+// Transfer-Encoding, so the two sides can never disagree on where it ends.
+func TestReframing(t *testing.T) {
+	up := newUpstream(t, 5, func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, `{}`) })
+	p, err := New(Config{Upstream: up.URL}, &reverser{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	req := "POST /idx/_doc/1 HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n" +
+		"7\r\n{\"a\":1}\r\n0\r\n\r\n"
+	if status, body := rawRequest(t, startProxy(t, p), req); status != 200 {
+		t.Fatalf("status %d: %s", status, body)
+	}
+	got := up.last(t)
+	if string(got.Body) != `{"a":1}` || got.Header.Get("Transfer-Encoding") != "" {
+		t.Errorf("upstream got body %q, Transfer-Encoding %q", got.Body, got.Header.Get("Transfer-Encoding"))
+	}
+	up.mu.Lock()
+	defer up.mu.Unlock()
+	if len(up.reqs) != 1 {
+		t.Errorf("upstream saw %d requests, want 1", len(up.reqs))
+	}
+}

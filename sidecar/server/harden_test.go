@@ -428,3 +428,62 @@ func writeCert(t *testing.T, certFile, keyFile, cn string) {
 		t.Fatal(err)
 	}
 }
+
+// TestHostileBodies: deeply nested JSON (in documents, in a hits response),
+// a huge number of documents and request smuggling attempts get a clear
+// 4xx, and the server keeps serving.
+func TestHostileBodies(t *testing.T) {
+	sc := start(t, []rerank.Model{twin(t)}, []rerank.Option{rerank.WithMaxDocuments(1000)})
+	deep := strings.Repeat(`{"a":`, 100000) + `"x"` + strings.Repeat(`}`, 100000)
+	deepArr := strings.Repeat(`[`, 100000) + strings.Repeat(`]`, 100000)
+	many := `"d"` + strings.Repeat(`,"d"`, 200000)
+	tests := []struct {
+		name, path, body string
+		want             int
+	}{
+		{"nested document", "/v1/rerank", `{"query":"q","documents":[` + deep + `]}`, 400},
+		{"nested array field", "/v1/rerank", `{"query":"q","documents":["a"],"rank_fields":` + deepArr + `}`, 400},
+		{"nested hits source", "/v1/rerank/hits", `{"query":"q","response":{"hits":{"hits":[{"_source":` + deep + `}]}}}`, 400},
+		{"200001 documents", "/v1/rerank", `{"query":"q","documents":[` + many + `]}`, 422},
+	}
+	for _, tc := range tests {
+		r := post(t, sc.base+tc.path, []byte(tc.body))
+		if r.status != tc.want {
+			t.Errorf("%s: status %d, want %d: %.200s", tc.name, r.status, tc.want, r.body)
+		}
+	}
+	// Conflicting framing is refused (400, or 501 for an unknown transfer
+	// coding) and nothing after it is read as a request. (Content-Length
+	// with Transfer-Encoding: chunked is framed by the chunks, RFC 9112
+	// §6.3, as net/http does; the proxy re-frames every body it forwards.)
+	smuggle := []string{
+		"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nContent-Length: 40\r\n\r\n{}{}GET /health HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n",
+		"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\nGET /health HTTP/1.1\r\nHost: x\r\n\r\n",
+	}
+	for i, raw := range smuggle {
+		c, err := net.Dial("tcp", strings.TrimPrefix(sc.base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+		_, _ = c.Write([]byte(raw))
+		br := bufio.NewReader(c)
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("smuggling %d: %v", i, err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 400 && resp.StatusCode != 501 {
+			t.Errorf("smuggling %d: status %d, want 400 or 501", i, resp.StatusCode)
+		}
+		if second, err := http.ReadResponse(br, nil); err == nil {
+			second.Body.Close()
+			t.Errorf("smuggling %d: a second request was read from the same bytes (status %d)", i, second.StatusCode)
+		}
+		c.Close()
+	}
+	if r := post(t, sc.base+"/v1/rerank", []byte(`{"query":"q","documents":["a"]}`)); r.status != 200 {
+		t.Fatalf("after hostile bodies: %d", r.status)
+	}
+}
