@@ -487,3 +487,40 @@ func TestHostileBodies(t *testing.T) {
 		t.Fatalf("after hostile bodies: %d", r.status)
 	}
 }
+
+// TestSlowClients: a client that trickles its headers or its body is cut
+// off at the read timeouts instead of holding a connection forever.
+func TestSlowClients(t *testing.T) {
+	sc := start(t, []rerank.Model{twin(t)}, nil, server.WithReadTimeouts(300*time.Millisecond, 600*time.Millisecond))
+	for name, parts := range map[string][]string{
+		"headers": {"GET /health HTTP/1.1\r\n", "Host: x\r\n", "X-A: 1\r\n", "X-B: 2\r\n", "X-C: 3\r\n", "X-D: 4\r\n"},
+		"body":    {"POST /v1/rerank HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{", `"query"`, `:"q"`, `,`, `"documents"`, `:[`},
+	} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(sc.base, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		start := time.Now()
+		cut := false
+		for _, p := range parts {
+			if _, err := c.Write([]byte(p)); err != nil {
+				cut = true
+				break
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		b, _ := io.ReadAll(c) // the server answers (408/400) or just closes
+		t.Logf("%s: closed after %v: %.60q", name, time.Since(start), b)
+		c.Close()
+		if !cut && time.Since(start) > 5*time.Second {
+			t.Errorf("%s: a slow client kept the connection for %v", name, time.Since(start))
+		}
+		if strings.Contains(string(b), "200 OK") {
+			t.Errorf("%s: a trickled request was served: %.100s", name, b)
+		}
+	}
+	if r := get(t, sc.base+"/health", nil); r.status != 200 {
+		t.Fatal("server not serving after slow clients")
+	}
+}

@@ -40,6 +40,13 @@ const (
 	MaxHeaderBytes = 64 << 10
 )
 
+// WithReadTimeouts sets how long a client has to send its headers
+// (default 10 s) and its whole request, body included (default 60 s):
+// slow senders (slowloris) are cut off.
+func WithReadTimeouts(header, whole time.Duration) Option {
+	return func(s *Server) { s.headerTimeout, s.readTimeout = header, whole }
+}
+
 // WithMaxConns bounds the connections served at once (0: unbounded).
 func WithMaxConns(n int) Option { return func(s *Server) { s.maxConns = n } }
 
@@ -107,6 +114,8 @@ type Server struct {
 	inflight    atomic.Int64 // request bytes admitted now
 	maxConns    int          // open connections (0: unbounded)
 	tlsConfig   *tls.Config  // nil: plain HTTP
+
+	headerTimeout, readTimeout time.Duration
 }
 
 type route struct {
@@ -117,7 +126,8 @@ type route struct {
 // New builds a server for eng. It reports ready (GET /ready) once SetReady
 // is called.
 func New(eng *rerank.Engine, opts ...Option) *Server {
-	s := &Server{eng: eng, rec: metrics.Nop{}, maxBody: DefaultMaxBodyBytes, timeout: DefaultRequestTimeout, log: slog.Default()}
+	s := &Server{eng: eng, rec: metrics.Nop{}, maxBody: DefaultMaxBodyBytes, timeout: DefaultRequestTimeout, log: slog.Default(),
+		headerTimeout: 10 * time.Second, readTimeout: 60 * time.Second}
 	for _, o := range opts {
 		o(s)
 	}
@@ -145,8 +155,8 @@ func New(eng *rerank.Engine, opts ...Option) *Server {
 	s.handler = s.accessLog(s.recoverPanics(s.limitInflight(s.limitBody(h))))
 	s.srv = &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
+		ReadHeaderTimeout: s.headerTimeout,
+		ReadTimeout:       s.readTimeout,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    MaxHeaderBytes,
 		TLSConfig:         s.tlsConfig,
