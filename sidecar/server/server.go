@@ -259,9 +259,9 @@ func (s *Server) instrument(name string, h func(http.ResponseWriter, *http.Reque
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		s.rec.Inflight(1)
+		defer s.rec.Inflight(-1) // also when h panics (recoverPanics answers)
 		sw := asStatusWriter(w)
 		pairs := h(sw, r)
-		s.rec.Inflight(-1)
 		s.rec.Request(name, sw.status, time.Since(start), pairs)
 	})
 }
