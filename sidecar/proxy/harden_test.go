@@ -190,3 +190,26 @@ func TestReframing(t *testing.T) {
 		t.Errorf("upstream saw %d requests, want 1", len(up.reqs))
 	}
 }
+
+// TestPagingOverflowRealEngine: the reported crash (size 2^63-1, from 1)
+// against the real engine on the twin: a 400, and the next search is
+// reranked as usual by the same process.
+func TestPagingOverflowRealEngine(t *testing.T) {
+	eng, _, _ := realEngine(t)
+	up := newUpstream(t, 20, nil)
+	p, err := New(Config{Upstream: up.URL}, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := startProxy(t, p)
+	for _, path := range []string{"/idx/_search", "/idx/_search?size=9223372036854775807&from=1"} {
+		resp, body := do(t, "POST", base+path, `{"size":9223372036854775807,"from":1,"ext":{"rerank":{"query":"doc","fields":["title"]}}}`, nil)
+		if resp.StatusCode != 400 || !strings.Contains(string(body), "max_result_window") {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+		}
+	}
+	resp, body := do(t, "POST", base+"/idx/_search", `{"size":5,"from":2,"ext":{"rerank":{"query":"doc","fields":["title"],"window":10}}}`, nil)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get(HeaderRerank), "applied") {
+		t.Fatalf("after: %d %s %s", resp.StatusCode, resp.Header.Get(HeaderRerank), body)
+	}
+}
