@@ -95,7 +95,7 @@ type Config struct {
 	TLSCert               string   `yaml:"tls_cert" help:"PEM certificate (chain) to serve HTTPS with; reloaded when the file changes"`
 	TLSKey                string   `yaml:"tls_key" help:"PEM private key of --tls-cert"`
 	CacheDir              string   `yaml:"cache_dir" help:"plugin compilation cache folder (default: .cache/wazero when the working directory is writable, else the user's cache folder; off: none)"`
-	MaxInflightBytes      int      `yaml:"max_inflight_bytes" help:"request body bytes served at once; more get 429 with Retry-After (default: sized from the machine's memory)"`
+	MaxInflightBytes      int      `yaml:"max_inflight_bytes" help:"memory requests may hold at once, charged 3 bytes per body byte; more get 429 with Retry-After (default: a sixteenth of the machine's memory, 64 MiB to 1 GiB)"`
 	MaxConns              int      `yaml:"max_conns" help:"client connections served at once, idle keep-alive ones included"`
 
 	Pipelines map[string][]PipelineStep `yaml:"pipelines,omitempty" flag:"-"`
