@@ -159,6 +159,11 @@ func newSidecar(ctx context.Context, cfg config.Config, log *slog.Logger) (sc *s
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
 	}
+	secure, err := sc.securityOptions(px != nil)
+	if err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
+	sopts = append(sopts, secure...)
 	if px != nil {
 		sopts = append(sopts, server.WithFallback(px))
 	} else {

@@ -80,7 +80,7 @@ func (sc *sidecar) newPluginHost(ctx context.Context, rec metrics.Recorder) (*ho
 	// The engine owns the plugins stage timing; the host reports its
 	// failures only.
 	h, err := host.New(ctx, host.Config{
-		PluginDir: dir, Recorder: rec, Logger: sc.log,
+		PluginDir: dir, CacheDir: sc.pluginCacheDir(), Recorder: rec, Logger: sc.log,
 		CallTimeout: sc.cfg.PluginCallTimeout.D(), LoadTimeout: sc.cfg.PluginLoadTimeout.D(),
 	})
 	if err != nil {
@@ -95,8 +95,6 @@ func (sc *sidecar) newPluginHost(ctx context.Context, rec metrics.Recorder) (*ho
 	return h, nil
 }
 
-// noStages is a recorder that drops stage timings: each timing has one
-// owner, and the plugins stage's is the engine.
 // reloadHandler serves POST /admin/plugins/reload: it reads the pipelines
 // again (the --pipelines file included) and swaps them in at once. On any
 // error the running pipelines stay and the answer names the file and line.

@@ -385,3 +385,59 @@ func TestSystemdUnit(t *testing.T) {
 		}
 	}
 }
+
+// TestCacheDirWritable: the Kubernetes Deployment (read-only root) points
+// CROSSRANK_CACHE_DIR at a mounted emptyDir, and the systemd unit
+// (ProtectSystem=strict) gives serve a CacheDirectory, so serve with
+// pipelines can write its plugin compilation cache (issue 15).
+func TestCacheDirWritable(t *testing.T) {
+	var dep struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Containers []struct {
+						Env []struct {
+							Name, Value string
+						} `yaml:"env"`
+						Mounts []struct {
+							Name      string `yaml:"name"`
+							MountPath string `yaml:"mountPath"`
+						} `yaml:"volumeMounts"`
+					} `yaml:"containers"`
+					Volumes []struct {
+						Name     string         `yaml:"name"`
+						EmptyDir map[string]any `yaml:"emptyDir"`
+					} `yaml:"volumes"`
+				} `yaml:"spec"`
+			} `yaml:"template"`
+		} `yaml:"spec"`
+	}
+	doc := bytes.SplitN(read(t, "kubernetes/deployment.yaml"), []byte("\n---"), 2)[0]
+	if err := yaml.Unmarshal(doc, &dep); err != nil {
+		t.Fatal(err)
+	}
+	ps := dep.Spec.Template.Spec
+	cacheDir := ""
+	for _, e := range ps.Containers[0].Env {
+		if e.Name == "CROSSRANK_CACHE_DIR" {
+			cacheDir = e.Value
+		}
+	}
+	vol := ""
+	for _, m := range ps.Containers[0].Mounts {
+		if cacheDir != "" && m.MountPath == cacheDir {
+			vol = m.Name
+		}
+	}
+	ok := false
+	for _, v := range ps.Volumes {
+		ok = ok || (v.Name == vol && v.EmptyDir != nil)
+	}
+	if cacheDir == "" || !ok {
+		t.Errorf("deployment: CROSSRANK_CACHE_DIR %q is not a mounted emptyDir", cacheDir)
+	}
+	unit := string(read(t, "systemd/crossrank.service"))
+	if !strings.Contains(unit, "\nCacheDirectory=crossrank") || !strings.Contains(unit, "--cache-dir ${CACHE_DIRECTORY}") {
+		t.Error("systemd unit: no CacheDirectory= handed to --cache-dir")
+	}
+}

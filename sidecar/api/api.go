@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -143,12 +144,28 @@ func checkDocs(field string, docs []json.RawMessage, stringsOnly bool) error {
 	return nil
 }
 
-func checkTimeout(ms int) error {
-	if ms < 0 {
-		return invalid("timeout_ms: %d is negative", ms)
+// Ranges of the numeric request fields (API.md, "Limits"). A value outside
+// its range is a 422 naming the field, before anything is computed from it
+// (a timeout_ms of 18446744073710 must not wrap to a sub-millisecond
+// deadline, nor 9223372036855 to a negative one).
+const (
+	MaxTimeoutMS = 10 * 60 * 1000 // timeout_ms: 0 (server default) … 10 minutes
+	MaxTopN      = math.MaxInt32  // top_n: 0 … 2^31-1 (more than the documents returns them all)
+	MaxWindow    = 10000          // window: 0 (all hits) … Elasticsearch's default max_result_window
+	// MaxTokensPerDocLimit bounds max_tokens_per_doc before the engine
+	// checks it against the model's own maximum.
+	MaxTokensPerDocLimit = 1 << 20
+)
+
+// checkRange is a 422 naming field when v is outside [lo, hi].
+func checkRange(field string, v, lo, hi int) error {
+	if v < lo || v > hi {
+		return invalid("%s: %d is outside the allowed range %d to %d", field, v, lo, hi)
 	}
 	return nil
 }
+
+func checkTimeout(ms int) error { return checkRange("timeout_ms", ms, 0, MaxTimeoutMS) }
 
 // DecodeRerank decodes and validates a /v1/rerank body.
 func DecodeRerank(body []byte) (*RerankRequest, error) {
@@ -165,6 +182,14 @@ func DecodeRerank(body []byte) (*RerankRequest, error) {
 		// Cohere's schema has top_n >= 1; 0 would score every document
 		// and return none.
 		return nil, invalid("top_n: %d is not a positive integer (leave it out to return every document)", *r.TopN)
+	}
+	if r.TopN != nil {
+		if err := checkRange("top_n", *r.TopN, 1, MaxTopN); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkRange("max_tokens_per_doc", r.MaxTokensPerDoc, 0, MaxTokensPerDocLimit); err != nil {
+		return nil, err
 	}
 	if err := checkTimeout(r.TimeoutMS); err != nil {
 		return nil, err
@@ -209,8 +234,9 @@ func DecodeHits(body []byte) (*HitsRequest, error) {
 		return nil, invalid("response: required (an Elasticsearch/OpenSearch _search response)")
 	case resp[0] != '{':
 		return nil, invalid("response: must be an object")
-	case r.Window < 0:
-		return nil, invalid("window: %d is negative", r.Window)
+	}
+	if err := checkRange("window", r.Window, 0, MaxWindow); err != nil {
+		return nil, err
 	}
 	return &r, checkTimeout(r.TimeoutMS)
 }

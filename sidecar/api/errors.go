@@ -10,14 +10,16 @@ import (
 
 // Error types, as written in JSON error bodies.
 const (
-	TypeBadRequest  = "invalid_request_error" // 400: malformed JSON or UTF-8; 405
-	TypeInvalid     = "validation_error"      // 422: wrong type, missing field, limit
-	TypeTooLarge    = "payload_too_large"     // 413
-	TypeNotFound    = "not_found"             // 404: unknown model, pipeline or route
-	TypeOverloaded  = "overloaded"            // 429: queue full
-	TypeTimeout     = "timeout"               // 504: deadline passed
-	TypeUnavailable = "unavailable"           // 503: shutting down, client gone
-	TypeInternal    = "internal_error"        // 500
+	TypeBadRequest   = "invalid_request_error" // 400: malformed JSON or UTF-8; 405
+	TypeInvalid      = "validation_error"      // 422: wrong type, missing field, limit
+	TypeTooLarge     = "payload_too_large"     // 413
+	TypeUnauthorized = "unauthorized"          // 401: missing or wrong API key
+	TypeForbidden    = "forbidden"             // 403: admin route from a non-loopback client without --admin-key
+	TypeNotFound     = "not_found"             // 404: unknown model, pipeline or route
+	TypeOverloaded   = "overloaded"            // 429: queue full
+	TypeTimeout      = "timeout"               // 504: deadline passed
+	TypeUnavailable  = "unavailable"           // 503: shutting down, client gone
+	TypeInternal     = "internal_error"        // 500
 )
 
 // Error is an HTTP error: a status, the type and message of the JSON body,

@@ -18,6 +18,7 @@ import (
 	"os"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -93,6 +94,15 @@ type Config struct {
 	DefaultPipe           string   `yaml:"default_pipeline" help:"pipeline used when a request names none"`
 	Upstream              string   `yaml:"upstream" help:"Elasticsearch/OpenSearch URL for _search proxy mode"`
 	LogLevel              string   `yaml:"log_level" help:"debug, info, warn or error"`
+	APIKey                []string `yaml:"api_key" help:"API key the rerank APIs, /v1/models, the _search proxy and the metrics routes require (Authorization: Bearer KEY or X-Api-Key: KEY; X-Api-Key only in proxy mode); repeatable (env: comma-separated)"`
+	APIKeyFile            string   `yaml:"api_key_file" help:"file of API keys, one per line (# comments and blank lines ignored), added to --api-key"`
+	AdminKey              string   `yaml:"admin_key" help:"key of the /admin/ routes (default: none, and they are served to loopback clients only)"`
+	PublicMetrics         bool     `yaml:"public_metrics" help:"serve /metrics, /v1/stats and /dashboard without the API key"`
+	TLSCert               string   `yaml:"tls_cert" help:"PEM certificate (chain) to serve HTTPS with; reloaded when the file changes"`
+	TLSKey                string   `yaml:"tls_key" help:"PEM private key of --tls-cert"`
+	CacheDir              string   `yaml:"cache_dir" help:"plugin compilation cache folder (default: .cache/wazero when the working directory is writable, else the user's cache folder; off: none)"`
+	MaxInflightBytes      int      `yaml:"max_inflight_bytes" help:"memory requests may hold at once, charged 3 bytes per body byte; more get 429 with Retry-After (default: a sixteenth of the machine's memory, 64 MiB to 1 GiB)"`
+	MaxConns              int      `yaml:"max_conns" help:"client connections served at once, idle keep-alive ones included"`
 
 	Pipelines map[string][]PipelineStep `yaml:"pipelines,omitempty" flag:"-"`
 	Indices   map[string]IndexDefaults  `yaml:"indices,omitempty" flag:"-"`
@@ -121,6 +131,9 @@ func Default() Config {
 		PluginCallTimeout: Duration(host.DefaultCallTimeout),
 		PluginLoadTimeout: Duration(host.DefaultLoadTimeout),
 		LogLevel:          "info",
+
+		MaxInflightBytes: int(server.DefaultMaxInflightBytes()),
+		MaxConns:         server.DefaultMaxConns,
 	}
 }
 
@@ -352,8 +365,41 @@ func ReadPipelines(path string) (map[string][]PipelineStep, error) {
 	return f.Pipelines, nil
 }
 
-// Marshal returns cfg as YAML.
-func Marshal(cfg Config) ([]byte, error) { return yaml.Marshal(cfg) }
+// Marshal returns cfg as YAML, keys redacted.
+func Marshal(cfg Config) ([]byte, error) {
+	if len(cfg.APIKey) > 0 {
+		cfg.APIKey = slices.Repeat([]string{redacted}, len(cfg.APIKey)) // never the caller's slice
+	}
+	if cfg.AdminKey != "" {
+		cfg.AdminKey = redacted
+	}
+	return yaml.Marshal(cfg)
+}
+
+const redacted = "<redacted>"
+
+// APIKeys returns --api-key's keys and the --api-key-file's, one per line
+// (blank lines and lines starting with # skipped).
+func (c Config) APIKeys() ([]string, error) {
+	keys := append([]string(nil), c.APIKey...)
+	if c.APIKeyFile == "" {
+		return keys, nil
+	}
+	b, err := os.ReadFile(c.APIKeyFile)
+	if err != nil {
+		return nil, fmt.Errorf("config: api_key_file: %w", err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") {
+			keys = append(keys, line)
+		}
+	}
+	if len(keys) == len(c.APIKey) {
+		return nil, fmt.Errorf("config: api_key_file %s holds no key", c.APIKeyFile)
+	}
+	return keys, nil
+}
 
 // ModelSpec is one --model value.
 type ModelSpec struct{ Name, Dir string }
@@ -447,6 +493,9 @@ func (c Config) validateLimits() []error {
 	if c.MaxWait < 0 || c.RequestTimeout < 0 || c.ShutdownGrace < 0 || c.PluginCallTimeout < 0 || c.PluginLoadTimeout < 0 {
 		bad("durations must not be negative")
 	}
+	if c.MaxInflightBytes < 0 || c.MaxConns < 0 {
+		bad("max_inflight_bytes and max_conns must not be negative (0: unbounded)")
+	}
 	if c.MaxDocuments > c.MaxQueuePairs {
 		bad("max_documents (%d) is more than max_queue_pairs (%d): such a request could never be queued", c.MaxDocuments, c.MaxQueuePairs)
 	}
@@ -463,6 +512,15 @@ func (c Config) validateServing() []error {
 		u, err := url.Parse(c.Upstream)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("upstream %q is not an http(s) URL", c.Upstream)
+		}
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		bad("tls_cert and tls_key go together: set both or neither")
+	}
+	for _, k := range c.APIKey {
+		if strings.TrimSpace(k) == "" || strings.ContainsAny(k, " \t\r\n") {
+			bad("api_key: a key must be non-empty and hold no whitespace")
+			break
 		}
 	}
 	switch c.LogLevel {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -209,6 +210,68 @@ func TestReadPipelinesIsStrict(t *testing.T) {
 		_, err := ReadPipelines(p)
 		if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want an error naming the file and %q", tt.name, err, tt.want)
+		}
+	}
+}
+
+// TestAPIKeys: --api-key (repeatable), CROSSRANK_API_KEY (comma-separated)
+// and --api-key-file (one per line, comments skipped) add up; the keys are
+// redacted by Marshal (--print-config); bad key settings are errors.
+func TestAPIKeys(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "keys")
+	if err := os.WriteFile(file, []byte("# ops keys\nfile-key-1\n\n  file-key-2  \n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := load(t, "", map[string]string{"CROSSRANK_API_KEY": "env-a,env-b"}, "--model", "m", "--api-key-file", file, "--admin-key", "adm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := cfg.APIKeys()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{"env-a", "env-b", "file-key-1", "file-key-2"}; !slices.Equal(keys, want) {
+		t.Errorf("keys %q, want %q", keys, want)
+	}
+	cfg, err = load(t, "", nil, "--model", "m", "--api-key", "flagkey1", "--api-key", "flagkey2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if keys, _ := cfg.APIKeys(); !slices.Equal(keys, []string{"flagkey1", "flagkey2"}) {
+		t.Errorf("flag keys %q", keys)
+	}
+	cfg.AdminKey = "ADMIN-SECRET-9"
+	b, err := Marshal(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(string(b), "flagkey") || strings.Contains(string(b), "ADMIN-SECRET") || !strings.Contains(string(b), "<redacted>") {
+		t.Errorf("keys not redacted:\n%s", b)
+	}
+	if cfg.APIKey[0] != "flagkey1" {
+		t.Error("Marshal changed the caller's keys")
+	}
+	empty := filepath.Join(t.TempDir(), "empty")
+	_ = os.WriteFile(empty, []byte("# none\n"), 0o600)
+	for name, args := range map[string][]string{
+		"empty key file":   {"--api-key-file", empty},
+		"missing key file": {"--api-key-file", empty + ".nope"},
+	} {
+		cfg, err := load(t, "", nil, append([]string{"--model", "m"}, args...)...)
+		if err == nil {
+			_, err = cfg.APIKeys()
+		}
+		if err == nil {
+			t.Errorf("%s: no error", name)
+		}
+	}
+	for name, args := range map[string][]string{
+		"key with space": {"--api-key", "a b"},
+		"tls cert alone": {"--tls-cert", "c.pem"},
+		"negative bytes": {"--max-inflight-bytes", "-1"},
+	} {
+		if _, err := load(t, "", nil, append([]string{"--model", "m"}, args...)...); err == nil {
+			t.Errorf("%s: no error", name)
 		}
 	}
 }

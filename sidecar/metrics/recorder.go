@@ -34,6 +34,9 @@ type Recorder interface {
 	// PluginError records a plugin failure; kind is trap, timeout, memory,
 	// malformed, missing_export or other.
 	PluginError(plugin, kind string)
+	// Panic records a panic recovered while serving route (the server's
+	// route name, "fallback" or "none"); the server kept serving.
+	Panic(route string)
 }
 
 // Nop is a Recorder that records nothing.
@@ -48,3 +51,4 @@ func (Nop) QueuePairs(int)                          {}
 func (Nop) Inflight(int)                            {}
 func (Nop) Cache(int, int)                          {}
 func (Nop) PluginError(string, string)              {}
+func (Nop) Panic(string)                            {}

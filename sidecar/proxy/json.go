@@ -49,20 +49,20 @@ func lookupPath(b []byte, path string) (string, bool) {
 	return "", false
 }
 
-// intMember reads an integer member; absent is (def, nil).
-func intMember(o rawjson.Object, name string, def int) (int, error) {
+// intMember reads an integer member as an int64; absent is (def, nil).
+func intMember(o rawjson.Object, name string, def int64) (int64, error) {
 	raw, ok := o.Get(name)
 	if !ok || string(raw) == "null" {
 		return def, nil
 	}
-	var n int
+	var n int64
 	if err := json.Unmarshal(raw, &n); err != nil {
 		// The engines accept numeric strings ("size": "20").
 		var s string
 		if json.Unmarshal(raw, &s) != nil {
 			return 0, fmt.Errorf("%s: %s is not an integer", name, raw)
 		}
-		if n, err = strconv.Atoi(s); err != nil {
+		if n, err = strconv.ParseInt(s, 10, 64); err != nil {
 			return 0, fmt.Errorf("%s: %q is not an integer", name, s)
 		}
 	}

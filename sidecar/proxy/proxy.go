@@ -31,6 +31,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
+	"math/big"
 	"net"
 	"net/http"
 	"net/url"
@@ -69,12 +71,22 @@ const (
 	// HeaderRerank is "applied; window=N" on a reranked search, or
 	// "skipped; REASON" when a search was forwarded without reranking.
 	HeaderRerank = "X-Crossrank-Rerank"
+	// HeaderAPIKey carries the sidecar's own API key in proxy mode (the
+	// client's Authorization belongs to the engine). It is never forwarded.
+	HeaderAPIKey = "X-Api-Key"
 )
 
 // Defaults of Config.
 const (
 	DefaultWindow  = 50
 	DefaultTimeout = 60 * time.Second
+	// DefaultMaxResultWindow is Elasticsearch's and OpenSearch's default
+	// index.max_result_window: from+size above it is a 400.
+	DefaultMaxResultWindow = 10000
+	// DefaultMaxResponseBytes bounds the upstream answer the proxy reads to
+	// rerank (a larger one is a 502; pass-through answers are streamed and
+	// never held).
+	DefaultMaxResponseBytes = 256 << 20
 )
 
 // IndexDefaults are the rerank defaults for one index (YAML indices.<name>
@@ -84,6 +96,10 @@ type IndexDefaults struct {
 	Window    int      `yaml:"window,omitempty"`
 	Pipeline  string   `yaml:"pipeline,omitempty"`
 	QueryPath string   `yaml:"query_path,omitempty"` // JSON path into the query DSL
+	// MaxResultWindow is the index's index.max_result_window when it is not
+	// Elasticsearch's default (DefaultMaxResultWindow): a reranked search
+	// whose from+size or window passes it is a 400, as the engine answers.
+	MaxResultWindow int `yaml:"max_result_window,omitempty"`
 }
 
 // Config configures a Proxy.
@@ -107,6 +123,9 @@ type Config struct {
 	Timeout time.Duration
 	// MaxConns bounds connections to the upstream (default 512).
 	MaxConns int
+	// MaxResponseBytes bounds a search answer read to be reranked (default
+	// DefaultMaxResponseBytes).
+	MaxResponseBytes int
 	// TLSConfig is used for an https upstream (nil: the system's roots,
 	// which honour SSL_CERT_FILE and SSL_CERT_DIR).
 	TLSConfig *tls.Config
@@ -153,6 +172,9 @@ func New(cfg Config, rr Ranker) (*Proxy, error) {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = 512
 	}
+	if cfg.MaxResponseBytes <= 0 {
+		cfg.MaxResponseBytes = DefaultMaxResponseBytes
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
@@ -173,6 +195,9 @@ func New(cfg Config, rr Ranker) (*Proxy, error) {
 		if d.Window < 0 {
 			return nil, fmt.Errorf("proxy: indices.%s.window: %d is negative", name, d.Window)
 		}
+		if d.MaxResultWindow < 0 {
+			return nil, fmt.Errorf("proxy: indices.%s.max_result_window: %d is negative", name, d.MaxResultWindow)
+		}
 		if strings.ContainsAny(name, "*?[") {
 			p.patterns = append(p.patterns, name)
 		}
@@ -187,6 +212,7 @@ func New(cfg Config, rr Ranker) (*Proxy, error) {
 		ReadTimeout:                   cfg.Timeout,
 		WriteTimeout:                  cfg.Timeout,
 		MaxIdleConnDuration:           30 * time.Second,
+		MaxResponseBodySize:           cfg.MaxResponseBytes, // streamed pass-through answers are not bounded by it
 		DisableHeaderNamesNormalizing: true,
 		DisablePathNormalizing:        true,
 		NoDefaultUserAgentHeader:      true,
@@ -214,12 +240,87 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		writeESError(w, http.StatusBadRequest, "illegal_argument_exception", "crossrank: cannot read request: "+err.Error())
 		return
 	}
-	target, isSearch := searchTarget(r.URL.Path)
+	rawPath, err := cleanPath(r)
+	if err != nil {
+		writeESError(w, http.StatusBadRequest, "illegal_argument_exception", "crossrank: "+err.Error())
+		return
+	}
+	decoded, err := url.PathUnescape(rawPath)
+	if err != nil {
+		decoded = r.URL.Path
+	}
+	r = r.Clone(r.Context())
+	r.RequestURI, r.URL.RawPath, r.URL.Path = rawPath, rawPath, decoded
+	if r.URL.RawQuery != "" {
+		r.RequestURI += "?" + r.URL.RawQuery
+	}
+	target, isSearch := searchTarget(decoded)
 	if isSearch && (r.Method == http.MethodPost || r.Method == http.MethodGet) {
 		p.search(w, r, body, target)
 		return
 	}
 	p.pass(w, r, body, r.URL.RawQuery, "")
+}
+
+// cleanPath returns the request's path as sent (percent-encoding kept),
+// with "." and ".." segments resolved. A ".." that would climb above the
+// root — and so out of the upstream's path prefix once the engine or a
+// gateway normalises it — is an error, whether written plainly or encoded
+// ("%2e%2e", "..%2F..", "%5C"): each segment is also checked decoded, with
+// "/" and "\" inside it read as separators.
+func cleanPath(r *http.Request) (string, error) {
+	rawPath, _, _ := strings.Cut(r.RequestURI, "?")
+	if rawPath == "" || rawPath[0] != '/' {
+		rawPath = r.URL.EscapedPath()
+	}
+	if rawPath == "" {
+		rawPath = "/"
+	}
+	escape := fmt.Errorf("path %q leaves the root: \"..\" segments that climb above / are not forwarded", rawPath)
+	segs := strings.Split(rawPath[1:], "/")
+	out := make([]string, 0, len(segs))
+	depth := 0
+	for i, seg := range segs {
+		dec, err := url.PathUnescape(seg)
+		if err != nil {
+			return "", fmt.Errorf("path %q: bad percent-encoding: %w", rawPath, err)
+		}
+		switch dec {
+		case ".":
+			if i == len(segs)-1 {
+				out = append(out, "")
+			}
+			continue
+		case "..":
+			if len(out) == 0 {
+				return "", escape
+			}
+			out = out[:len(out)-1]
+			depth--
+			if i == len(segs)-1 {
+				out = append(out, "")
+			}
+			continue
+		}
+		// A segment hiding separators: walk its parts on their own depth.
+		if strings.ContainsAny(dec, "/\\") {
+			d := depth
+			for _, part := range strings.FieldsFunc(dec, func(r rune) bool { return r == '/' || r == '\\' }) {
+				switch part {
+				case "..":
+					if d--; d < 0 {
+						return "", escape
+					}
+				case ".":
+				default:
+					d++
+				}
+			}
+		}
+		out = append(out, seg)
+		depth++
+	}
+	return "/" + strings.Join(out, "/"), nil
 }
 
 // searchTarget says whether a path is a search ("/_search" or
@@ -254,8 +355,17 @@ func (p *Proxy) defaults(target string) (IndexDefaults, bool) {
 // hop-by-hop headers dropped and Host set to the upstream's.
 func (p *Proxy) newUpstreamRequest(r *http.Request, body []byte, query string) *fasthttp.Request {
 	req := fasthttp.AcquireRequest()
+	// Headers named by Connection are hop-by-hop too (RFC 9110 §7.6.1).
+	listed := map[string]bool{}
+	for _, v := range r.Header.Values("Connection") {
+		for _, name := range strings.Split(v, ",") {
+			listed[http.CanonicalHeaderKey(strings.TrimSpace(name))] = true
+		}
+	}
 	for k, vs := range r.Header {
-		if k == "Content-Length" || k == "Transfer-Encoding" {
+		// Framing is the proxy's own (the body was read whole), Expect was
+		// answered by the sidecar, and X-Api-Key is the sidecar's key.
+		if k == "Content-Length" || k == "Transfer-Encoding" || k == "Expect" || k == HeaderAPIKey || listed[k] {
 			continue
 		}
 		for _, v := range vs {
@@ -266,11 +376,7 @@ func (p *Proxy) newUpstreamRequest(r *http.Request, body []byte, query string) *
 		req.Header.Del(h)
 	}
 	req.Header.SetMethod(r.Method)
-	rawPath, _, _ := strings.Cut(r.RequestURI, "?")
-	if rawPath == "" || rawPath[0] != '/' {
-		rawPath = r.URL.EscapedPath()
-	}
-	uri := p.base + p.prefix + rawPath
+	uri := p.base + p.prefix + r.URL.RawPath // cleanPath's, set by ServeHTTP
 	if query != "" {
 		uri += "?" + query
 	}
@@ -497,6 +603,15 @@ func (p *Proxy) planRerank(rawQuery string, body []byte, target string, pl *plan
 	if err != nil {
 		return err
 	}
+	limit := int64(DefaultMaxResultWindow)
+	if def.MaxResultWindow > 0 {
+		limit = int64(def.MaxResultWindow)
+	}
+	// Elasticsearch's own rule, in int64 and checked before any sum can
+	// overflow: from + size must not pass the index's max_result_window.
+	if from > limit || size > limit || from+size > limit {
+		return fmt.Errorf("Result window is too large, from + size must be less than or equal to: [%d] but was [%s]. See the index.max_result_window setting", limit, sumString(from, size))
+	}
 	if size == 0 {
 		pl.body = obj.AppendTo(nil)
 		return errSkip("size is 0")
@@ -505,12 +620,15 @@ func (p *Proxy) planRerank(rawQuery string, body []byte, target string, pl *plan
 	if err != nil {
 		return err
 	}
-	fetch := max(window, from+size)
+	if int64(window) > limit {
+		return fmt.Errorf("ext.rerank.window: %d is more than the index's max_result_window of %d", window, limit)
+	}
+	fetch := max(window, int(from+size))
 	obj = obj.Set("from", json.RawMessage("0")).Set("size", json.RawMessage(strconv.Itoa(fetch)))
 	if args.Has("from") || args.Has("size") {
 		pl.query = withoutParams(rawQuery, "from", "size")
 	}
-	pl.rerank, pl.body, pl.from, pl.size, pl.window = true, obj.AppendTo(nil), from, size, window
+	pl.rerank, pl.body, pl.from, pl.size, pl.window = true, obj.AppendTo(nil), int(from), int(size), window
 	pl.req = p.request(query, ext, def)
 	return nil
 }
@@ -580,18 +698,27 @@ func queryText(body []byte, ext *extRerank, def IndexDefaults) (string, error) {
 	return query, nil
 }
 
-// page reads from and size from the body, overridden by the query string.
-func page(obj rawjson.Object, args url.Values) (from, size int, err error) {
+// sumString writes from+size exactly, also past int64.
+func sumString(from, size int64) string {
+	if from > math.MaxInt64-size {
+		return new(big.Int).Add(big.NewInt(from), big.NewInt(size)).String()
+	}
+	return strconv.FormatInt(from+size, 10)
+}
+
+// page reads from and size from the body, overridden by the query string,
+// as int64 (the caller checks them against max_result_window).
+func page(obj rawjson.Object, args url.Values) (from, size int64, err error) {
 	if from, err = intMember(obj, "from", 0); err != nil {
 		return 0, 0, err
 	}
 	if size, err = intMember(obj, "size", 10); err != nil {
 		return 0, 0, err
 	}
-	for name, dst := range map[string]*int{"from": &from, "size": &size} {
+	for name, dst := range map[string]*int64{"from": &from, "size": &size} {
 		if args.Has(name) {
 			v := args.Get(name)
-			n, err := strconv.Atoi(v)
+			n, err := strconv.ParseInt(v, 10, 64)
 			if err != nil || n < 0 {
 				return 0, 0, fmt.Errorf("%s=%s in the query string is not a non-negative integer", name, v)
 			}
@@ -655,6 +782,11 @@ func (p *Proxy) request(query string, ext *extRerank, def IndexDefaults) rerank.
 // not answer in time, with an error body shaped like the engine's.
 func (p *Proxy) upstreamError(w http.ResponseWriter, err error) {
 	p.cfg.Logger.Error("upstream failed", "upstream", p.Upstream(), "err", err)
+	if errors.Is(err, fasthttp.ErrBodyTooLarge) {
+		writeESError(w, http.StatusBadGateway, "crossrank_response_too_large_exception",
+			fmt.Sprintf("crossrank: the upstream's search answer is larger than the %d bytes the proxy reads to rerank: lower size or the window", p.cfg.MaxResponseBytes))
+		return
+	}
 	if errors.Is(err, fasthttp.ErrTimeout) || errors.Is(err, context.DeadlineExceeded) {
 		writeESError(w, http.StatusGatewayTimeout, "timeout_exception",
 			fmt.Sprintf("crossrank: upstream %s did not answer within %s", p.Upstream(), p.cfg.Timeout))

@@ -345,6 +345,9 @@ func (e *Engine) resolve(req Request) (*model, string, error) {
 	if !ok {
 		return nil, "", NotFound("model %q not found (served: %v%s)", name, e.ModelNames(), e.aliasList())
 	}
+	if max := m.Tokenizer.MaxLength(); max > 0 && req.MaxTokensPerDoc > max {
+		return nil, "", Invalid("max_tokens_per_doc", "%d is more than the model's maximum of %d tokens", req.MaxTokensPerDoc, max)
+	}
 	pname := req.Pipeline
 	if pname == "" {
 		pname = e.defPipeline
@@ -489,8 +492,11 @@ func cacheScope(pipeline string, req Request) string {
 // indices (for errors).
 func (m *model) encode(tr models.Truncation, query string, passages []string, idx []int, field string) ([]batcher.Seq, int, error) {
 	maxLen := m.Tokenizer.MaxLength()
-	if tr.Off {
-		tr.MaxLength = 0
+	off := tr.Off
+	if off {
+		// Tokenize only far enough to know a pair is too long (maxLen+1
+		// tokens), never a whole hostile passage.
+		tr.Off, tr.MaxLength = false, maxLen+1
 	} else if tr.MaxLength <= 0 || tr.MaxLength > maxLen {
 		tr.MaxLength = maxLen
 	}
@@ -510,8 +516,8 @@ func (m *model) encode(tr models.Truncation, query string, passages []string, id
 	}
 	total := 0
 	for j, s := range seqs {
-		if tr.Off && len(s.IDs) > maxLen {
-			return nil, 0, Invalid(fmt.Sprintf("%s[%d]", field, idx[j]), "%d tokens with the query, more than the model's %d, and truncation is off", len(s.IDs), maxLen)
+		if off && len(s.IDs) > maxLen {
+			return nil, 0, Invalid(fmt.Sprintf("%s[%d]", field, idx[j]), "more than the model's %d tokens with the query, and truncation is off", maxLen)
 		}
 		total += len(s.IDs)
 	}

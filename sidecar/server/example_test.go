@@ -38,3 +38,23 @@ func Example() {
 		log.Fatal(err)
 	}
 }
+
+// An exposed sidecar: API keys, an admin key, HTTPS with a certificate that
+// is reloaded when renewed, and bounds on memory and connections.
+func ExampleWithAuth() {
+	eng, err := rerank.New(nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	tlsFiles, err := server.NewTLSReloader("/etc/crossrank/tls.crt", "/etc/crossrank/tls.key", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := server.New(eng,
+		server.WithAuth(server.AuthConfig{APIKeys: []string{"k-2026-a", "k-2026-b"}, AdminKey: "ops-only"}),
+		server.WithTLS(tlsFiles.Config()),
+		server.WithMaxInflightBytes(256<<20),
+		server.WithMaxConns(1024),
+	)
+	_ = srv // serve it with srv.Run(ctx, ln, grace)
+}

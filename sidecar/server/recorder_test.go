@@ -21,11 +21,14 @@ type tally struct {
 	queue, inflight        int
 	maxQueue               int
 	hits, misses           int
+	panics                 map[string]int
 }
 
 var _ metrics.Recorder = (*tally)(nil)
 
-func newTally() *tally { return &tally{requests: map[string]int{}, stages: map[string]int{}} }
+func newTally() *tally {
+	return &tally{requests: map[string]int{}, stages: map[string]int{}, panics: map[string]int{}}
+}
 
 func (r *tally) Request(route string, code int, _ time.Duration, pairs int) {
 	r.mu.Lock()
@@ -50,6 +53,7 @@ func (r *tally) QueuePairs(d int) {
 func (r *tally) Inflight(d int)             { r.mu.Lock(); r.inflight += d; r.mu.Unlock() }
 func (r *tally) Cache(h, m int)             { r.mu.Lock(); r.hits += h; r.misses += m; r.mu.Unlock() }
 func (r *tally) PluginError(string, string) {}
+func (r *tally) Panic(route string)         { r.mu.Lock(); r.panics[route]++; r.mu.Unlock() }
 
 // TestRecorderEvents: the events the server, engine and batcher send add up
 // to what the requests did (the observability area builds /metrics on them).

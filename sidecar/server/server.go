@@ -11,6 +11,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -32,7 +33,26 @@ import (
 const (
 	DefaultMaxBodyBytes   = 16 << 20
 	DefaultRequestTimeout = 30 * time.Second
+	// DefaultMaxConns bounds open client connections (idle keep-alive ones
+	// included); more wait in the kernel's accept queue.
+	DefaultMaxConns = 4096
+	// MaxHeaderBytes bounds a request's header block (431 beyond it).
+	MaxHeaderBytes = 64 << 10
 )
+
+// WithReadTimeouts sets how long a client has to send its headers
+// (default 10 s) and its whole request, body included (default 60 s):
+// slow senders (slowloris) are cut off.
+func WithReadTimeouts(header, whole time.Duration) Option {
+	return func(s *Server) { s.headerTimeout, s.readTimeout = header, whole }
+}
+
+// WithMaxConns bounds the connections served at once (0: unbounded).
+func WithMaxConns(n int) Option { return func(s *Server) { s.maxConns = n } }
+
+// WithTLS serves HTTPS with cfg (see TLSReloader for certificates that
+// change on disk).
+func WithTLS(cfg *tls.Config) Option { return func(s *Server) { s.tlsConfig = cfg } }
 
 // Option configures a Server.
 type Option func(*Server)
@@ -89,6 +109,13 @@ type Server struct {
 	cancelBase context.CancelFunc
 	ready      atomic.Bool
 	stopping   atomic.Bool
+
+	maxInflight int64        // request bytes in flight (0: unbounded)
+	inflight    atomic.Int64 // request bytes admitted now
+	maxConns    int          // open connections (0: unbounded)
+	tlsConfig   *tls.Config  // nil: plain HTTP
+
+	headerTimeout, readTimeout time.Duration
 }
 
 type route struct {
@@ -99,7 +126,8 @@ type route struct {
 // New builds a server for eng. It reports ready (GET /ready) once SetReady
 // is called.
 func New(eng *rerank.Engine, opts ...Option) *Server {
-	s := &Server{eng: eng, rec: metrics.Nop{}, maxBody: DefaultMaxBodyBytes, timeout: DefaultRequestTimeout, log: slog.Default()}
+	s := &Server{eng: eng, rec: metrics.Nop{}, maxBody: DefaultMaxBodyBytes, timeout: DefaultRequestTimeout, log: slog.Default(),
+		headerTimeout: 10 * time.Second, readTimeout: 60 * time.Second}
 	for _, o := range opts {
 		o(s)
 	}
@@ -125,12 +153,14 @@ func New(eng *rerank.Engine, opts ...Option) *Server {
 	for i := len(s.middleware) - 1; i >= 0; i-- {
 		h = s.middleware[i](h)
 	}
-	s.handler = s.accessLog(s.limitBody(h))
+	s.handler = s.accessLog(s.recoverPanics(s.limitInflight(s.limitBody(h))))
 	s.srv = &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 60 * time.Second,
-		ReadTimeout:       60 * time.Second,
+		ReadHeaderTimeout: s.headerTimeout,
+		ReadTimeout:       s.readTimeout,
 		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    MaxHeaderBytes,
+		TLSConfig:         s.tlsConfig,
 		BaseContext:       func(net.Listener) context.Context { return s.base },
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
@@ -168,9 +198,19 @@ func (s *Server) route(w http.ResponseWriter, r *http.Request) {
 	h.ServeHTTP(w, r)
 }
 
-// Serve accepts connections on ln until Shutdown.
+// Serve accepts connections on ln until Shutdown (over TLS with
+// WithTLS), at most WithMaxConns of them at once.
 func (s *Server) Serve(ln net.Listener) error {
-	if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+	if s.maxConns > 0 {
+		ln = limitListener(ln, s.maxConns)
+	}
+	var err error
+	if s.tlsConfig != nil {
+		err = s.srv.ServeTLS(ln, "", "")
+	} else {
+		err = s.srv.Serve(ln)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("server: %w", err)
 	}
 	return nil
@@ -220,9 +260,9 @@ func (s *Server) instrument(name string, h func(http.ResponseWriter, *http.Reque
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		s.rec.Inflight(1)
+		defer s.rec.Inflight(-1) // also when h panics (recoverPanics answers)
 		sw := asStatusWriter(w)
 		pairs := h(sw, r)
-		s.rec.Inflight(-1)
 		s.rec.Request(name, sw.status, time.Since(start), pairs)
 	})
 }
@@ -264,7 +304,7 @@ func writeJSON(w http.ResponseWriter, body []byte) {
 
 // readBody reads a request body within the server's limit.
 func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
-	b, err := io.ReadAll(r.Body)
+	b, err := readAll(r)
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -298,6 +338,27 @@ func headerSafe(s string) string {
 		}
 	}
 	return string(b)
+}
+
+// readAll reads the body into one buffer of its declared length (the body
+// limit already applies), so a large body is not copied while it grows.
+func readAll(r *http.Request) ([]byte, error) {
+	if r.ContentLength <= 0 {
+		return io.ReadAll(r.Body)
+	}
+	b := make([]byte, r.ContentLength+1) // +1: a body longer than declared is an error
+	n, err := io.ReadFull(r.Body, b)
+	switch {
+	case err == nil:
+		return nil, errors.New("body is longer than its Content-Length")
+	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
+		if int64(n) != r.ContentLength {
+			return nil, fmt.Errorf("body ended after %d of %d bytes", n, r.ContentLength)
+		}
+		return b[:n], nil
+	default:
+		return nil, err
+	}
 }
 
 // scored records what a scoring request did, for the access log.

@@ -38,6 +38,7 @@ type Prom struct {
 	cacheHits    prometheus.Counter
 	cacheMisses  prometheus.Counter
 	pluginErrors *prometheus.CounterVec
+	panics       *prometheus.CounterVec
 	gpuMemory    prometheus.Gauge
 	gpuUtil      prometheus.Gauge
 
@@ -142,7 +143,10 @@ func New(opts ...Option) *Prom {
 	p.pluginErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "crossrank_plugin_errors_total", Help: "Plugin failures by plugin and kind.",
 	}, []string{"plugin", "kind"})
-	p.reg.MustRegister(p.requests, p.reqDuration, p.stages, p.batchPairs, p.tokens,
+	p.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "crossrank_panics_total", Help: "Panics recovered while serving a request, by route (each answered 500; the server kept serving).",
+	}, []string{"route"})
+	p.reg.MustRegister(p.panics, p.requests, p.reqDuration, p.stages, p.batchPairs, p.tokens,
 		p.queuePairs, p.inflight, p.pairs, p.cacheHits, p.cacheMisses, p.pluginErrors,
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector())
@@ -278,6 +282,9 @@ func (p *Prom) PluginError(plugin, kind string) {
 	p.pluginErrors.WithLabelValues(plugin, kind).Inc()
 	p.ring.PluginError()
 }
+
+// Panic implements metrics.Recorder.
+func (p *Prom) Panic(route string) { p.panics.WithLabelValues(route).Inc() }
 
 // MetricsHandler serves the Prometheus text exposition of the registry
 // (mount it on GET /metrics).

@@ -121,6 +121,8 @@ func TestMetricsExposition(t *testing.T) {
 	p.QueuePairs(7)
 	p.Cache(3, 37)
 	p.PluginError("clean", "trap")
+	p.Panic("/v1/rerank")
+	p.Panic("/v1/rerank")
 
 	m := scrape(t, base)
 	tests := []struct {
@@ -137,6 +139,7 @@ func TestMetricsExposition(t *testing.T) {
 		{"crossrank_cache_hits_total{}", 3},
 		{"crossrank_cache_misses_total{}", 37},
 		{"crossrank_plugin_errors_total{kind=trap,plugin=clean}", 1},
+		{"crossrank_panics_total{route=/v1/rerank}", 2},
 	}
 	for _, tc := range tests {
 		d, ok := m[tc.key]

@@ -102,9 +102,9 @@ func (r *Response) Append(dst []byte, res *rerank.Result, from, size int) []byte
 		scores, order = res.Scores, res.Order
 	}
 	all := len(r.raw) // the ranked window, then the hits after it
-	lo, hi := min(from, all), all
+	lo, hi := min(max(from, 0), all), all
 	if size >= 0 {
-		hi = min(from+size, all)
+		hi = lo + min(size, all-lo) // never from+size: it may overflow
 	}
 	newHits := make([]byte, 0, len(r.hitsObj[r.ai].Val)+64*len(order))
 	newHits = append(newHits, '[')
