@@ -75,15 +75,15 @@ type Request struct {
 // Result holds one logit and score per document, in request order, and the
 // ranking.
 type Result struct {
-	Model  string // the model, or the cascade ("cascade:NAME" inline: "cascade")
-	Kind   models.Kind
+	Model string // the model, or the cascade ("cascade:NAME" inline: "cascade")
+	Kind  models.Kind
 	// Logits are the raw scores: a cross-encoder's logit, a bi-encoder's
 	// cosine similarity.
 	Logits []float32
 	// Scores map Logits into [0, 1], preserving order: sigmoid(logit) for a
 	// cross-encoder, (cosine+1)/2 for a bi-encoder (ScoreOf).
 	Scores []float64
-	Texts  []string  // the passage texts that were scored
+	Texts  []string // the passage texts that were scored
 	// Order is the ranking: document indices by score, highest first, ties
 	// by index. Encoders write documents in this order.
 	Order []int
@@ -195,7 +195,7 @@ type Engine struct {
 type model struct {
 	Model
 	batcher *batcher.Batcher
-	pools   sync.Map // Truncation → *sync.Pool of PairEncoder or TextEncoder
+	pools   sync.Map             // Truncation → *sync.Pool of PairEncoder or TextEncoder
 	text    models.TextTokenizer // a bi-encoder's tokenizer
 }
 
