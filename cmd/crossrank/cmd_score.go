@@ -122,7 +122,7 @@ func newPairScorer(ctx context.Context, f scoreFlags) (*pairScorer, error) {
 	bc.MaxQueuePairs = max(bc.MaxQueuePairs, f.chunk)
 	eng, err := rerank.New([]models.Model{m}, rerank.WithBatcher(bc), rerank.WithCacheSize(0), rerank.WithMaxDocuments(math.MaxInt32))
 	if err != nil {
-		m.Scorer.Close()
+		m.Close()
 		return nil, fmt.Errorf("score: %w", err)
 	}
 	return &pairScorer{m: m, eng: eng, chunk: f.chunk}, nil
@@ -130,7 +130,7 @@ func newPairScorer(ctx context.Context, f scoreFlags) (*pairScorer, error) {
 
 func (s *pairScorer) close() {
 	_ = s.eng.Close(context.Background())
-	s.m.Scorer.Close()
+	s.m.Close()
 }
 
 // score returns one logit per pair, in order. Pairs with the same query go
