@@ -45,7 +45,7 @@ build:
 
 ## run: install, build and start the sidecar on the default model
 run: setup build
-	$(BIN) serve $(if $(MODEL),--model-pull $(MODEL),--model $(CACHE)/models/twin) --addr $(ADDR) --plugin-dir $(ROOT)/plugins/wasm
+	$(BIN) serve $(if $(MODEL),--model-pull $(MODEL),--model $(CACHE)/models/all-MiniLM-L6-v2) --addr $(ADDR) --plugin-dir $(ROOT)/plugins/wasm
 
 vet:
 	$(GO) vet ./...
