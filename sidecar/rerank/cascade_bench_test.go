@@ -50,11 +50,10 @@ func BenchmarkCascade1000(b *testing.B) {
 	req := 0
 	for range b.N {
 		for range rounds {
-			cold := req
+			cold := req + 1 // the cold cascade request's index
 			for m := range modes {
 				i := req
-				switch m {
-				case 2: // the cold request's passages, a new query
+				if m == 2 { // the cold cascade request's passages, a new query
 					i = cold
 				}
 				_, docs := corpus.Request(i, candidates)
