@@ -86,7 +86,7 @@ longest-first, never rejected.`,
 	fl.IntVar(&f.threads, "threads", 0, "intra-op threads (0: one per core)")
 	fl.StringVar(&f.provider, "provider", "cpu", "execution provider: cpu, cuda, tensorrt, coreml")
 	fl.StringVar(&f.file, "file", "", "ONNX file inside the folder (default onnx/model.onnx, model.onnx, onnx/model_quantized.onnx)")
-	fl.IntVar(&f.label, "label", 0, "logits column to use for multi-class models")
+	fl.IntVar(&f.label, "label", -1, "logits column to use for multi-class models (-1: the rule of ort.DefaultLabel, as serve uses: an id2label named relevant/positive/yes/true, else the last column)")
 	fl.IntVar(&f.batch, "batch", 32, "pairs per model run")
 	fl.IntVar(&f.chunk, "chunk", 1024, "with --jsonl: lines read before scoring (bounds memory)")
 	return c
