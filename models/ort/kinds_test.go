@@ -3,6 +3,7 @@ package ort_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -198,4 +199,16 @@ func TestBiEncoderEmbed(t *testing.T) {
 	if _, err := s.Score(context.Background(), &b); err == nil || !strings.Contains(err.Error(), "bi-encoder") {
 		t.Fatalf("Score on a bi-encoder: err = %v", err)
 	}
+}
+
+func ExampleDefaultLabel() {
+	id2label := map[int]string{0: "LABEL_0", 1: "LABEL_1"}
+	fmt.Println(ort.DefaultLabel(2, func(i int) string { return id2label[i] }))
+	named := map[int]string{0: "relevant", 1: "irrelevant"}
+	fmt.Println(ort.DefaultLabel(2, func(i int) string { return named[i] }))
+	fmt.Println(ort.DefaultLabel(1, func(int) string { return "" }))
+	// Output:
+	// 1
+	// 0
+	// 0
 }

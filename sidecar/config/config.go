@@ -73,7 +73,7 @@ type Config struct {
 	Workers               int      `yaml:"workers" help:"batches run at once per model"`
 	Threads               int      `yaml:"threads" help:"intra-op threads per batch"`
 	MaxBatchPairs         int      `yaml:"max_batch_pairs" help:"pairs per batch"`
-	MaxBatchTokens        int      `yaml:"max_batch_tokens" help:"padded tokens per batch (pairs x longest)"`
+	MaxBatchTokens        int      `yaml:"max_batch_tokens" help:"padded tokens per batch (pairs x longest); a longer pair runs in a batch of its own"`
 	MaxWait               Duration `yaml:"max_wait" help:"longest a pair waits for its batch to fill"`
 	MaxQueuePairs         int      `yaml:"max_queue_pairs" help:"pairs waiting per model before requests get 429"`
 	FIFOBatching          bool     `yaml:"fifo_batching" help:"batch in arrival order instead of grouping by length"`
