@@ -53,7 +53,7 @@ build:
 
 ## run: install what serving needs (setup-run), build and start the sidecar on the default model
 run: setup-run build
-	$(BIN) serve $(if $(MODEL),--model-pull $(MODEL),--model $(CACHE)/models/twin) --addr $(ADDR) --plugin-dir $(ROOT)/plugins/wasm
+	$(BIN) serve $(if $(MODEL),--model-pull $(MODEL),--model $(CACHE)/models/all-MiniLM-L6-v2) --addr $(ADDR) --plugin-dir $(ROOT)/plugins/wasm
 
 vet:
 	$(GO) vet ./...

@@ -20,10 +20,10 @@ TWIN_INT8_STALE := $(shell grep -qsE '"crossrank_quantize_version": $(QUANTIZE_V
 
 .PHONY: setup-twin setup-twin-int8 models-force bench-models
 
-# The twin is what `make run` serves until the default becomes MiniLM; the
-# int8 copy is for the tests and benchmarks only.
-RUN_SETUP_TARGETS += setup-twin
-TEST_SETUP_TARGETS += setup-twin-int8
+# `make run` serves the trained MiniLM bi-encoder (setup-minilm below); the
+# twin (the cross-encoder of the tests and benchmarks) and its int8 copy are
+# test set-up.
+TEST_SETUP_TARGETS += setup-twin setup-twin-int8
 BENCH_TARGETS += bench-models
 
 ## setup-twin: the default shape twin in .cache/models/twin (seed 42)

@@ -71,6 +71,16 @@ type Info struct {
 	NumLabels  int
 	HasTypeIDs bool
 	Twin       bool // true when the folder is a crossrank shape twin (random weights)
+	// Kind is what the model computes ("" is CrossEncoder).
+	Kind Kind
+	// Trained is false for random-weight twins and for folders whose
+	// crossrank.json says so.
+	Trained bool
+	// Dim is a bi-encoder's embedding size (0 for a cross-encoder).
+	Dim int
+	// Label is the name of the classifier column a cross-encoder scores
+	// (its config.json id2label entry, "" when it has none).
+	Label string
 }
 
 // Sequence is one encoded (query, passage) pair: token IDs and token type
@@ -132,6 +142,22 @@ type Tokenizer interface {
 	NewPairEncoder(t Truncation) (PairEncoder, error)
 }
 
+// TextTokenizer is implemented by tokenizers that also encode single texts,
+// as a bi-encoder needs (models/loader.HF does).
+type TextTokenizer interface {
+	Tokenizer
+	// NewEncoder returns a single-text encoder for one goroutine at a time;
+	// t.MaxLength bounds each text, specials included.
+	NewEncoder(t Truncation) (TextEncoder, error)
+}
+
+// TextEncoder encodes single texts, with special tokens, truncated.
+type TextEncoder interface {
+	// EncodeTexts returns one sequence per text; the slices stay valid only
+	// until the next call.
+	EncodeTexts(texts []string) ([]Sequence, error)
+}
+
 // PairEncoder encodes (query, passage) pairs with longest-first truncation.
 type PairEncoder interface {
 	// EncodePairs returns one sequence per passage; the slices stay valid
@@ -144,17 +170,58 @@ type Kind string
 
 const (
 	// CrossEncoder scores each (query, passage) pair jointly: Scorer gives
-	// one logit per pair. The only kind served today.
+	// one logit per pair.
 	CrossEncoder Kind = "cross-encoder"
+	// BiEncoder embeds the query and each passage apart (Embedder, single
+	// sequences); the relevance is their cosine similarity.
+	BiEncoder Kind = "bi-encoder"
 )
 
+// Embedder runs a bi-encoder over a batch of single sequences and returns
+// one embedding per row. Implementations must be safe for concurrent use.
+type Embedder interface {
+	Embed(ctx context.Context, b *Batch) ([][]float32, error)
+	// Info describes the loaded model.
+	Info() Info
+	Close() error
+}
+
 // Model is one loaded model as the engine serves it: a name, a backend and
-// its tokenizer. Kind "" means CrossEncoder. A later kind (a bi-encoder that
-// embeds query and passages apart, issue 14) adds its backend as a new field
-// beside Scorer; see docs/DESIGN.md.
+// its tokenizer. Kind "" means CrossEncoder, served by Scorer; a BiEncoder
+// is served by Embedder, and its Tokenizer must be a TextTokenizer.
 type Model struct {
 	Name      string
 	Kind      Kind
 	Scorer    Scorer
+	Embedder  Embedder
 	Tokenizer Tokenizer
+}
+
+// Info describes the model's backend, whichever kind it is.
+func (m Model) Info() Info {
+	var info Info
+	switch {
+	case m.Embedder != nil && (m.Kind == BiEncoder || m.Scorer == nil):
+		info = m.Embedder.Info()
+	case m.Scorer != nil:
+		info = m.Scorer.Info()
+	}
+	if info.Kind == "" {
+		info.Kind = m.Kind
+	}
+	if info.Kind == "" {
+		info.Kind = CrossEncoder
+	}
+	return info
+}
+
+// Close closes the model's backend.
+func (m Model) Close() error {
+	if m.Embedder != nil {
+		return m.Embedder.Close()
+	}
+	if m.Scorer != nil {
+		return m.Scorer.Close()
+	}
+	return nil
 }

@@ -56,6 +56,10 @@ func TestBenchMetricsMatchRequests(t *testing.T) {
 	if rep.Backend == "unknown" || rep.Model == "unknown" {
 		t.Errorf("target not described from /v1/models: model %q backend %q", rep.Model, rep.Backend)
 	}
+	// The report says which model ran, its kind and that its weights are a twin's.
+	if !strings.Contains(rep.Model, "twin") || !strings.Contains(rep.Model, "cross-encoder") || !strings.Contains(rep.Model, "random weights") {
+		t.Errorf("report model %q does not say twin, cross-encoder, random weights", rep.Model)
+	}
 
 	// Independent count of the real tokens of every pair sent.
 	tok, err := tokenizer.Load(filepath.Join(twin, "tokenizer.json"))

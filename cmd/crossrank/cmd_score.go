@@ -33,7 +33,9 @@ func newScoreCmd() *cobra.Command {
 		Use:   "score --model DIR (--query Q PASSAGE... | --jsonl)",
 		Short: "Score (query, passage) pairs with a cross-encoder model folder",
 		Long: `score runs the model in DIR over (query, passage) pairs and prints each pair's
-logit and score (sigmoid of the logit).
+logit and score (sigmoid of the logit; for a bi-encoder the logit is the
+cosine similarity of the query's and the passage's embeddings and the score
+(cosine+1)/2).
 
 With --query, each argument is a passage; one line per passage is printed:
   <logit>\t<score>\t<passage>
@@ -73,7 +75,7 @@ longest-first, never rejected.`,
 			}
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			for i, p := range args {
-				fmt.Fprintf(w, "%s\t%s\t%s\n", scoreFloat(float64(logits[i]), 32), scoreFloat(scoreSigmoid(logits[i]), 64), scoreOneLine(p))
+				fmt.Fprintf(w, "%s\t%s\t%s\n", scoreFloat(float64(logits[i]), 32), scoreFloat(rerank.ScoreOf(sc.m.Kind, logits[i]), 64), scoreOneLine(p))
 			}
 			return w.Flush()
 		},
@@ -86,7 +88,7 @@ longest-first, never rejected.`,
 	fl.IntVar(&f.threads, "threads", 0, "intra-op threads (0: one per core)")
 	fl.StringVar(&f.provider, "provider", "cpu", "execution provider: cpu, cuda, tensorrt, coreml")
 	fl.StringVar(&f.file, "file", "", "ONNX file inside the folder (default onnx/model.onnx, model.onnx, onnx/model_quantized.onnx)")
-	fl.IntVar(&f.label, "label", 0, "logits column to use for multi-class models")
+	fl.IntVar(&f.label, "label", -1, "logits column to use for multi-class models (-1: the rule of ort.DefaultLabel, as serve uses: an id2label named relevant/positive/yes/true, else the last column)")
 	fl.IntVar(&f.batch, "batch", 32, "pairs per model run")
 	fl.IntVar(&f.chunk, "chunk", 1024, "with --jsonl: lines read before scoring (bounds memory)")
 	return c
@@ -122,7 +124,7 @@ func newPairScorer(ctx context.Context, f scoreFlags) (*pairScorer, error) {
 	bc.MaxQueuePairs = max(bc.MaxQueuePairs, f.chunk)
 	eng, err := rerank.New([]models.Model{m}, rerank.WithBatcher(bc), rerank.WithCacheSize(0), rerank.WithMaxDocuments(math.MaxInt32))
 	if err != nil {
-		m.Scorer.Close()
+		m.Close()
 		return nil, fmt.Errorf("score: %w", err)
 	}
 	return &pairScorer{m: m, eng: eng, chunk: f.chunk}, nil
@@ -130,7 +132,7 @@ func newPairScorer(ctx context.Context, f scoreFlags) (*pairScorer, error) {
 
 func (s *pairScorer) close() {
 	_ = s.eng.Close(context.Background())
-	s.m.Scorer.Close()
+	s.m.Close()
 }
 
 // score returns one logit per pair, in order. Pairs with the same query go
@@ -192,7 +194,7 @@ func (s *pairScorer) jsonl(ctx context.Context, in io.Reader, out io.Writer) err
 			buf = append(buf[:0], `{"logit": `...)
 			buf = append(buf, scoreFloat(float64(x), 32)...)
 			buf = append(buf, `, "score": `...)
-			buf = append(buf, scoreFloat(scoreSigmoid(x), 64)...)
+			buf = append(buf, scoreFloat(rerank.ScoreOf(s.m.Kind, x), 64)...)
 			buf = append(buf, "}\n"...)
 			if _, err := w.Write(buf); err != nil {
 				return fmt.Errorf("score: write: %w", err)
@@ -230,8 +232,6 @@ func (s *pairScorer) jsonl(ctx context.Context, in io.Reader, out io.Writer) err
 	}
 	return flush()
 }
-
-func scoreSigmoid(x float32) float64 { return rerank.Sigmoid(x) }
 
 // scoreFloat writes x in the shortest form that reads back exactly at the
 // given precision, always as a float ("1.0", never "1").

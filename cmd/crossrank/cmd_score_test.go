@@ -2,12 +2,14 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"math"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/crossrank/crossrank/internal/reranktest"
 	"github.com/crossrank/crossrank/internal/testenv"
 )
 
@@ -31,7 +33,7 @@ func parseScoreJSONL(t *testing.T, out string) []float64 {
 			t.Fatal(err)
 		}
 		if s := 1 / (1 + math.Exp(-v.Logit)); math.Abs(s-v.Score) > 1e-7 {
-			t.Fatalf("score %v is not scoreSigmoid(%v) = %v", v.Score, v.Logit, s)
+			t.Fatalf("score %v is not sigmoid(%v) = %v", v.Score, v.Logit, s)
 		}
 		logits = append(logits, v.Logit)
 	}
@@ -143,5 +145,24 @@ func TestScoreFloat(t *testing.T) {
 		if got := scoreFloat(tc.x, tc.bits); got != tc.want {
 			t.Errorf("scoreFloat(%v, %d) = %q, want %q", tc.x, tc.bits, got, tc.want)
 		}
+	}
+}
+
+// TestScoreBiEncoder: `crossrank score` on the bi-encoder prints the
+// cosine (sentence-transformers' within 1e-5) and (cosine+1)/2.
+func TestScoreBiEncoder(t *testing.T) {
+	g := reranktest.MiniLMGoldens(t)
+	p := g.Pairs[0]
+	out, err := runCommand(t, newScoreCmd, "", "--model", testenv.MiniLMDir(t), "--ort-lib", testenv.ORTLib(t), "--threads", "1",
+		"--query", g.Texts[p.Query].Text, g.Texts[p.Passage].Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cos, score float64
+	if _, err := fmt.Sscanf(out, "%g\t%g\t", &cos, &score); err != nil {
+		t.Fatalf("output %q: %v", out, err)
+	}
+	if math.Abs(cos-p.Cosine) > 1e-5 || math.Abs(score-(cos+1)/2) > 1e-7 {
+		t.Fatalf("cosine %v score %v, want sentence-transformers' %v and (cos+1)/2", cos, score, p.Cosine)
 	}
 }

@@ -127,6 +127,8 @@ func newSidecar(ctx context.Context, cfg config.Config, log *slog.Logger) (sc *s
 			MaxQueuePairs: cfg.MaxQueuePairs, Workers: cfg.Workers, FIFO: cfg.FIFOBatching,
 		}),
 		rerank.WithCacheSize(cfg.CacheSize),
+		rerank.WithEmbeddingCacheBytes(int64(cfg.EmbeddingCacheBytes)),
+		rerank.WithCascades(cfg.Cascades),
 		rerank.WithMaxDocuments(cfg.MaxDocuments),
 		rerank.WithRecorder(rec),
 		rerank.WithDefaultModel(cfg.DefaultModel),
@@ -237,13 +239,25 @@ func (sc *sidecar) loadModels(ctx context.Context, specs []config.ModelSpec) err
 			return err
 		}
 		sc.models = append(sc.models, m)
-		info := m.Scorer.Info()
-		sc.log.Info("model loaded", "name", s.Name, "dir", dir, "file", info.File, "provider", info.Provider, "max_length", info.MaxLength, "threads", cfg.Threads)
+		info := m.Info()
+		sc.log.Info("model loaded", "name", s.Name, "kind", string(info.Kind), "weights", weights(info), "dir", s.Dir, "file", info.File,
+			"provider", info.Provider, "max_length", info.MaxLength, "threads", cfg.Threads)
 		if info.Twin {
 			sc.log.Warn(fmt.Sprintf("model %q is a crossrank shape twin with random weights: its scores are NOT meaningful relevance (use --model-pull or a real model folder for real ranking)", s.Name))
 		}
 	}
 	return nil
+}
+
+// weights says whether a model's weights are trained or a random twin.
+func weights(info models.Info) string {
+	switch {
+	case info.Twin:
+		return "twin (random)"
+	case info.Trained:
+		return "trained"
+	}
+	return "untrained"
 }
 
 // newProxy is the _search proxy when --upstream is set (nil otherwise): every
@@ -277,7 +291,10 @@ func (sc *sidecar) newProxy() (*proxy.Proxy, error) {
 func (sc *sidecar) Run(ctx context.Context, ln net.Listener) error {
 	defer sc.Close()
 	addr := ln.Addr().String()
+	def := sc.eng.ModelNames()[0]
+	info, _ := sc.eng.ModelInfo(def)
 	sc.log.Info("listening", "addr", addr, "models", sc.eng.ModelNames(),
+		"default_model", def, "kind", string(info.Kind), "weights", weights(info),
 		"workers", sc.cfg.Workers, "max_batch_pairs", sc.cfg.MaxBatchPairs, "max_wait", sc.cfg.MaxWait.D())
 	sc.log.Info("dashboard and metrics", "dashboard", "http://"+addr+"/dashboard", "metrics", "http://"+addr+"/metrics", "stats", "http://"+addr+"/v1/stats")
 	if err := sc.srv.Run(ctx, ln, sc.cfg.ShutdownGrace.D()); err != nil {
@@ -299,7 +316,7 @@ func (sc *sidecar) Close() {
 	}
 	sc.closers = nil
 	for _, m := range sc.models {
-		_ = m.Scorer.Close()
+		_ = m.Close()
 	}
 	sc.models = nil
 }

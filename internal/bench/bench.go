@@ -108,8 +108,13 @@ func (r *Report) describeTarget(ctx context.Context, c *Client) {
 		if f, ok := m["file"].(string); ok && f != "" {
 			extra = append(extra, f)
 		}
+		if k, ok := m["kind"].(string); ok && k != "" {
+			extra = append(extra, k)
+		}
 		if tw, ok := m["twin"].(bool); ok && tw {
 			extra = append(extra, "shape twin, random weights")
+		} else if tr, ok := m["trained"].(bool); ok && tr {
+			extra = append(extra, "trained weights")
 		}
 		if len(extra) > 0 {
 			r.Model += " (" + strings.Join(extra, ", ") + ")"

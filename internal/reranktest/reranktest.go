@@ -1,9 +1,13 @@
 // Package reranktest holds helpers for tests that need a real rerank model:
-// the default shape twin on the real ONNX Runtime.
+// the default shape twin (a cross-encoder) and the trained bi-encoder
+// all-MiniLM-L6-v2 with its sentence-transformers goldens, on the real ONNX
+// Runtime.
 package reranktest
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -49,4 +53,45 @@ func Reference(t testing.TB, m rerank.Model, tr tokenizer.Truncation, batch int,
 		t.Fatal(err)
 	}
 	return out
+}
+
+// MiniLM loads the trained bi-encoder all-MiniLM-L6-v2 (make setup-minilm)
+// served as name; it is closed when the test ends.
+func MiniLM(t testing.TB, name string, threads int) rerank.Model {
+	t.Helper()
+	m, err := loader.Load(context.Background(), name, testenv.MiniLMDir(t), ort.WithLibrary(testenv.ORTLib(t)), ort.WithThreads(threads, 1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+// MiniLMGolden is models/convert/testdata/minilm_goldens.json: texts and
+// the cosines sentence-transformers (normalize_embeddings=True, PyTorch CPU)
+// gives for (query, passage) pairs of them, written by make goldens-minilm.
+type MiniLMGolden struct {
+	MaxSeqLength int `json:"max_seq_length"`
+	Texts        []struct {
+		Text string `json:"text"`
+	} `json:"texts"`
+	Pairs []struct {
+		Query   int     `json:"query"`
+		Passage int     `json:"passage"`
+		Cosine  float64 `json:"cosine"`
+	} `json:"pairs"`
+}
+
+// MiniLMGoldens reads the goldens.
+func MiniLMGoldens(t testing.TB) MiniLMGolden {
+	t.Helper()
+	raw, err := os.ReadFile(testenv.MiniLMGoldens(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var g MiniLMGolden
+	if err := json.Unmarshal(raw, &g); err != nil {
+		t.Fatalf("%s: %v", testenv.MiniLMGoldens(t), err)
+	}
+	return g
 }

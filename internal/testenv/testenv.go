@@ -157,3 +157,24 @@ func ensure(dir string, fresh func(string) bool, build func(tmp string) error) e
 	}
 	return nil
 }
+
+// MiniLMDir returns .cache/models/all-MiniLM-L6-v2 under the root: the
+// trained bi-encoder `make setup-minilm` installs and converts (the default
+// served model). It fails the test, saying to run make setup-minilm, when
+// its ONNX graph is missing.
+func MiniLMDir(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(Root(t), ".cache", "models", "all-MiniLM-L6-v2")
+	if _, err := os.Stat(filepath.Join(dir, "onnx", "model.onnx")); err != nil {
+		t.Fatalf("testenv: all-MiniLM-L6-v2: %v (run make setup-minilm)", err)
+	}
+	return dir
+}
+
+// MiniLMGoldens is the path of the committed sentence-transformers goldens
+// of all-MiniLM-L6-v2 (models/convert/testdata/minilm_goldens.json, written
+// by make goldens-minilm).
+func MiniLMGoldens(t testing.TB) string {
+	t.Helper()
+	return filepath.Join(Root(t), "models", "convert", "testdata", "minilm_goldens.json")
+}

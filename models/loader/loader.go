@@ -15,8 +15,10 @@ import (
 	"github.com/crossrank/crossrank/models/tokenizer"
 )
 
-// Load opens a model folder on ONNX Runtime and returns it served as name.
-// The caller closes m.Scorer.
+// Load opens a model folder on ONNX Runtime and returns it served as name:
+// a cross-encoder with m.Scorer set, or a bi-encoder (modeldir's kind) with
+// m.Embedder set. Either way the tokenizer is the folder's tokenizer.json
+// truncated to the model's maximum length. The caller closes m (m.Close).
 func Load(ctx context.Context, name, dir string, opts ...ort.Option) (models.Model, error) {
 	md, err := modeldir.Open(dir)
 	if err != nil {
@@ -34,5 +36,9 @@ func Load(ctx context.Context, name, dir string, opts ...ort.Option) (models.Mod
 	if err != nil {
 		return models.Model{}, fmt.Errorf("loader: model %s: %w", name, err)
 	}
-	return models.Model{Name: name, Kind: models.CrossEncoder, Scorer: sess, Tokenizer: HF(tok, sess.Info().MaxLength)}, nil
+	m := models.Model{Name: name, Kind: models.CrossEncoder, Scorer: sess, Tokenizer: HF(tok, sess.Info().MaxLength)}
+	if sess.Info().Kind == models.BiEncoder {
+		m.Kind, m.Scorer, m.Embedder = models.BiEncoder, nil, sess
+	}
+	return m, nil
 }

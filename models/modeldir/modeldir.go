@@ -86,6 +86,9 @@ type Dir struct {
 	Trained   bool   // false for crossrank's random-weight twins
 	Pooling   *Pooling
 	Meta      *Meta // crossrank.json, nil when the folder has none
+	// TokenizerMaxLength is tokenizer_config.json's model_max_length (0 when
+	// absent or a placeholder for "no limit").
+	TokenizerMaxLength int
 }
 
 // Option changes how Open picks the ONNX file.
@@ -139,6 +142,9 @@ func Open(dir string, opts ...Option) (*Dir, error) {
 	if t := filepath.Join(abs, "tokenizer.json"); fileExists(t) {
 		d.Tokenizer = t
 	}
+	if err := d.readTokenizerConfig(); err != nil {
+		return nil, fmt.Errorf("modeldir: %s: %w", dir, err)
+	}
 	if err := d.readKind(); err != nil {
 		return nil, fmt.Errorf("modeldir: %s: %w", dir, err)
 	}
@@ -161,6 +167,29 @@ func Open(dir string, opts ...Option) (*Dir, error) {
 			dir, candidates, ErrNeedsConversion, dir, dir)
 	}
 	return nil, fmt.Errorf("modeldir: %s: no ONNX file (looked for %v)", dir, candidates)
+}
+
+// readTokenizerConfig reads model_max_length from tokenizer_config.json.
+// transformers writes a huge placeholder (int(1e30)) for "no limit", kept
+// as 0 here.
+func (d *Dir) readTokenizerConfig() error {
+	raw, err := os.ReadFile(filepath.Join(d.Path, "tokenizer_config.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	var tc struct {
+		ModelMaxLength *float64 `json:"model_max_length"`
+	}
+	if err := json.Unmarshal(raw, &tc); err != nil {
+		return fmt.Errorf("parse tokenizer_config.json: %w", err)
+	}
+	if tc.ModelMaxLength != nil && *tc.ModelMaxLength >= 1 && *tc.ModelMaxLength < 1<<24 {
+		d.TokenizerMaxLength = int(*tc.ModelMaxLength)
+	}
+	return nil
 }
 
 // ErrNeedsConversion is wrapped by Open's error for a folder with
@@ -259,8 +288,13 @@ func (d *Dir) readKind() error {
 	return nil
 }
 
-// MaxLength is the longest sequence the model takes: max_position_embeddings,
-// less the padding offset RoBERTa-style models reserve (pad_token_id+1).
+// MaxLength is the longest sequence the model takes, specials included: the
+// smallest of max_position_embeddings (less the padding offset RoBERTa-style
+// models reserve, pad_token_id+1; DefaultMaxLength when absent),
+// tokenizer_config.json's model_max_length, sentence_bert_config.json's
+// max_seq_length (a bi-encoder was trained to it) and crossrank.json's
+// max_length. tokenizer.json's own truncation setting is not used: the
+// engine truncates to this length.
 func (d *Dir) MaxLength() int {
 	n := d.Config.MaxPositionEmbeddings
 	if n <= 0 {
@@ -268,9 +302,17 @@ func (d *Dir) MaxLength() int {
 	} else {
 		n = d.positions(n)
 	}
-	// A bi-encoder was trained to sentence_bert_config.json's max_seq_length.
-	if d.Pooling != nil && d.Pooling.MaxLength > 0 && d.Pooling.MaxLength < n {
-		n = d.Pooling.MaxLength
+	lower := func(m int) {
+		if m > 0 && m < n {
+			n = m
+		}
+	}
+	lower(d.TokenizerMaxLength)
+	if d.Pooling != nil {
+		lower(d.Pooling.MaxLength)
+	}
+	if d.Meta != nil {
+		lower(d.Meta.MaxLength)
 	}
 	return n
 }

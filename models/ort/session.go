@@ -1,6 +1,11 @@
-// Package ort is crossrank's ONNX Runtime backend: it loads a cross-encoder
-// model folder (see models/modeldir) into one ONNX Runtime session and
-// implements models.Scorer over it, through github.com/yalue/onnxruntime_go.
+// Package ort is crossrank's ONNX Runtime backend: it loads a model folder
+// (see models/modeldir) into one ONNX Runtime session, through
+// github.com/yalue/onnxruntime_go. A cross-encoder's session implements
+// models.Scorer (one logit per pair, the label column chosen by
+// DefaultLabel); a bi-encoder's implements models.Embedder (one embedding
+// per single sequence). Whatever the family, the graph's inputs are a subset
+// of input_ids, attention_mask, token_type_ids and position_ids, each fed
+// only when the graph declares it (position ids are derived from the mask).
 //
 // The ONNX Runtime shared library is found with FindLibrary (--ort-lib flag,
 // $CROSSRANK_ORT_LIB, the project's .cache/ort, ~/.cache/crossrank/ort) and
@@ -32,7 +37,7 @@ type config struct {
 	lib          string
 	intra, inter int
 	provider     string
-	label        int
+	label        int // -1: DefaultLabel
 	file         string
 	quantized    bool
 	name         string
@@ -54,7 +59,8 @@ func WithThreads(intra, inter int) Option {
 // "tensorrt" or "coreml". A provider the loaded library lacks makes Load fail.
 func WithProvider(name string) Option { return func(c *config) { c.provider = name } }
 
-// WithLabel picks which column of an [N,C] logits output Score returns (default 0).
+// WithLabel picks which column of an [N,C] logits output Score returns
+// (default: DefaultLabel's choice from config.json).
 func WithLabel(i int) Option { return func(c *config) { c.label = i } }
 
 // WithFile names the ONNX file inside the folder, e.g. "onnx/model_quantized.onnx".
@@ -107,17 +113,38 @@ const (
 	roleIDs = iota
 	roleMask
 	roleTypes
+	rolePos
 )
 
-// Session is one ONNX Runtime session over a cross-encoder. It implements
-// models.Scorer and is safe for concurrent use: ONNX Runtime's Run is
+// DefaultLabel picks the logits column a cross-encoder with classes output
+// columns is scored by, from config.json's id2label (label(i) is class i's
+// name, "" when unnamed). The rule: one column is that column; otherwise the
+// first class whose name, case-insensitively, is "relevant", "relevance",
+// "positive", "yes" or "true"; otherwise the last column (for the usual
+// binary head LABEL_0/LABEL_1 that is LABEL_1, the positive class).
+func DefaultLabel(classes int, label func(i int) string) int {
+	if classes <= 1 {
+		return 0
+	}
+	for i := range classes {
+		switch strings.ToLower(strings.TrimSpace(label(i))) {
+		case "relevant", "relevance", "positive", "yes", "true":
+			return i
+		}
+	}
+	return classes - 1
+}
+
+// Session is one ONNX Runtime session over a cross-encoder (Score) or a
+// bi-encoder (Embed). It is safe for concurrent use: ONNX Runtime's Run is
 // thread-safe, and each call builds its own input and output tensors over
 // the caller's Batch and a fresh result slice.
 type Session struct {
 	sess    *onnxruntime.DynamicAdvancedSession
 	roles   []int // role of each session input, in order
-	classes int   // C of the [N,C] output (1 for [N] or [N,1])
+	classes int   // C of the [N,C] output (1 for [N] or [N,1]); D for a bi-encoder
 	outRank int
+	embed   bool // a bi-encoder: the output is [N, D] embeddings
 	label   int
 	info    models.Info
 	lib     string
@@ -125,17 +152,24 @@ type Session struct {
 	closed  bool
 }
 
-var _ models.Scorer = (*Session)(nil)
+var (
+	_ models.Scorer   = (*Session)(nil)
+	_ models.Embedder = (*Session)(nil)
+)
 
 // Load opens the model folder dir (config.json plus an ONNX file), creates
 // an ONNX Runtime session with full graph optimisation, checks its inputs
-// (input_ids and attention_mask, optional token_type_ids, all int64) and its
-// logits output ([N], [N,1] or [N,C]), and runs one warm-up batch.
+// (input_ids and attention_mask, optional token_type_ids and position_ids,
+// all int64 [batch, sequence]) and its output, and runs one warm-up batch.
+// A cross-encoder's output is "logits" ([N], [N,1] or [N,C]); a
+// bi-encoder's (modeldir says which) is "sentence_embedding" [N,D]
+// (crossrank.json may name another). The maximum length is the model's:
+// see modeldir.Dir.MaxLength.
 //
 // The first Load in a process initialises the ONNX Runtime environment from
 // the library it is given; later Loads reuse it (one library per process).
 func Load(ctx context.Context, dir string, opts ...Option) (*Session, error) {
-	cfg := config{provider: "cpu"}
+	cfg := config{provider: "cpu", label: -1}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -158,9 +192,6 @@ func Load(ctx context.Context, dir string, opts ...Option) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ort: load: %w", err)
 	}
-	if md.Kind == modeldir.KindBiEncoder { // its output is an embedding, not a logit
-		return nil, fmt.Errorf("ort: load %s: a bi-encoder (sentence_embedding output) cannot be scored as a cross-encoder", dir)
-	}
 	if cfg.intra < 0 || cfg.inter < 0 {
 		return nil, fmt.Errorf("ort: load %s: thread counts must be >= 0, got intra %d inter %d", dir, cfg.intra, cfg.inter)
 	}
@@ -176,7 +207,7 @@ func Load(ctx context.Context, dir string, opts ...Option) (*Session, error) {
 	if err != nil {
 		return nil, fmt.Errorf("ort: load %s: read graph inputs/outputs: %w", md.ONNX, err)
 	}
-	s := &Session{lib: lib, label: cfg.label}
+	s := &Session{lib: lib, label: cfg.label, embed: md.Kind == modeldir.KindBiEncoder}
 	names, err := s.bindInputs(md.ONNX, ins)
 	if err != nil {
 		return nil, err
@@ -185,7 +216,12 @@ func Load(ctx context.Context, dir string, opts ...Option) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.label < 0 || cfg.label >= s.classes {
+	switch {
+	case s.embed:
+		s.label = 0
+	case cfg.label < 0:
+		s.label = DefaultLabel(s.classes, md.Label)
+	case cfg.label >= s.classes:
 		return nil, fmt.Errorf("ort: load %s: label %d out of range: the model has %d output class(es)", dir, cfg.label, s.classes)
 	}
 
@@ -212,8 +248,15 @@ func Load(ctx context.Context, dir string, opts ...Option) (*Session, error) {
 		Provider:   cfg.provider,
 		MaxLength:  md.MaxLength(),
 		NumLabels:  s.classes,
-		HasTypeIDs: len(s.roles) == 3,
+		HasTypeIDs: slices.Contains(s.roles, roleTypes),
 		Twin:       md.Config.CrossrankTwin,
+		Kind:       models.CrossEncoder,
+		Trained:    md.Trained,
+	}
+	if s.embed {
+		s.info.Kind, s.info.NumLabels, s.info.Dim = models.BiEncoder, 0, s.classes
+	} else {
+		s.info.Label = md.Label(s.label)
 	}
 	if !cfg.noWarmup {
 		if err := s.warmup(ctx); err != nil {
@@ -236,14 +279,19 @@ func (s *Session) bindInputs(path string, ins []onnxruntime.InputOutputInfo) ([]
 			role = roleMask
 		case "token_type_ids":
 			role = roleTypes
+		case "position_ids":
+			role = rolePos
 		default:
-			return nil, fmt.Errorf("ort: %s: unsupported model input %q (want input_ids, attention_mask, optional token_type_ids)", path, in.Name)
+			return nil, fmt.Errorf("ort: %s: unsupported model input %q (want input_ids, attention_mask, optional token_type_ids and position_ids)", path, in.Name)
 		}
 		if in.DataType != onnxruntime.TensorElementDataTypeInt64 {
 			return nil, fmt.Errorf("ort: %s: input %s is %s, want int64", path, in.Name, in.DataType)
 		}
 		if len(in.Dimensions) != 2 {
 			return nil, fmt.Errorf("ort: %s: input %s has shape %s, want [batch, sequence]", path, in.Name, in.Dimensions)
+		}
+		if seen[role] {
+			return nil, fmt.Errorf("ort: %s: input %s declared twice", path, in.Name)
 		}
 		seen[role] = true
 		s.roles = append(s.roles, role)
@@ -259,16 +307,44 @@ func (s *Session) bindOutput(md *modeldir.Dir, outs []onnxruntime.InputOutputInf
 	if len(outs) == 0 {
 		return "", fmt.Errorf("ort: %s: model has no outputs", md.ONNX)
 	}
-	out := outs[0]
-	for _, o := range outs {
-		if o.Name == "logits" {
-			out = o
+	want := "logits"
+	if s.embed {
+		want = "sentence_embedding"
+		if md.Meta != nil && md.Meta.Output != "" {
+			want = md.Meta.Output
 		}
+	}
+	out := outs[0]
+	found := false
+	for _, o := range outs {
+		if o.Name == want {
+			out, found = o, true
+		}
+	}
+	if s.embed && !found {
+		names := make([]string, len(outs))
+		for i, o := range outs {
+			names[i] = o.Name
+		}
+		return "", fmt.Errorf("ort: %s: a bi-encoder needs output %q [N, D], the graph has %v", md.ONNX, want, names)
 	}
 	if out.DataType != onnxruntime.TensorElementDataTypeFloat {
 		return "", fmt.Errorf("ort: %s: output %s is %s, want float32", md.ONNX, out.Name, out.DataType)
 	}
 	s.outRank = len(out.Dimensions)
+	if s.embed {
+		if s.outRank != 2 {
+			return "", fmt.Errorf("ort: %s: output %s has shape %s, want [N, D] embeddings", md.ONNX, out.Name, out.Dimensions)
+		}
+		s.classes = int(out.Dimensions[1])
+		if s.classes <= 0 && md.Meta != nil {
+			s.classes = md.Meta.OutputDim
+		}
+		if s.classes <= 0 {
+			return "", fmt.Errorf("ort: %s: output %s has a dynamic embedding size and crossrank.json gives no output_dim", md.ONNX, out.Name)
+		}
+		return out.Name, nil
+	}
 	switch s.outRank {
 	case 1:
 		s.classes = 1
@@ -359,7 +435,7 @@ func (s *Session) warmup(ctx context.Context) error {
 	for i := range b.AttentionMask {
 		b.AttentionMask[i] = 1
 	}
-	_, err := s.Score(ctx, &b)
+	_, _, err := s.run(ctx, &b)
 	return err
 }
 
@@ -372,29 +448,64 @@ func (s *Session) Library() string { return s.lib }
 // ErrClosed is returned by Score after Close.
 var ErrClosed = errors.New("ort: session closed")
 
-// Score runs the model on b and returns one logit per row (the configured
-// label's column). b must hold N*L values in each slice, with 0 < L <=
-// Info().MaxLength. Cancelling ctx terminates a run in progress.
+// Score runs a cross-encoder on b and returns one logit per row (the
+// configured label's column). b must hold N*L values in each slice, with 0
+// < L <= Info().MaxLength. Cancelling ctx terminates a run in progress. On a
+// bi-encoder it is an error (use Embed).
 func (s *Session) Score(ctx context.Context, b *models.Batch) ([]float32, error) {
+	if s.embed {
+		return nil, fmt.Errorf("ort: score: %s is a bi-encoder: it embeds single sequences (Embed), it does not score pairs", s.info.Name)
+	}
+	logits, _, err := s.run(ctx, b)
+	if err != nil || s.classes == 1 {
+		return logits, err
+	}
+	res := make([]float32, b.N)
+	for i := range res {
+		res[i] = logits[i*s.classes+s.label]
+	}
+	return res, nil
+}
+
+// Embed runs a bi-encoder on b, one single sequence per row, and returns
+// one embedding of Info().Dim values per row (they share one backing
+// array). On a cross-encoder it is an error (use Score).
+func (s *Session) Embed(ctx context.Context, b *models.Batch) ([][]float32, error) {
+	if !s.embed {
+		return nil, fmt.Errorf("ort: embed: %s is a cross-encoder: it scores pairs (Score), it does not embed", s.info.Name)
+	}
+	flat, d, err := s.run(ctx, b)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]float32, b.N)
+	for i := range out {
+		out[i] = flat[i*d : (i+1)*d : (i+1)*d]
+	}
+	return out, nil
+}
+
+// run runs the graph on b and returns its output, N rows of width values.
+func (s *Session) run(ctx context.Context, b *models.Batch) (vals []float32, width int, err error) {
 	if b == nil || b.N <= 0 || b.L <= 0 {
-		return nil, fmt.Errorf("ort: score: empty batch")
+		return nil, 0, fmt.Errorf("ort: score: empty batch")
 	}
 	n, l := b.N, b.L
 	if l > s.info.MaxLength {
-		return nil, fmt.Errorf("ort: score: sequence length %d exceeds the model maximum %d (truncate first)", l, s.info.MaxLength)
+		return nil, 0, fmt.Errorf("ort: score: sequence length %d exceeds the model maximum %d (truncate first)", l, s.info.MaxLength)
 	}
 	size := n * l
 	if len(b.InputIDs) < size || len(b.AttentionMask) < size || (s.info.HasTypeIDs && len(b.TokenTypeIDs) < size) {
-		return nil, fmt.Errorf("ort: score: batch %dx%d needs %d values per input, have ids %d mask %d types %d",
+		return nil, 0, fmt.Errorf("ort: score: batch %dx%d needs %d values per input, have ids %d mask %d types %d",
 			n, l, size, len(b.InputIDs), len(b.AttentionMask), len(b.TokenTypeIDs))
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, fmt.Errorf("ort: score: %w", err)
+		return nil, 0, fmt.Errorf("ort: score: %w", err)
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.closed {
-		return nil, ErrClosed
+		return nil, 0, ErrClosed
 	}
 
 	shape := onnxruntime.NewShape(int64(n), int64(l))
@@ -406,6 +517,7 @@ func (s *Session) Score(ctx context.Context, b *models.Batch) ([]float32, error)
 			}
 		}
 	}()
+	var pos []int64
 	for i, role := range s.roles {
 		data := b.InputIDs
 		switch role {
@@ -413,10 +525,13 @@ func (s *Session) Score(ctx context.Context, b *models.Batch) ([]float32, error)
 			data = b.AttentionMask
 		case roleTypes:
 			data = b.TokenTypeIDs
+		case rolePos:
+			pos = positions(b)
+			data = pos
 		}
 		t, err := onnxruntime.NewTensor(shape, data[:size])
 		if err != nil {
-			return nil, fmt.Errorf("ort: score: input tensor: %w", err)
+			return nil, 0, fmt.Errorf("ort: score: input tensor: %w", err)
 		}
 		inputs[i] = t
 	}
@@ -427,7 +542,7 @@ func (s *Session) Score(ctx context.Context, b *models.Batch) ([]float32, error)
 	}
 	out, err := onnxruntime.NewTensor(outShape, logits)
 	if err != nil {
-		return nil, fmt.Errorf("ort: score: output tensor: %w", err)
+		return nil, 0, fmt.Errorf("ort: score: output tensor: %w", err)
 	}
 	defer out.Destroy()
 
@@ -435,7 +550,7 @@ func (s *Session) Score(ctx context.Context, b *models.Batch) ([]float32, error)
 	if ctx.Done() != nil {
 		ro, err = onnxruntime.NewRunOptions()
 		if err != nil {
-			return nil, fmt.Errorf("ort: score: run options: %w", err)
+			return nil, 0, fmt.Errorf("ort: score: run options: %w", err)
 		}
 		defer ro.Destroy()
 		stop := context.AfterFunc(ctx, func() { ro.Terminate() })
@@ -443,18 +558,30 @@ func (s *Session) Score(ctx context.Context, b *models.Batch) ([]float32, error)
 	}
 	if err := s.sess.RunWithOptions(inputs, []onnxruntime.Value{out}, ro); err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("ort: score %dx%d: %w", n, l, ctx.Err())
+			return nil, 0, fmt.Errorf("ort: score %dx%d: %w", n, l, ctx.Err())
 		}
-		return nil, fmt.Errorf("ort: score %dx%d: %w", n, l, err)
+		return nil, 0, fmt.Errorf("ort: score %dx%d: %w", n, l, err)
 	}
-	if s.classes == 1 {
-		return logits, nil
+	return logits, s.classes, nil
+}
+
+// positions derives position ids from the attention mask: 0, 1, ... over
+// each row's real tokens (the running count of the mask less one), 0 on
+// padding. Models that offset positions (RoBERTa's padding_idx + 1) do it
+// inside their graph.
+func positions(b *models.Batch) []int64 {
+	pos := make([]int64, b.N*b.L)
+	for r := range b.N {
+		var k int64
+		row := b.AttentionMask[r*b.L : (r+1)*b.L]
+		for j, m := range row {
+			if m != 0 {
+				pos[r*b.L+j] = k
+				k++
+			}
+		}
 	}
-	res := make([]float32, n)
-	for i := range res {
-		res[i] = logits[i*s.classes+s.label]
-	}
-	return res, nil
+	return pos
 }
 
 // Close releases the session; it waits for Score calls in progress.

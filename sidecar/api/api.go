@@ -38,6 +38,7 @@ type RerankRequest struct {
 	MaxTokensPerDoc int      `json:"max_tokens_per_doc"`
 	Pipeline        string   `json:"pipeline"`
 	TimeoutMS       int      `json:"timeout_ms"`
+	Cascade         Cascade  `json:"cascade"`
 }
 
 // TEIRequest is a text-embeddings-inference POST /rerank body.
@@ -51,6 +52,7 @@ type TEIRequest struct {
 	Model               string            `json:"model"`
 	Pipeline            string            `json:"pipeline"`
 	TimeoutMS           int               `json:"timeout_ms"`
+	Cascade             Cascade           `json:"cascade"`
 
 	direction models.Direction // TruncationDirection, parsed by DecodeTEI
 }
@@ -64,6 +66,44 @@ type HitsRequest struct {
 	Pipeline  string          `json:"pipeline"`
 	Model     string          `json:"model"`
 	TimeoutMS int             `json:"timeout_ms"`
+	Cascade   Cascade         `json:"cascade"`
+}
+
+// Cascade is a request's "cascade": the name of a configured cascade
+// ("fast"), or its stages inline ([{"model": "...", "keep": 100}, ...]).
+type Cascade struct {
+	Name   string
+	Stages []rerank.Stage // non-nil when given inline
+}
+
+// UnmarshalJSON reads a string or an array of {"model", "keep"} stages.
+func (c *Cascade) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	switch {
+	case len(b) == 0 || string(b) == "null":
+		*c = Cascade{}
+		return nil
+	case b[0] == '"':
+		return json.Unmarshal(b, &c.Name)
+	case b[0] == '[':
+		dec := json.NewDecoder(bytes.NewReader(b))
+		dec.DisallowUnknownFields()
+		var st []rerank.Stage
+		if err := dec.Decode(&st); err != nil {
+			return invalid(`cascade: want a cascade's name or an array of {"model": string, "keep": integer}: %v`, err)
+		}
+		if st == nil {
+			st = []rerank.Stage{}
+		}
+		c.Stages = st
+		return nil
+	}
+	return invalid(`cascade: want a cascade's name or an array of {"model": string, "keep": integer}`)
+}
+
+// set copies the cascade into an engine request.
+func (c Cascade) set(r *rerank.Request) {
+	r.Cascade, r.CascadeStages = c.Name, c.Stages
 }
 
 func badRequest(format string, args ...any) error {
@@ -98,6 +138,10 @@ func decode(body []byte, v any) error {
 		return nil
 	case errors.As(err, &syn):
 		return badRequest("malformed JSON at byte %d: %v", syn.Offset, syn)
+	case errors.As(err, new(*Error)):
+		var e *Error
+		errors.As(err, &e)
+		return e
 	case errors.As(err, &typ):
 		field := typ.Field
 		if field == "" {
@@ -243,27 +287,33 @@ func DecodeHits(body []byte) (*HitsRequest, error) {
 
 // Engine returns the request as the engine takes it.
 func (r *RerankRequest) Engine() rerank.Request {
-	return rerank.Request{
+	req := rerank.Request{
 		Model: r.Model, Pipeline: r.Pipeline, Query: *r.Query, Documents: r.Documents,
 		RankFields: r.RankFields, MaxTokensPerDoc: r.MaxTokensPerDoc,
 	}
+	r.Cascade.set(&req)
+	return req
 }
 
 // Engine returns the request as the engine takes it.
 func (r *TEIRequest) Engine() rerank.Request {
-	return rerank.Request{
+	req := rerank.Request{
 		Model: r.Model, Pipeline: r.Pipeline, Query: *r.Query, Documents: r.Texts, DocumentsField: "texts",
 		Truncation: models.Truncation{Direction: r.direction, Off: r.Truncate != nil && !*r.Truncate},
 	}
+	r.Cascade.set(&req)
+	return req
 }
 
 // Engine returns the request as the engine takes it, for the documents of
 // the hits to rerank.
 func (r *HitsRequest) Engine(docs []json.RawMessage, field string) rerank.Request {
-	return rerank.Request{
+	req := rerank.Request{
 		Model: r.Model, Pipeline: r.Pipeline, Query: *r.Query, Documents: docs, DocumentsField: field,
 		RankFields: r.Fields,
 	}
+	r.Cascade.set(&req)
+	return req
 }
 
 // Timeout returns the request's timeout_ms as a duration (0: none).
@@ -352,15 +402,46 @@ func appendDocument(dst []byte, res *rerank.Result, i int) []byte {
 	return append(dst, '}')
 }
 
-// AppendMeta writes the meta object: tokens (Cohere's shape,
-// {"input_tokens","output_tokens"}), cache hits, pairs, padding and stage
-// timings in milliseconds.
+// AppendMeta writes the meta object: tokens, cache hits (score and
+// embedding caches), sequences, padding, with a cascade its name, stages
+// and each document's score source, and stage timings in milliseconds.
 func AppendMeta(dst []byte, m rerank.Meta) []byte {
 	dst = append(dst, `{"tokens":{"input_tokens":`...)
 	dst = strconv.AppendInt(dst, int64(m.Tokens), 10)
 	dst = append(dst, `,"output_tokens":0}`...)
 	dst = append(dst, `,"cache_hits":`...)
 	dst = strconv.AppendInt(dst, int64(m.CacheHits), 10)
+	dst = append(dst, `,"embedding_cache_hits":`...)
+	dst = strconv.AppendInt(dst, int64(m.EmbeddingCacheHits), 10)
+	dst = append(dst, `,"embedding_cache_misses":`...)
+	dst = strconv.AppendInt(dst, int64(m.EmbeddingCacheMisses), 10)
+	if m.Cascade != "" {
+		dst = append(dst, `,"cascade":`...)
+		dst = jsonw.AppendString(dst, m.Cascade)
+		dst = append(dst, `,"stages":[`...)
+		for i, st := range m.Stages {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = append(dst, `{"model":`...)
+			dst = jsonw.AppendString(dst, st.Model)
+			dst = append(dst, `,"kind":`...)
+			dst = jsonw.AppendString(dst, string(st.Kind))
+			dst = append(dst, `,"scored":`...)
+			dst = strconv.AppendInt(dst, int64(st.Scored), 10)
+			dst = append(dst, `,"kept":`...)
+			dst = strconv.AppendInt(dst, int64(st.Kept), 10)
+			dst = append(dst, '}')
+		}
+		dst = append(dst, `],"score_sources":[`...)
+		for i, src := range m.Sources {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = jsonw.AppendString(dst, src)
+		}
+		dst = append(dst, ']')
+	}
 	dst = append(dst, `,"pairs":`...)
 	dst = strconv.AppendInt(dst, int64(m.Pairs), 10)
 	dst = append(dst, `,"padded_tokens":`...)
@@ -381,8 +462,9 @@ func AppendMeta(dst []byte, m rerank.Meta) []byte {
 }
 
 // AppendTEIResponse writes the TEI /rerank response: [{"index","score","text"?}]
-// in the engine's order; raw gives logits instead of sigmoid scores (the
-// sigmoid is monotonic, so the order is the same).
+// in the engine's order; raw gives the raw scores (a cross-encoder's logit,
+// a bi-encoder's cosine similarity) instead of the [0, 1] scores (the
+// mapping is monotonic, so the order is the same).
 func AppendTEIResponse(dst []byte, res *rerank.Result, raw, returnText bool) []byte {
 	dst = append(dst, '[')
 	for n, i := range res.Order {

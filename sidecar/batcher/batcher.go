@@ -12,6 +12,15 @@
 // start+k/Quantum, so a large request is served Quantum pairs per round and
 // cannot starve a small one that arrives after it. Pairs of a request whose
 // context is done are dropped before inference. See sidecar/RATIONALE.md.
+//
+// A sequence longer than MaxBatchTokens is not refused: it runs in a batch
+// of its own (the budget bounds batches of two or more), so a model with a
+// long maximum length (8192 tokens) serves long pairs at batch size one.
+//
+// New batches (query, passage) pairs for a cross-encoder (models.Scorer,
+// one logit per sequence); NewEmbedder batches single sequences for a
+// bi-encoder (models.Embedder, one embedding per sequence) with the same
+// policy.
 package batcher
 
 import (
@@ -96,7 +105,7 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Seq is one encoded (query, passage) pair.
+// Seq is one encoded (query, passage) pair, or one text for an embedder.
 type Seq = models.Sequence
 
 // BatchInfo describes one batch after it ran; observers get one per batch.
@@ -113,10 +122,11 @@ type BatchInfo struct {
 
 // Result is the outcome of one Submit.
 type Result struct {
-	Request      uint64    // this request's number, as in BatchInfo.Requests
-	Logits       []float32 // one per submitted Seq, same order
-	PaddedTokens int       // sum over the pairs of their batch's row length
-	Batches      int       // batches the pairs were spread over
+	Request      uint64      // this request's number, as in BatchInfo.Requests
+	Logits       []float32   // one per submitted Seq, same order (New)
+	Embeddings   [][]float32 // one per submitted Seq, same order (NewEmbedder)
+	PaddedTokens int         // sum over the pairs of their batch's row length
+	Batches      int         // batches the pairs were spread over
 	Queue        time.Duration
 	Inference    time.Duration
 }
@@ -140,6 +150,7 @@ func WithObserver(f func(BatchInfo)) Option { return func(b *Batcher) { b.observ
 type Batcher struct {
 	name    string
 	scorer  models.Scorer
+	embed   models.Embedder // set instead of scorer by NewEmbedder
 	cfg     Config
 	rec     metrics.Recorder
 	observe func(BatchInfo)
@@ -187,12 +198,23 @@ type batch struct {
 	pairs []*pair
 }
 
-// New starts a batcher for the model served as name; Close stops it.
+// New starts a batcher for the cross-encoder served as name; Close stops it.
 func New(name string, scorer models.Scorer, cfg Config, opts ...Option) *Batcher {
+	return start(&Batcher{name: name, scorer: scorer}, cfg, opts)
+}
+
+// NewEmbedder starts a batcher for the bi-encoder served as name: Submit
+// takes single sequences and its Result holds Embeddings. Close stops it.
+func NewEmbedder(name string, e models.Embedder, cfg Config, opts ...Option) *Batcher {
+	return start(&Batcher{name: name, embed: e}, cfg, opts)
+}
+
+func start(b *Batcher, cfg Config, opts []Option) *Batcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	b := &Batcher{
-		name:    name,
-		scorer:  scorer,
+	*b = Batcher{
+		name:    b.name,
+		scorer:  b.scorer,
+		embed:   b.embed,
 		cfg:     cfg.withDefaults(),
 		rec:     metrics.Nop{},
 		in:      make(chan *request),
@@ -229,7 +251,11 @@ func (b *Batcher) Queued() int { return int(b.queued.Load()) }
 func (b *Batcher) Submit(ctx context.Context, seqs []Seq) (*Result, error) {
 	r := &request{id: b.reqSeq.Add(1), ctx: ctx, seqs: seqs, enq: time.Now(), done: make(chan struct{})}
 	r.res.Request = r.id
-	r.res.Logits = make([]float32, len(seqs))
+	if b.embed != nil {
+		r.res.Embeddings = make([][]float32, len(seqs))
+	} else {
+		r.res.Logits = make([]float32, len(seqs))
+	}
 	r.remaining = len(seqs)
 	if len(seqs) == 0 {
 		return &r.res, nil
@@ -519,9 +545,21 @@ func (b *Batcher) run(bt *batch, mb *models.Batch) {
 		s := p.req.seqs[p.idx]
 		mb.SetRow(i, s.IDs, s.TypeIDs)
 	}
-	logits, err := b.scorer.Score(b.ctx, mb)
-	if err == nil && len(logits) != len(bt.pairs) {
-		err = fmt.Errorf("backend returned %d logits for %d pairs", len(logits), len(bt.pairs))
+	var (
+		logits []float32
+		embs   [][]float32
+		err    error
+	)
+	if b.embed != nil {
+		embs, err = b.embed.Embed(b.ctx, mb)
+		if err == nil && len(embs) != len(bt.pairs) {
+			err = fmt.Errorf("backend returned %d embeddings for %d sequences", len(embs), len(bt.pairs))
+		}
+	} else {
+		logits, err = b.scorer.Score(b.ctx, mb)
+		if err == nil && len(logits) != len(bt.pairs) {
+			err = fmt.Errorf("backend returned %d logits for %d pairs", len(logits), len(bt.pairs))
+		}
 	}
 	if err != nil {
 		err = fmt.Errorf("batcher %s: score batch of %d: %w", b.name, len(bt.pairs), err)
@@ -551,7 +589,11 @@ func (b *Batcher) run(bt *batch, mb *models.Batch) {
 		r.mu.Lock()
 		for _, i := range groups[r] {
 			p := bt.pairs[i]
-			if err == nil {
+			switch {
+			case err != nil:
+			case embs != nil:
+				r.res.Embeddings[p.idx] = embs[i]
+			default:
 				r.res.Logits[p.idx] = logits[i]
 			}
 			r.res.PaddedTokens += longest

@@ -78,11 +78,12 @@ type Config struct {
 	Workers               int      `yaml:"workers" help:"batches run at once per model"`
 	Threads               int      `yaml:"threads" help:"intra-op threads per batch"`
 	MaxBatchPairs         int      `yaml:"max_batch_pairs" help:"pairs per batch"`
-	MaxBatchTokens        int      `yaml:"max_batch_tokens" help:"padded tokens per batch (pairs x longest)"`
+	MaxBatchTokens        int      `yaml:"max_batch_tokens" help:"padded tokens per batch (pairs x longest); a longer pair runs in a batch of its own"`
 	MaxWait               Duration `yaml:"max_wait" help:"longest a pair waits for its batch to fill"`
 	MaxQueuePairs         int      `yaml:"max_queue_pairs" help:"pairs waiting per model before requests get 429"`
 	FIFOBatching          bool     `yaml:"fifo_batching" help:"batch in arrival order instead of grouping by length"`
 	CacheSize             int      `yaml:"cache_size" help:"score cache entries (0: off)"`
+	EmbeddingCacheBytes   int      `yaml:"embedding_cache_bytes" help:"bi-encoder embedding cache bound in bytes (0: off)"`
 	MaxDocuments          int      `yaml:"max_documents" help:"documents per request"`
 	MaxBodyBytes          int      `yaml:"max_body_bytes" help:"request body limit in bytes"`
 	RequestTimeout        Duration `yaml:"request_timeout" help:"deadline of a request without timeout_ms"`
@@ -106,6 +107,9 @@ type Config struct {
 
 	Pipelines map[string][]PipelineStep `yaml:"pipelines,omitempty" flag:"-"`
 	Indices   map[string]IndexDefaults  `yaml:"indices,omitempty" flag:"-"`
+	// Cascades are named cascades: cascades: {fast: [{model: NAME, keep:
+	// 100}, {model: NAME, keep: 20}]} (see rerank.Stage).
+	Cascades map[string][]rerank.Stage `yaml:"cascades,omitempty" flag:"-"`
 }
 
 // Default returns the built-in defaults, taken from the packages that own
@@ -114,23 +118,24 @@ type Config struct {
 func Default() Config {
 	b := batcher.DefaultConfig()
 	return Config{
-		Addr:              "127.0.0.1:8080",
-		ModelCache:        ".cache/models",
-		Provider:          "cpu",
-		Workers:           b.Workers,
-		Threads:           1,
-		MaxBatchPairs:     b.MaxBatchPairs,
-		MaxBatchTokens:    b.MaxBatchTokens,
-		MaxWait:           Duration(b.MaxWait),
-		MaxQueuePairs:     b.MaxQueuePairs,
-		CacheSize:         rerank.DefaultCacheSize,
-		MaxDocuments:      rerank.DefaultMaxDocuments,
-		MaxBodyBytes:      server.DefaultMaxBodyBytes,
-		RequestTimeout:    Duration(server.DefaultRequestTimeout),
-		ShutdownGrace:     Duration(30 * time.Second),
-		PluginCallTimeout: Duration(host.DefaultCallTimeout),
-		PluginLoadTimeout: Duration(host.DefaultLoadTimeout),
-		LogLevel:          "info",
+		Addr:                "127.0.0.1:8080",
+		ModelCache:          ".cache/models",
+		Provider:            "cpu",
+		Workers:             b.Workers,
+		Threads:             1,
+		MaxBatchPairs:       b.MaxBatchPairs,
+		MaxBatchTokens:      b.MaxBatchTokens,
+		MaxWait:             Duration(b.MaxWait),
+		MaxQueuePairs:       b.MaxQueuePairs,
+		CacheSize:           rerank.DefaultCacheSize,
+		EmbeddingCacheBytes: rerank.DefaultEmbeddingCacheBytes,
+		MaxDocuments:        rerank.DefaultMaxDocuments,
+		MaxBodyBytes:        server.DefaultMaxBodyBytes,
+		RequestTimeout:      Duration(server.DefaultRequestTimeout),
+		ShutdownGrace:       Duration(30 * time.Second),
+		PluginCallTimeout:   Duration(host.DefaultCallTimeout),
+		PluginLoadTimeout:   Duration(host.DefaultLoadTimeout),
+		LogLevel:            "info",
 
 		MaxInflightBytes: int(server.DefaultMaxInflightBytes()),
 		MaxConns:         server.DefaultMaxConns,
@@ -470,11 +475,32 @@ func (c Config) validateModels() []error {
 	if c.ModelPull != "" && c.ModelCache == "" {
 		errs = append(errs, errors.New("model_cache is empty: --model-pull needs a folder to download into"))
 	}
-	if _, err := c.ModelSpecs(); err != nil {
+	specs, err := c.ModelSpecs()
+	if err != nil {
 		errs = append(errs, err)
 	}
 	if _, err := c.Aliases(); err != nil {
 		errs = append(errs, err)
+	}
+	served := map[string]bool{}
+	for _, s := range specs {
+		served[s.Name] = true
+	}
+	if c.ModelPull != "" {
+		served[c.ModelPull] = true
+	}
+	for name, stages := range c.Cascades {
+		if len(stages) == 0 {
+			errs = append(errs, fmt.Errorf("cascade %q has no stages", name))
+		}
+		for i, st := range stages {
+			if !served[st.Model] {
+				errs = append(errs, fmt.Errorf("cascade %q stage %d: model %q is not among the served models", name, i, st.Model))
+			}
+			if st.Keep < 1 {
+				errs = append(errs, fmt.Errorf("cascade %q stage %d (%s): keep %d must be at least 1", name, i, st.Model, st.Keep))
+			}
+		}
 	}
 	return errs
 }
@@ -489,6 +515,9 @@ func (c Config) validateLimits() []error {
 	}
 	if c.CacheSize < 0 {
 		bad("cache_size must not be negative")
+	}
+	if c.EmbeddingCacheBytes < 0 {
+		bad("embedding_cache_bytes must not be negative")
 	}
 	if c.MaxWait < 0 || c.RequestTimeout < 0 || c.ShutdownGrace < 0 || c.PluginCallTimeout < 0 || c.PluginLoadTimeout < 0 {
 		bad("durations must not be negative")

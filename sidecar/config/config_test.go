@@ -62,6 +62,16 @@ func TestPrecedence(t *testing.T) {
 	}
 }
 
+func TestCascades(t *testing.T) {
+	cfg, err := load(t, "models: [all-MiniLM-L6-v2=/m, ms-marco=/c]\ncascades:\n  fast: [{model: all-MiniLM-L6-v2, keep: 100}, {model: ms-marco, keep: 20}]\n", nil, "--embedding-cache-bytes", "1048576")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fmt.Sprint(cfg.Cascades); got != "map[fast:[{all-MiniLM-L6-v2 100} {ms-marco 20}]]" || cfg.EmbeddingCacheBytes != 1<<20 {
+		t.Fatalf("cascades %s, embedding cache %d", got, cfg.EmbeddingCacheBytes)
+	}
+}
+
 func TestEnvList(t *testing.T) {
 	cfg, err := load(t, "", map[string]string{"CROSSRANK_MODEL": "x=/x, /y/z/", "CROSSRANK_FIFO_BATCHING": "true"})
 	if err != nil {
@@ -90,6 +100,11 @@ func TestErrors(t *testing.T) {
 		{"duplicate model", "", nil, []string{"--model", "a=/x", "--model", "a=/y"}, "twice"},
 		{"bad log level", "", nil, []string{"--model", "a", "--log-level", "loud"}, "log_level"},
 		{"missing file", "", map[string]string{"CROSSRANK_CONFIG": "/nonexistent.yaml"}, []string{"--model", "a"}, "nonexistent"},
+		{"cascade unknown model", "models: [mini=/m, ce=/c]\ncascades:\n  fast: [{model: mini, keep: 100}, {model: ms-marco, keep: 20}]\n", nil, nil, `model "ms-marco" is not among the served models`},
+		{"cascade keep 0", "models: [mini=/m, ce=/c]\ncascades:\n  fast: [{model: mini, keep: 0}, {model: ce, keep: 20}]\n", nil, nil, "keep 0 must be at least 1"},
+		{"cascade no stages", "models: [mini=/m]\ncascades:\n  fast: []\n", nil, nil, `cascade "fast" has no stages`},
+		{"cascade unknown key", "models: [mini=/m]\ncascades:\n  fast: [{model: mini, top: 3}]\n", nil, nil, "top"},
+		{"negative embedding cache", "", nil, []string{"--model", "a", "--embedding-cache-bytes", "-1"}, "embedding_cache_bytes"},
 	}
 	for _, tt := range tests {
 		_, err := load(t, tt.yaml, tt.env, tt.args...)

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crossrank/crossrank/internal/reranktest"
 	"github.com/crossrank/crossrank/internal/testenv"
 	"github.com/crossrank/crossrank/models/loader"
 	"github.com/crossrank/crossrank/models/ort"
@@ -123,5 +124,65 @@ func TestProxyWithTheRealEngine(t *testing.T) {
 				t.Errorf("%s past the window changed: %+v", h.ID, h)
 			}
 		}
+	}
+}
+
+// TestProxyCascade: ext.rerank.cascade ranks the window as the engine's
+// cascade does (a configured name and inline stages alike), and a bad
+// inline cascade is a 422-style error, not a crash.
+func TestProxyCascade(t *testing.T) {
+	_, sess, tok := realEngine(t)
+	bi := reranktest.MiniLM(t, "minilm", 1)
+	ce := rerank.Model{Name: "twin", Scorer: sess, Tokenizer: loader.HF(tok, sess.Info().MaxLength)}
+	eng, err := rerank.New([]rerank.Model{ce, bi}, rerank.WithCascades(map[string][]rerank.Stage{"fast": {{Model: "minilm", Keep: 3}, {Model: "twin", Keep: 1}}}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close(context.Background())
+	texts := []string{"cats purr", "the capital of Australia is Canberra", "bananas are yellow", "Sydney is a large city in Australia",
+		"a recipe for lemon cake", "kangaroos live in Australia", "the weather is sunny"}
+	up := newUpstream(t, len(texts), nil)
+	up.Config.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var hits []string
+		for i, s := range texts {
+			hits = append(hits, fmt.Sprintf(`{"_index":"i","_id":"d%d","_score":%d.5,"_source":{"text":%q}}`, i, len(texts)-i, s))
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"took":1,"hits":{"total":{"value":%d,"relation":"eq"},"max_score":9,"hits":[%s]}}`, len(texts), strings.Join(hits, ","))
+	})
+	p, err := New(Config{Upstream: up.URL, Model: "twin"}, eng)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := startProxy(t, p)
+	const query = "what is the capital of Australia"
+	docs := make([]json.RawMessage, len(texts))
+	for i, s := range texts {
+		docs[i], _ = json.Marshal(s)
+	}
+	direct, err := eng.Score(context.Background(), rerank.Request{Cascade: "fast", Query: query, Documents: docs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []string{`"fast"`, `[{"model":"minilm","keep":3},{"model":"twin","keep":1}]`} {
+		body := fmt.Sprintf(`{"size":%d,"ext":{"rerank":{"query":%q,"fields":["text"],"window":%d,"cascade":%s}}}`, len(texts), query, len(texts), c)
+		resp, b := do(t, "POST", base+"/i/_search", body, nil)
+		if resp.StatusCode != 200 {
+			t.Fatalf("cascade %s: status %d: %s", c, resp.StatusCode, b)
+		}
+		var r hitsResp
+		if err := json.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		for k, h := range r.Hits.Hits {
+			if want := fmt.Sprintf("d%d", direct.Order[k]); h.ID != want {
+				t.Fatalf("cascade %s: position %d is %s, want %s (engine order %v)", c, k, h.ID, want, direct.Order)
+			}
+		}
+	}
+	body := fmt.Sprintf(`{"ext":{"rerank":{"query":%q,"fields":["text"],"cascade":[{"model":"nope","keep":1}]}}}`, query)
+	resp, b := do(t, "POST", base+"/i/_search", body, nil)
+	if resp.StatusCode < 400 || resp.StatusCode >= 500 || !strings.Contains(string(b), "nope") {
+		t.Fatalf("unknown cascade model: status %d: %s", resp.StatusCode, b)
 	}
 }

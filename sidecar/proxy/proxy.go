@@ -4,7 +4,7 @@
 // `GET|POST /{index}/_search` by cross-encoder score.
 //
 // A search is reranked when its body carries an
-// `"ext": {"rerank": {"query": ..., "fields": [...], "window": N, "pipeline": ...}}`
+// `"ext": {"rerank": {"query": ..., "fields": [...], "window": N, "pipeline": ..., "model" or "cascade": ...}}`
 // section, or when the index has defaults (Config.Indices) whose query path
 // finds the query text in the query DSL. The proxy removes ext.rerank before
 // forwarding (the engines reject unknown ext sections), asks the engine for
@@ -542,7 +542,10 @@ type extRerank struct {
 	Window   *int     `json:"window"`
 	Pipeline *string  `json:"pipeline"`
 	Model    *string  `json:"model"`
-	Enabled  *bool    `json:"enabled"`
+	// Cascade names a configured cascade, or gives its stages inline
+	// (as in the HTTP API); it replaces the default model.
+	Cascade api.Cascade `json:"cascade"`
+	Enabled *bool       `json:"enabled"`
 }
 
 // errSkip carries why a search is forwarded without reranking.
@@ -656,7 +659,7 @@ func readExt(obj rawjson.Object) (*extRerank, rawjson.Object, error) {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&ext); err != nil {
-		return nil, obj, fmt.Errorf("ext.rerank: %v (want {\"query\": string, \"fields\": [string], \"window\": int, \"pipeline\": string, \"model\": string, \"enabled\": bool})", err)
+		return nil, obj, fmt.Errorf("ext.rerank: %v (want {\"query\": string, \"fields\": [string], \"window\": int, \"pipeline\": string, \"model\": string, \"cascade\": string or [{\"model\", \"keep\"}], \"enabled\": bool})", err)
 	}
 	extObj = extObj.Remove("rerank")
 	if len(extObj) == 0 {
@@ -771,6 +774,9 @@ func (p *Proxy) request(query string, ext *extRerank, def IndexDefaults) rerank.
 	}
 	if ext.Pipeline != nil {
 		req.Pipeline = *ext.Pipeline
+	}
+	if ext.Cascade.Name != "" || ext.Cascade.Stages != nil {
+		req.Model, req.Cascade, req.CascadeStages = "", ext.Cascade.Name, ext.Cascade.Stages
 	}
 	if ext.Model != nil {
 		req.Model = *ext.Model

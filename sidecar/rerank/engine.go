@@ -7,6 +7,13 @@
 // maps to a status, and models come in through the models contracts. The
 // HTTP API, the _search proxy, `crossrank score` and the bench all call
 // Engine.Score.
+//
+// A model is a cross-encoder (pairs scored jointly, score = sigmoid(logit))
+// or a bi-encoder (query and passages embedded apart through the same
+// batcher, logit = cosine similarity, score = (cosine+1)/2; embeddings are
+// cached by (model, pipeline, text) in a cache bounded in bytes). A cascade
+// (WithCascades) scores every document with its first stage's model and
+// passes the top keep of each stage to the next; see cascade.go.
 package rerank
 
 import (
@@ -23,6 +30,7 @@ import (
 	"github.com/crossrank/crossrank/plugins"
 	"github.com/crossrank/crossrank/sidecar/batcher"
 	"github.com/crossrank/crossrank/sidecar/internal/cache"
+	"github.com/crossrank/crossrank/sidecar/internal/embcache"
 	"github.com/crossrank/crossrank/sidecar/metrics"
 )
 
@@ -57,12 +65,18 @@ type Request struct {
 	// Truncation is the direction and on/off switch of truncation; the
 	// engine sets MaxLength.
 	Truncation models.Truncation
+	// Cascade names a cascade configured with WithCascades (instead of
+	// Model); CascadeStages gives one inline instead. At most one of Model,
+	// Cascade and CascadeStages is set.
+	Cascade       string
+	CascadeStages []Stage
 }
 
 // Result holds one logit and score per document, in request order, and the
 // ranking.
 type Result struct {
-	Model string
+	Model string // the model, or the cascade ("cascade:NAME" inline: "cascade")
+	Kind  models.Kind
 	// UnknownModel is the model name the request gave when no model or
 	// alias has it and the default model served it instead
 	// (WithUnknownModelDefault); "" otherwise.
@@ -70,9 +84,13 @@ type Result struct {
 	// Documents are the request's documents as the client sent them (not
 	// the prepared texts), for encoders that return them.
 	Documents []json.RawMessage
-	Logits    []float32
-	Scores    []float64 // sigmoid(logit)
-	Texts     []string  // the passage texts that were scored
+	// Logits are the raw scores: a cross-encoder's logit, a bi-encoder's
+	// cosine similarity.
+	Logits []float32
+	// Scores map Logits into [0, 1], preserving order: sigmoid(logit) for a
+	// cross-encoder, (cosine+1)/2 for a bi-encoder (ScoreOf).
+	Scores []float64
+	Texts  []string // the passage texts that were scored
 	// Order is the ranking: document indices by score, highest first, ties
 	// by index. Encoders write documents in this order.
 	Order []int
@@ -81,12 +99,29 @@ type Result struct {
 
 // Meta describes how a request was served.
 type Meta struct {
-	Tokens       int // real tokens of the pairs sent to the model
+	Tokens       int // real tokens of the sequences sent to the model
 	CacheHits    int
-	Pairs        int // pairs sent to the model (documents less cache hits)
-	PaddedTokens int // tokens those pairs took in their batches, padding included
+	Pairs        int // sequences sent to the model (pairs, or a bi-encoder's texts)
+	PaddedTokens int // tokens those sequences took in their batches, padding included
 	Batches      int
-	Timings      Timings
+	// EmbeddingCacheHits and EmbeddingCacheMisses count a bi-encoder's
+	// query and passage texts found in, or missing from, the embedding cache.
+	EmbeddingCacheHits, EmbeddingCacheMisses int
+	// Cascade is the cascade's name (empty without one); Stages says what
+	// each stage scored; Sources names, per document in request order, the
+	// model whose score the document has (the last stage that scored it).
+	Cascade string
+	Stages  []StageMeta
+	Sources []string
+	Timings Timings
+}
+
+// StageMeta describes one cascade stage of a request.
+type StageMeta struct {
+	Model  string
+	Kind   models.Kind
+	Scored int // documents this stage scored
+	Kept   int // of those, passed on to the next stage (the last: all it scored)
 }
 
 // Timings are the wall times of a request's stages.
@@ -98,6 +133,8 @@ type Timings struct {
 const (
 	DefaultCacheSize    = 100_000
 	DefaultMaxDocuments = 1000
+	// DefaultEmbeddingCacheBytes holds about 170,000 384-dimension embeddings.
+	DefaultEmbeddingCacheBytes = 256 << 20
 )
 
 // Option configures an Engine.
@@ -131,6 +168,15 @@ func WithRecorder(r metrics.Recorder) Option {
 // WithBatchObserver calls f after every batch of every model.
 func WithBatchObserver(f func(batcher.BatchInfo)) Option { return func(e *Engine) { e.observer = f } }
 
+// WithEmbeddingCacheBytes bounds the bi-encoders' embedding cache to n
+// bytes (4 per dimension plus embcache.EntryOverhead per text; 0 turns it
+// off; default DefaultEmbeddingCacheBytes).
+func WithEmbeddingCacheBytes(n int64) Option { return func(e *Engine) { e.embBytes = n } }
+
+// WithCascades configures named cascades (see Stage); New checks that every
+// stage names a served model and keeps at least one document.
+func WithCascades(c map[string][]Stage) Option { return func(e *Engine) { e.cascades = c } }
+
 // WithDefaultModel names the model used when a request names none (default:
 // the first).
 func WithDefaultModel(name string) Option { return func(e *Engine) { e.def = name } }
@@ -163,6 +209,9 @@ type Engine struct {
 	bcfg           batcher.Config
 	cacheSize      int
 	cache          *cache.Cache
+	embBytes       int64
+	emb            *embcache.Cache
+	cascades       map[string][]Stage
 	maxDocs        int
 	pipelines      PipelineSource
 	defPipeline    string
@@ -173,13 +222,14 @@ type Engine struct {
 type model struct {
 	Model
 	batcher *batcher.Batcher
-	pools   sync.Map // Truncation → *sync.Pool of Encoder
+	pools   sync.Map             // Truncation → *sync.Pool of PairEncoder or TextEncoder
+	text    models.TextTokenizer // a bi-encoder's tokenizer
 }
 
 // New starts an engine, with one batcher per model. Close stops it; the
 // models' scorers stay the caller's to close.
 func New(ms []Model, opts ...Option) (*Engine, error) {
-	e := &Engine{models: map[string]*model{}, cacheSize: DefaultCacheSize, maxDocs: DefaultMaxDocuments, rec: metrics.Nop{}, bcfg: batcher.DefaultConfig()}
+	e := &Engine{models: map[string]*model{}, cacheSize: DefaultCacheSize, embBytes: DefaultEmbeddingCacheBytes, maxDocs: DefaultMaxDocuments, rec: metrics.Nop{}, bcfg: batcher.DefaultConfig()}
 	for _, o := range opts {
 		o(e)
 	}
@@ -190,19 +240,55 @@ func New(ms []Model, opts ...Option) (*Engine, error) {
 		return nil, fmt.Errorf("rerank: max documents %d must be positive", e.maxDocs)
 	}
 	e.cache = cache.New(e.cacheSize)
+	e.emb = embcache.New(e.embBytes)
 	for _, m := range ms {
-		if m.Name == "" || m.Scorer == nil || m.Tokenizer == nil {
-			return nil, fmt.Errorf("rerank: model %q needs a name, a scorer and a tokenizer", m.Name)
+		if m.Kind == "" {
+			m.Kind = models.CrossEncoder
+		}
+		var text models.TextTokenizer
+		switch m.Kind {
+		case models.CrossEncoder:
+			if m.Name == "" || m.Scorer == nil || m.Tokenizer == nil {
+				e.Close(context.Background())
+				return nil, fmt.Errorf("rerank: model %q needs a name, a scorer and a tokenizer", m.Name)
+			}
+		case models.BiEncoder:
+			var ok bool
+			text, ok = m.Tokenizer.(models.TextTokenizer)
+			if m.Name == "" || m.Embedder == nil || !ok {
+				e.Close(context.Background())
+				return nil, fmt.Errorf("rerank: bi-encoder %q needs a name, an embedder and a tokenizer that encodes single texts", m.Name)
+			}
+		default:
+			e.Close(context.Background())
+			return nil, fmt.Errorf("rerank: model %q: unknown kind %q", m.Name, m.Kind)
 		}
 		if _, dup := e.models[m.Name]; dup {
+			e.Close(context.Background())
 			return nil, fmt.Errorf("rerank: model %q given twice", m.Name)
 		}
 		bopts := []batcher.Option{batcher.WithRecorder(e.rec)}
 		if e.observer != nil {
 			bopts = append(bopts, batcher.WithObserver(e.observer))
 		}
-		e.models[m.Name] = &model{Model: m, batcher: batcher.New(m.Name, m.Scorer, e.bcfg, bopts...)}
+		em := &model{Model: m, text: text}
+		if m.Kind == models.BiEncoder {
+			em.batcher = batcher.NewEmbedder(m.Name, m.Embedder, e.bcfg, bopts...)
+		} else {
+			em.batcher = batcher.New(m.Name, m.Scorer, e.bcfg, bopts...)
+		}
+		e.models[m.Name] = em
 		e.names = append(e.names, m.Name)
+	}
+	for name, stages := range e.cascades {
+		if name == "" {
+			e.Close(context.Background())
+			return nil, errors.New("rerank: a cascade needs a name")
+		}
+		if err := e.checkStages(stages); err != nil {
+			e.Close(context.Background())
+			return nil, fmt.Errorf("rerank: cascade %q: %w", name, err)
+		}
 	}
 	if e.def == "" {
 		e.def = ms[0].Name
@@ -255,9 +341,18 @@ func (e *Engine) ModelInfo(name string) (models.Info, bool) {
 	if !ok {
 		return models.Info{}, false
 	}
-	info := m.Scorer.Info()
+	info := m.Model.Info()
 	info.Name = name
 	return info, true
+}
+
+// Cascades lists the configured cascades by name.
+func (e *Engine) Cascades() map[string][]Stage {
+	out := make(map[string][]Stage, len(e.cascades))
+	for k, v := range e.cascades {
+		out[k] = append([]Stage(nil), v...)
+	}
+	return out
 }
 
 // MaxDocuments is the most documents one request may carry.
@@ -278,16 +373,31 @@ func (e *Engine) Batcher(name string) (*batcher.Batcher, bool) {
 // (see AsError).
 func (e *Engine) Score(ctx context.Context, req Request) (*Result, error) {
 	start := time.Now()
-	res, err := e.score(ctx, req)
+	var res *Result
+	var err error
+	if req.Cascade != "" || req.CascadeStages != nil {
+		res, err = e.cascade(ctx, req)
+	} else {
+		res, err = e.score(ctx, req)
+		if err == nil {
+			res.Order = Order(res.Scores)
+		}
+	}
 	if err != nil {
 		return nil, AsError(err)
 	}
-	for i, v := range res.Logits {
-		res.Scores[i] = Sigmoid(v)
-	}
-	res.Order = Order(res.Scores)
 	res.Meta.Timings.Total = time.Since(start)
 	return res, nil
+}
+
+// ScoreOf maps a model's raw score into [0, 1], preserving order: the
+// sigmoid of a cross-encoder's logit, (cosine+1)/2 of a bi-encoder's cosine
+// similarity (clamped, as rounding can pass ±1).
+func ScoreOf(k models.Kind, raw float32) float64 {
+	if k == models.BiEncoder {
+		return min(max((float64(raw)+1)/2, 0), 1)
+	}
+	return Sigmoid(raw)
 }
 
 func (e *Engine) score(ctx context.Context, req Request) (*Result, error) {
@@ -297,6 +407,7 @@ func (e *Engine) score(ctx context.Context, req Request) (*Result, error) {
 	}
 	res := &Result{
 		Model:     m.Name,
+		Kind:      m.Kind,
 		Logits:    make([]float32, len(req.Documents)),
 		Scores:    make([]float64, len(req.Documents)),
 		Texts:     make([]string, len(req.Documents)),
@@ -312,14 +423,25 @@ func (e *Engine) score(ctx context.Context, req Request) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys, miss := e.lookup(m.Name, pname, req, query, res)
-	if len(miss) == 0 {
-		return res, nil
+	if m.Kind == models.BiEncoder {
+		if err := e.embedScore(ctx, m, req, pname, query, res); err != nil {
+			return nil, err
+		}
+	} else {
+		keys, miss := e.lookup(m.Name, pname, req, query, res)
+		if len(miss) > 0 {
+			if err := ctx.Err(); err != nil {
+				return nil, err
+			}
+			if err := e.scoreMisses(ctx, m, req, pname, query, keys, miss, res); err != nil {
+				return nil, err
+			}
+		}
 	}
-	if err := ctx.Err(); err != nil {
-		return nil, err
+	for i, v := range res.Logits {
+		res.Scores[i] = ScoreOf(m.Kind, v)
 	}
-	return res, e.scoreMisses(ctx, m, req, pname, query, keys, miss, res)
+	return res, nil
 }
 
 // resolve checks req's limits and finds its model and pipeline name ("" for

@@ -490,6 +490,14 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 		b = strconv.AppendInt(b, int64(info.MaxLength), 10)
 		b = append(b, `,"twin":`...)
 		b = strconv.AppendBool(b, info.Twin)
+		b = append(b, `,"kind":`...)
+		b = jsonw.AppendString(b, string(info.Kind))
+		b = append(b, `,"trained":`...)
+		b = strconv.AppendBool(b, info.Trained)
+		if info.Dim > 0 {
+			b = append(b, `,"dim":`...)
+			b = strconv.AppendInt(b, int64(info.Dim), 10)
+		}
 		b = append(b, '}')
 	}
 	writeJSON(w, append(b, `]}`...))

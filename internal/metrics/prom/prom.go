@@ -37,6 +37,8 @@ type Prom struct {
 	pairs        prometheus.Counter
 	cacheHits    prometheus.Counter
 	cacheMisses  prometheus.Counter
+	embHits      prometheus.Counter
+	embMisses    prometheus.Counter
 	pluginErrors *prometheus.CounterVec
 	panics       *prometheus.CounterVec
 	gpuMemory    prometheus.Gauge
@@ -140,6 +142,12 @@ func New(opts ...Option) *Prom {
 	p.cacheMisses = prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "crossrank_cache_misses_total", Help: "Score-cache misses.",
 	})
+	p.embHits = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "crossrank_embedding_cache_hits_total", Help: "Bi-encoder embedding-cache hits (query and passage texts).",
+	})
+	p.embMisses = prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "crossrank_embedding_cache_misses_total", Help: "Bi-encoder embedding-cache misses (texts embedded).",
+	})
 	p.pluginErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "crossrank_plugin_errors_total", Help: "Plugin failures by plugin and kind.",
 	}, []string{"plugin", "kind"})
@@ -147,7 +155,7 @@ func New(opts ...Option) *Prom {
 		Name: "crossrank_panics_total", Help: "Panics recovered while serving a request, by route (each answered 500; the server kept serving).",
 	}, []string{"route"})
 	p.reg.MustRegister(p.panics, p.requests, p.reqDuration, p.stages, p.batchPairs, p.tokens,
-		p.queuePairs, p.inflight, p.pairs, p.cacheHits, p.cacheMisses, p.pluginErrors,
+		p.queuePairs, p.inflight, p.pairs, p.cacheHits, p.cacheMisses, p.embHits, p.embMisses, p.pluginErrors,
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector())
 	if cfg.gpu != nil {
@@ -275,6 +283,18 @@ func (p *Prom) Cache(hits, misses int) {
 		p.cacheMisses.Add(float64(misses))
 	}
 	p.ring.Cache(hits, misses)
+}
+
+// EmbeddingCache counts bi-encoder embedding-cache look-ups (the engine's
+// rerank.EmbeddingCacheRecorder).
+func (p *Prom) EmbeddingCache(hits, misses int) {
+	if hits > 0 {
+		p.embHits.Add(float64(hits))
+	}
+	if misses > 0 {
+		p.embMisses.Add(float64(misses))
+	}
+	p.ring.EmbeddingCache(hits, misses)
 }
 
 // PluginError implements metrics.Recorder.

@@ -120,6 +120,7 @@ func TestMetricsExposition(t *testing.T) {
 	p.Batch("twin", 40, 1000, 1600)
 	p.QueuePairs(7)
 	p.Cache(3, 37)
+	p.EmbeddingCache(11, 5)
 	p.PluginError("clean", "trap")
 	p.Panic("/v1/rerank")
 	p.Panic("/v1/rerank")
@@ -138,6 +139,8 @@ func TestMetricsExposition(t *testing.T) {
 		{"crossrank_inflight_requests{}", 2},
 		{"crossrank_cache_hits_total{}", 3},
 		{"crossrank_cache_misses_total{}", 37},
+		{"crossrank_embedding_cache_hits_total{}", 11},
+		{"crossrank_embedding_cache_misses_total{}", 5},
 		{"crossrank_plugin_errors_total{kind=trap,plugin=clean}", 1},
 		{"crossrank_panics_total{route=/v1/rerank}", 2},
 	}
@@ -204,6 +207,8 @@ func TestStatsRing(t *testing.T) {
 	p.Stage(metrics.StageInference, 30*time.Millisecond)
 	p.Batch("m", 64, 600, 1000)
 	p.Batch("m", 36, 400, 1000)
+	p.EmbeddingCache(4, 1)
+	p.EmbeddingCache(2, 0)
 	p.Inflight(2)
 	p.Sample(context.Background())
 	clk.Add(time.Second)
@@ -227,6 +232,9 @@ func TestStatsRing(t *testing.T) {
 		t.Fatalf("points = %d, want 3 (seconds 0,1,2; current second excluded)", len(s.Points))
 	}
 	p0 := s.Points[0]
+	if p0.EmbeddingCacheHits != 6 || p0.EmbeddingCacheMisses != 1 || s.Points[1].EmbeddingCacheHits != 0 {
+		t.Errorf("embedding cache points: %+v", s.Points[:2])
+	}
 	checks := []struct {
 		name string
 		got  *float64

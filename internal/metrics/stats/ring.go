@@ -49,6 +49,8 @@ type bucket struct {
 	paddedTokens int
 	cacheHits    int
 	cacheMisses  int
+	embHits      int
+	embMisses    int
 	pluginErrors int
 	res          ResourceSample
 	inflight     int
@@ -197,6 +199,15 @@ func (r *Ring) Cache(hits, misses int) {
 	b.cacheMisses += misses
 }
 
+// EmbeddingCache records embedding-cache look-ups.
+func (r *Ring) EmbeddingCache(hits, misses int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.cur()
+	b.embHits += hits
+	b.embMisses += misses
+}
+
 // PluginError counts one plugin failure.
 func (r *Ring) PluginError() {
 	r.mu.Lock()
@@ -237,13 +248,17 @@ type Point struct {
 	PaddingWastePct *float64 `json:"padding_waste_pct"`
 	CacheHits       int      `json:"cache_hits"`
 	CacheMisses     int      `json:"cache_misses"`
-	PluginErrors    int      `json:"plugin_errors"`
-	CPUPct          *float64 `json:"cpu_pct"`
-	RSSMB           *float64 `json:"memory_mb"`
-	GPUMemMB        *float64 `json:"gpu_memory_mb,omitempty"`
-	GPUUtilPct      *float64 `json:"gpu_util_pct,omitempty"`
-	Inflight        *int     `json:"inflight"`
-	QueuePairs      *int     `json:"queue_pairs"`
+	// EmbeddingCacheHits and EmbeddingCacheMisses count a bi-encoder's
+	// texts found in, or missing from, the embedding cache that second.
+	EmbeddingCacheHits   int      `json:"embedding_cache_hits"`
+	EmbeddingCacheMisses int      `json:"embedding_cache_misses"`
+	PluginErrors         int      `json:"plugin_errors"`
+	CPUPct               *float64 `json:"cpu_pct"`
+	RSSMB                *float64 `json:"memory_mb"`
+	GPUMemMB             *float64 `json:"gpu_memory_mb,omitempty"`
+	GPUUtilPct           *float64 `json:"gpu_util_pct,omitempty"`
+	Inflight             *int     `json:"inflight"`
+	QueuePairs           *int     `json:"queue_pairs"`
 }
 
 // Snapshot is the /v1/stats document.
@@ -339,6 +354,7 @@ func fillPoint(p *Point, b *bucket) {
 		p.PaddingWastePct = fptr(100 * float64(b.paddedTokens-b.realTokens) / float64(b.paddedTokens))
 	}
 	p.CacheHits, p.CacheMisses, p.PluginErrors = b.cacheHits, b.cacheMisses, b.pluginErrors
+	p.EmbeddingCacheHits, p.EmbeddingCacheMisses = b.embHits, b.embMisses
 	if b.res.HaveProcess {
 		p.CPUPct = fptr(b.res.CPUPercent)
 		p.RSSMB = fptr(b.res.RSSMB)
