@@ -1,19 +1,27 @@
-// Package quantize writes dynamically quantised int8 copies of ONNX models,
-// in the form ONNX Runtime's quantize_dynamic emits (QOperator format):
-// every MatMul whose second input is a 2-D float initializer becomes
+// Package quantize writes dynamically quantised int8 copies of ONNX models.
+// Every MatMul whose second input is a 2-D float initializer becomes
 //
-//	x ─ DynamicQuantizeLinear ─ x_q (uint8), x_scale, x_zero_point
-//	MatMulInteger(x_q, W_q (int8), x_zero_point, W_zero_point = 0) ─ Cast(float)
+//	x ─ Abs ─ ReduceMax(last axis) ─ ÷127 ─ Max(tiny) ─ x_scale      (one per row)
+//	x ÷ x_scale ─ QuantizeLinear(scale 1, zero point 128) ─ x_q (uint8)
+//	MatMulInteger(x_q, W_q (int8), 128, W_zero_point = 0) ─ Cast(float)
 //	  ─ Mul(x_scale · W_scale)
 //
-// with W quantised per tensor, symmetric (zero point 0, scale max|W|/127).
-// Activations are quantised at run time, so no calibration data is needed.
-// ONNX Runtime fuses the pattern into DynamicQuantizeMatMul /
-// MatMulIntegerToFloat. Every Gather from a 2-D float initializer (the
-// embedding tables) gathers int8 rows and dequantises them
-// (DequantizeLinear), like quantize_dynamic's Gather quantisation. Bias Adds,
-// attention score MatMuls (both inputs are activations), LayerNorm and Gemm
-// stay float.
+// with W quantised per tensor, symmetric (zero point 0, scale max|W|/127),
+// and the activation quantised per row (per token: over the last axis),
+// symmetric, at run time, so no calibration data is needed. Because each
+// token's scale depends on that token alone, a sequence's scores do not
+// depend on its batch-mates or on padding, unlike ONNX Runtime's
+// quantize_dynamic, whose DynamicQuantizeLinear takes one scale and zero
+// point for the whole batch tensor. (ONNX Runtime's CPU MatMulInteger and
+// MatMulIntegerToFloat accept only a scalar activation zero point, so a
+// per-row asymmetric scheme would need an extra correction pass; the
+// symmetric one uses the scalar zero point 128 and applies the per-row
+// scale after the integer product. RATIONALE.md has the measurements.)
+//
+// Every Gather from a 2-D float initializer (the embedding tables) gathers
+// int8 rows and dequantises them (DequantizeLinear), like quantize_dynamic's
+// Gather quantisation. Bias Adds, attention score MatMuls (both inputs are
+// activations), LayerNorm and Gemm stay float.
 package quantize
 
 import (
@@ -29,7 +37,7 @@ import (
 
 // Version changes when the output of Dynamic changes; quantize_config.json
 // records it.
-const Version = 2
+const Version = 4
 
 // ConfigFile is written beside the quantised model and describes it.
 const ConfigFile = "quantize_config.json"
@@ -41,16 +49,18 @@ func copiedFiles() []string {
 
 // Config is the content of quantize_config.json.
 type Config struct {
-	Format         string   `json:"format"`
-	Mode           string   `json:"mode"`
-	WeightType     string   `json:"weight_type"`
-	ActivationType string   `json:"activation_type"`
-	PerChannel     bool     `json:"per_channel"`
-	Symmetric      bool     `json:"weight_symmetric"`
-	OpTypes        []string `json:"op_types_to_quantize"`
-	Quantized      int      `json:"quantized_nodes"`
-	Source         string   `json:"source_file"`
-	Version        int      `json:"crossrank_quantize_version"`
+	Format         string `json:"format"`
+	Mode           string `json:"mode"`
+	WeightType     string `json:"weight_type"`
+	ActivationType string `json:"activation_type"`
+	PerChannel     bool   `json:"per_channel"`
+	Symmetric      bool   `json:"weight_symmetric"`
+	// ActivationGranularity is "per-row": one scale per token (last axis).
+	ActivationGranularity string   `json:"activation_granularity,omitempty"`
+	OpTypes               []string `json:"op_types_to_quantize"`
+	Quantized             int      `json:"quantized_nodes"`
+	Source                string   `json:"source_file"`
+	Version               int      `json:"crossrank_quantize_version"`
 }
 
 // Dynamic reads the model folder in (onnx/model.onnx, or model.onnx) and
@@ -67,18 +77,20 @@ func Dynamic(in, out string) error {
 	if err != nil {
 		return fmt.Errorf("quantize: %w", err)
 	}
-	n, err := Graph(m.Graph)
+	// MatMulInteger and QuantizeLinear need opset ≥ 10.
+	opset := int64(11)
+	for i, o := range m.Opsets {
+		if o.Domain == "" {
+			m.Opsets[i].Version = max(o.Version, 11)
+			opset = m.Opsets[i].Version
+		}
+	}
+	n, err := Graph(m.Graph, opset)
 	if err != nil {
 		return fmt.Errorf("quantize %s: %w", src, err)
 	}
 	if n == 0 {
 		return fmt.Errorf("quantize %s: no MatMul or Gather with a float weight initializer to quantise", src)
-	}
-	// MatMulInteger and DynamicQuantizeLinear need opset ≥ 10 and 11.
-	for i, o := range m.Opsets {
-		if o.Domain == "" && o.Version < 11 {
-			m.Opsets[i].Version = 11
-		}
 	}
 	m.ProducerName, m.ProducerVersion = "crossrank-quantize", fmt.Sprint(Version)
 	b, err := m.Marshal()
@@ -108,7 +120,7 @@ func Dynamic(in, out string) error {
 	}
 	rel, _ := filepath.Rel(in, src)
 	cfg := Config{Format: "QOperator", Mode: "dynamic", WeightType: "QInt8", ActivationType: "QUInt8",
-		Symmetric: true, OpTypes: []string{"MatMul", "Gather"}, Quantized: n, Source: rel, Version: Version}
+		Symmetric: true, ActivationGranularity: "per-row", OpTypes: []string{"MatMul", "Gather"}, Quantized: n, Source: rel, Version: Version}
 	cb, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return fmt.Errorf("quantize: %w", err)
@@ -152,19 +164,23 @@ func sourceModel(dir string) (string, error) {
 }
 
 // Graph quantises g in place and returns the number of MatMul and Gather
-// nodes replaced.
-func Graph(g *onnx.Graph) (int, error) {
+// nodes replaced. opset is the model's default-domain opset (at least 11),
+// which decides how ReduceMax takes its axes.
+func Graph(g *onnx.Graph, opset int64) (int, error) {
+	if opset < 11 {
+		return 0, fmt.Errorf("opset %d: quantisation needs opset ≥ 11", opset)
+	}
 	inits := map[string]*onnx.Tensor{}
 	for _, t := range g.Initializers {
 		inits[t.Name] = t
 	}
 	for _, n := range g.Nodes {
-		if n.OpType == "DynamicQuantizeLinear" || n.OpType == "MatMulInteger" {
+		if n.OpType == "DynamicQuantizeLinear" || n.OpType == "MatMulInteger" || n.OpType == "QuantizeLinear" {
 			return 0, errors.New("graph is already quantised")
 		}
 	}
 	type qin struct{ q, scale, zp string }
-	quantised := map[string]qin{} // activation -> its DynamicQuantizeLinear outputs
+	quantised := map[string]qin{} // activation -> its quantised form, per-row scale, zero point
 	weights := map[string]qin{}   // weight -> its int8 initializers
 	count := 0
 	var nodes []*onnx.Node
@@ -192,17 +208,55 @@ func Graph(g *onnx.Graph) (int, error) {
 		}
 		return w
 	}
+	// Constants shared by every activation quantiser.
+	const (
+		c127, cTiny, cOne, cZP = "crossrank_quant_127", "crossrank_quant_tiny", "crossrank_quant_one", "crossrank_quant_zero_point"
+	)
+	constants := false
+	activation := func(x string) qin {
+		if a, ok := quantised[x]; ok {
+			return a
+		}
+		if !constants {
+			g.Initializers = append(g.Initializers,
+				onnx.FloatTensor(c127, nil, []float32{127}),
+				// A row of zeros gets this scale instead of 0 (no 0/0).
+				onnx.FloatTensor(cTiny, nil, []float32{1e-30}),
+				onnx.FloatTensor(cOne, nil, []float32{1}),
+				onnx.Uint8Tensor(cZP, nil, []uint8{128}))
+			constants = true
+		}
+		a := qin{x + "_quantized", x + "_scale", cZP}
+		reduce := &onnx.Node{Name: x + "_row_absmax", OpType: "ReduceMax",
+			Inputs: []string{x + "_abs"}, Outputs: []string{x + "_absmax"},
+			Attrs: []*onnx.Attribute{onnx.Int("keepdims", 1)}}
+		if opset >= 18 {
+			axes := x + "_row_axes"
+			g.Initializers = append(g.Initializers, onnx.Int64Tensor(axes, []int64{1}, []int64{-1}))
+			reduce.Inputs = append(reduce.Inputs, axes)
+		} else {
+			reduce.Attrs = append(reduce.Attrs, onnx.Ints("axes", -1))
+		}
+		nodes = append(nodes,
+			&onnx.Node{Name: x + "_row_abs", OpType: "Abs", Inputs: []string{x}, Outputs: []string{x + "_abs"}},
+			reduce,
+			&onnx.Node{Name: x + "_row_scale_div", OpType: "Div",
+				Inputs: []string{x + "_absmax", c127}, Outputs: []string{x + "_scale_raw"}},
+			&onnx.Node{Name: x + "_row_scale", OpType: "Max",
+				Inputs: []string{x + "_scale_raw", cTiny}, Outputs: []string{a.scale}},
+			&onnx.Node{Name: x + "_row_scaled", OpType: "Div",
+				Inputs: []string{x, a.scale}, Outputs: []string{x + "_scaled"}},
+			// Rounds half to even, adds 128 and saturates to [0, 255]; |x/scale| ≤ 127.
+			&onnx.Node{Name: x + "_QuantizeLinear", OpType: "QuantizeLinear",
+				Inputs: []string{x + "_scaled", cOne, cZP}, Outputs: []string{a.q}},
+		)
+		quantised[x] = a
+		return a
+	}
 	for _, n := range g.Nodes {
 		switch {
 		case n.OpType == "MatMul" && n.Domain == "" && len(n.Inputs) == 2 && floatInit(n.Inputs[1]) != nil:
-			x := n.Inputs[0]
-			a, ok := quantised[x]
-			if !ok {
-				a = qin{x + "_quantized", x + "_scale", x + "_zero_point"}
-				nodes = append(nodes, &onnx.Node{Name: x + "_QuantizeLinear", OpType: "DynamicQuantizeLinear",
-					Inputs: []string{x}, Outputs: []string{a.q, a.scale, a.zp}})
-				quantised[x] = a
-			}
+			a := activation(n.Inputs[0])
 			b, err := weight(floatInit(n.Inputs[1]))
 			if err != nil {
 				return 0, err
@@ -216,10 +270,10 @@ func Graph(g *onnx.Graph) (int, error) {
 					Inputs: []string{a.q, b.q, a.zp, b.zp}, Outputs: []string{mmi}},
 				&onnx.Node{Name: n.Name + "_quant_output_cast", OpType: "Cast",
 					Inputs: []string{mmi}, Outputs: []string{cast}, Attrs: []*onnx.Attribute{onnx.Int("to", int64(onnx.Float))}},
-				&onnx.Node{Name: n.Name + "_quant_scales_mul", OpType: "Mul",
-					Inputs: []string{a.scale, b.scale}, Outputs: []string{sc}},
+				&onnx.Node{Name: n.Name + "_quant_row_scale_mul", OpType: "Mul",
+					Inputs: []string{cast, a.scale}, Outputs: []string{sc}},
 				&onnx.Node{Name: n.Name + "_quant_output_scale_mul", OpType: "Mul",
-					Inputs: []string{cast, sc}, Outputs: []string{out}},
+					Inputs: []string{sc, b.scale}, Outputs: []string{out}},
 			)
 			count++
 		case n.OpType == "Gather" && n.Domain == "" && len(n.Inputs) == 2 && floatInit(n.Inputs[0]) != nil &&
