@@ -67,8 +67,8 @@ POST /v1/rerank, text-embeddings-inference-compatible POST /rerank, and
 POST /v1/rerank/hits (reorders an Elasticsearch/OpenSearch _search response),
 plus GET /health, /ready and /v1/models. Every flag can also be set in the
 --config YAML file (key = flag name with _ for -) or as CROSSRANK_<KEY>.
-SIGTERM stops accepting, finishes in-flight requests within --shutdown-grace,
-and exits 0.`,
+SIGTERM turns /ready to 503 while still serving for --drain-delay, then stops
+accepting, finishes in-flight requests within --shutdown-grace, and exits 0.`,
 		Args: cobra.NoArgs,
 	}
 	flags := config.Register(c.Flags())
@@ -201,6 +201,7 @@ func newSidecar(ctx context.Context, cfg config.Config, log *slog.Logger) (sc *s
 	sopts := []server.Option{
 		server.WithRecorder(env.Recorder), server.WithLogger(log),
 		server.WithMaxBodyBytes(cfg.MaxBodyBytes), server.WithRequestTimeout(cfg.RequestTimeout.D()),
+		server.WithDrainDelay(cfg.DrainDelay.D()),
 	}
 	if env.Fallback != nil {
 		sopts = append(sopts, server.WithFallback(env.Fallback))

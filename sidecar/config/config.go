@@ -79,6 +79,7 @@ type Config struct {
 	MaxBodyBytes          int      `yaml:"max_body_bytes" help:"request body limit in bytes"`
 	RequestTimeout        Duration `yaml:"request_timeout" help:"deadline of a request without timeout_ms"`
 	ShutdownGrace         Duration `yaml:"shutdown_grace" help:"time in-flight requests get to finish on SIGTERM"`
+	DrainDelay            Duration `yaml:"drain_delay" help:"on SIGTERM, time /ready answers 503 while requests are still served, before the listener closes"`
 	PluginDir             string   `yaml:"plugin_dir" help:"folder of .wasm plugins"`
 	PipelinesFile         string   `yaml:"pipelines_file" flag:"pipelines" help:"YAML file with a pipelines: map"`
 	DefaultPipe           string   `yaml:"default_pipeline" help:"pipeline used when a request names none"`
@@ -326,7 +327,7 @@ func (c Config) Validate() error {
 	if c.CacheSize < 0 {
 		bad("cache_size must not be negative")
 	}
-	if c.MaxWait < 0 || c.RequestTimeout < 0 || c.ShutdownGrace < 0 {
+	if c.MaxWait < 0 || c.RequestTimeout < 0 || c.ShutdownGrace < 0 || c.DrainDelay < 0 {
 		bad("durations must not be negative")
 	}
 	if c.MaxDocuments > c.MaxQueuePairs {
