@@ -1,27 +1,32 @@
-// Package quantize writes dynamically quantised int8 copies of ONNX models.
-// Every MatMul whose second input is a 2-D float initializer becomes
+// Package quantize writes dynamically quantised int8 copies of ONNX models
+// for ONNX Runtime. Every MatMul whose second input is a 2-D float
+// initializer W becomes
 //
-//	x ─ Abs ─ ReduceMax(last axis) ─ ÷127 ─ Max(tiny) ─ x_scale      (one per row)
+//	x ─ Abs ─ ReduceMax(last axis) ─ ÷127 ─ Max(tiny) ─ x_scale       (one per row)
 //	x ÷ x_scale ─ QuantizeLinear(scale 1, zero point 128) ─ x_q (uint8)
-//	MatMulInteger(x_q, W_q (int8), 128, W_zero_point = 0) ─ Cast(float)
-//	  ─ Mul(x_scale · W_scale)
+//	MatMulIntegerToFloat(x_q, W_q (int8), x_scale, W_scale, 128, 0)  (com.microsoft)
 //
-// with W quantised per tensor, symmetric (zero point 0, scale max|W|/127),
-// and the activation quantised per row (per token: over the last axis),
-// symmetric, at run time, so no calibration data is needed. Because each
-// token's scale depends on that token alone, a sequence's scores do not
-// depend on its batch-mates or on padding, unlike ONNX Runtime's
-// quantize_dynamic, whose DynamicQuantizeLinear takes one scale and zero
-// point for the whole batch tensor. (ONNX Runtime's CPU MatMulInteger and
-// MatMulIntegerToFloat accept only a scalar activation zero point, so a
-// per-row asymmetric scheme would need an extra correction pass; the
-// symmetric one uses the scalar zero point 128 and applies the per-row
-// scale after the integer product. RATIONALE.md has the measurements.)
+// with W quantised per output column, symmetric (zero point 0, scale
+// max|W[:,j]|/127), and the activation quantised per row (per token: over
+// the last axis), symmetric, at run time, so no calibration data is needed.
+// Because each token's scale depends on that token alone, a sequence's
+// scores do not depend on its batch-mates or on padding, unlike ONNX
+// Runtime's quantize_dynamic, whose DynamicQuantizeLinear takes one scale
+// and zero point for the whole batch tensor.
+//
+// ONNX Runtime's CPU integer kernels (MatMulInteger, MatMulIntegerToFloat)
+// take only a scalar activation zero point, hence the symmetric scheme with
+// the fixed zero point 128; MatMulIntegerToFloat applies the per-column
+// weight scales in its GEMM output stage and the per-row activation scale in
+// one more pass. The contrib operator is written directly rather than left
+// to ONNX Runtime's fusion of MatMulInteger─Cast─Mul, because that fusion
+// also absorbs the following bias Add, which the kernel then multiplies by
+// the per-row scale (wrong scores; RATIONALE.md has the measurements).
 //
 // Every Gather from a 2-D float initializer (the embedding tables) gathers
-// int8 rows and dequantises them (DequantizeLinear), like quantize_dynamic's
-// Gather quantisation. Bias Adds, attention score MatMuls (both inputs are
-// activations), LayerNorm and Gemm stay float.
+// int8 rows and dequantises them (DequantizeLinear, per tensor), like
+// quantize_dynamic's Gather quantisation. Bias Adds, attention score MatMuls
+// (both inputs are activations), LayerNorm and Gemm stay float.
 package quantize
 
 import (
@@ -31,13 +36,17 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/crossrank/crossrank/models/onnx"
 )
 
 // Version changes when the output of Dynamic changes; quantize_config.json
 // records it.
-const Version = 4
+const Version = 5
+
+// msDomain is ONNX Runtime's contrib operator domain (MatMulIntegerToFloat).
+const msDomain = "com.microsoft"
 
 // ConfigFile is written beside the quantised model and describes it.
 const ConfigFile = "quantize_config.json"
@@ -89,6 +98,12 @@ func Dynamic(in, out string) error {
 	if err != nil {
 		return fmt.Errorf("quantize %s: %w", src, err)
 	}
+	if !slices.ContainsFunc(m.Opsets, func(o onnx.OpsetID) bool { return o.Domain == msDomain }) {
+		m.Opsets = append(m.Opsets, onnx.OpsetID{Domain: msDomain, Version: 1})
+	}
+	if err != nil {
+		return fmt.Errorf("quantize %s: %w", src, err)
+	}
 	if n == 0 {
 		return fmt.Errorf("quantize %s: no MatMul or Gather with a float weight initializer to quantise", src)
 	}
@@ -120,7 +135,7 @@ func Dynamic(in, out string) error {
 	}
 	rel, _ := filepath.Rel(in, src)
 	cfg := Config{Format: "QOperator", Mode: "dynamic", WeightType: "QInt8", ActivationType: "QUInt8",
-		Symmetric: true, ActivationGranularity: "per-row", OpTypes: []string{"MatMul", "Gather"}, Quantized: n, Source: rel, Version: Version}
+		PerChannel: true, Symmetric: true, ActivationGranularity: "per-row", OpTypes: []string{"MatMul", "Gather"}, Quantized: n, Source: rel, Version: Version}
 	cb, err := json.MarshalIndent(cfg, "", "  ")
 	if err != nil {
 		return fmt.Errorf("quantize: %w", err)
@@ -184,21 +199,33 @@ func Graph(g *onnx.Graph, opset int64) (int, error) {
 	weights := map[string]qin{}   // weight -> its int8 initializers
 	count := 0
 	var nodes []*onnx.Node
-	weight := func(w *onnx.Tensor) (qin, error) {
-		if b, ok := weights[w.Name]; ok {
+	// weight quantises w once: per output column (MatMul weights, K×N: one
+	// scale per column j, which MatMulIntegerToFloat applies in its output
+	// stage) or per tensor (Gather tables: DequantizeLinear at opset 11
+	// takes a scalar scale).
+	weight := func(w *onnx.Tensor, perColumn bool) (qin, error) {
+		key := fmt.Sprint(w.Name, perColumn)
+		if b, ok := weights[key]; ok {
 			return b, nil
 		}
 		vals, err := w.Floats()
 		if err != nil {
 			return qin{}, err
 		}
-		q, scale := symmetricInt8(vals)
 		b := qin{w.Name + "_quantized", w.Name + "_scale", w.Name + "_zero_point"}
-		g.Initializers = append(g.Initializers,
-			onnx.Int8Tensor(b.q, w.Dims, q),
-			onnx.FloatTensor(b.scale, nil, []float32{scale}),
-			onnx.Int8Tensor(b.zp, nil, []int8{0}))
-		weights[w.Name] = b
+		if perColumn {
+			q, scales := symmetricInt8Columns(vals, int(w.Dims[1]))
+			g.Initializers = append(g.Initializers,
+				onnx.Int8Tensor(b.q, w.Dims, q),
+				onnx.FloatTensor(b.scale, []int64{w.Dims[1]}, scales))
+		} else {
+			q, scale := symmetricInt8(vals)
+			g.Initializers = append(g.Initializers,
+				onnx.Int8Tensor(b.q, w.Dims, q),
+				onnx.FloatTensor(b.scale, nil, []float32{scale}))
+		}
+		g.Initializers = append(g.Initializers, onnx.Int8Tensor(b.zp, nil, []int8{0}))
+		weights[key] = b
 		return b, nil
 	}
 	floatInit := func(name string) *onnx.Tensor {
@@ -257,29 +284,17 @@ func Graph(g *onnx.Graph, opset int64) (int, error) {
 		switch {
 		case n.OpType == "MatMul" && n.Domain == "" && len(n.Inputs) == 2 && floatInit(n.Inputs[1]) != nil:
 			a := activation(n.Inputs[0])
-			b, err := weight(floatInit(n.Inputs[1]))
+			b, err := weight(floatInit(n.Inputs[1]), true)
 			if err != nil {
 				return 0, err
 			}
-			out := n.Outputs[0]
-			mmi := out + "_output_quantized"
-			cast := mmi + "_cast_output"
-			sc := n.Name + "_scales_mul_output"
-			nodes = append(nodes,
-				&onnx.Node{Name: n.Name + "_quant", OpType: "MatMulInteger",
-					Inputs: []string{a.q, b.q, a.zp, b.zp}, Outputs: []string{mmi}},
-				&onnx.Node{Name: n.Name + "_quant_output_cast", OpType: "Cast",
-					Inputs: []string{mmi}, Outputs: []string{cast}, Attrs: []*onnx.Attribute{onnx.Int("to", int64(onnx.Float))}},
-				&onnx.Node{Name: n.Name + "_quant_row_scale_mul", OpType: "Mul",
-					Inputs: []string{cast, a.scale}, Outputs: []string{sc}},
-				&onnx.Node{Name: n.Name + "_quant_output_scale_mul", OpType: "Mul",
-					Inputs: []string{sc, b.scale}, Outputs: []string{out}},
-			)
+			nodes = append(nodes, &onnx.Node{Name: n.Name + "_quant", OpType: "MatMulIntegerToFloat", Domain: msDomain,
+				Inputs: []string{a.q, b.q, a.scale, b.scale, a.zp, b.zp}, Outputs: []string{n.Outputs[0]}})
 			count++
 		case n.OpType == "Gather" && n.Domain == "" && len(n.Inputs) == 2 && floatInit(n.Inputs[0]) != nil &&
 			(n.Attr("axis") == nil || n.Attr("axis").I == 0):
 			// Embedding lookups: gather int8 rows, then dequantise them.
-			b, err := weight(floatInit(n.Inputs[0]))
+			b, err := weight(floatInit(n.Inputs[0]), false)
 			if err != nil {
 				return 0, err
 			}
@@ -314,6 +329,28 @@ func Graph(g *onnx.Graph, opset int64) (int, error) {
 	}
 	g.Initializers = kept
 	return count, nil
+}
+
+// symmetricInt8Columns quantises the row-major matrix w (cols columns) per
+// column: scale_j = max_i |w_ij| / 127.
+func symmetricInt8Columns(w []float32, cols int) ([]int8, []float32) {
+	scales := make([]float32, cols)
+	for j := range cols {
+		var m float64
+		for i := j; i < len(w); i += cols {
+			m = math.Max(m, math.Abs(float64(w[i])))
+		}
+		scales[j] = 1
+		if m > 0 {
+			scales[j] = float32(m / 127)
+		}
+	}
+	q := make([]int8, len(w))
+	for i, v := range w {
+		r := math.RoundToEven(float64(v) / float64(scales[i%cols]))
+		q[i] = int8(max(-127, min(127, r)))
+	}
+	return q, scales
 }
 
 // symmetricInt8 quantises w per tensor: scale = max|w| / 127, q = round(w / scale).
