@@ -2,9 +2,9 @@
 // for ONNX Runtime. Every MatMul whose second input is a 2-D float
 // initializer W becomes
 //
-//	x ─ Abs ─ ReduceMax(last axis) ─ ÷127 ─ Max(tiny) ─ x_scale       (one per row)
-//	x ÷ x_scale ─ QuantizeLinear(scale 1, zero point 128) ─ x_q (uint8)
-//	MatMulIntegerToFloat(x_q, W_q (int8), x_scale, W_scale, 128, 0)  (com.microsoft)
+//	max(ReduceMax(x), −ReduceMin(x)) over the last axis ÷ 127 ─ Max(tiny) ─ x_scale  (one per row)
+//	x · Reciprocal(x_scale) ─ QuantizeLinear(scale 1, zero point 128) ─ x_q (uint8)
+//	MatMulIntegerToFloat(x_q, W_q (int8), x_scale, W_scale, 128, 0)                 (com.microsoft)
 //
 // with W quantised per output column, symmetric (zero point 0, scale
 // max|W[:,j]|/127), and the activation quantised per row (per token: over
@@ -43,7 +43,7 @@ import (
 
 // Version changes when the output of Dynamic changes; quantize_config.json
 // records it.
-const Version = 5
+const Version = 6
 
 // msDomain is ONNX Runtime's contrib operator domain (MatMulIntegerToFloat).
 const msDomain = "com.microsoft"
@@ -237,7 +237,7 @@ func Graph(g *onnx.Graph, opset int64) (int, error) {
 	}
 	// Constants shared by every activation quantiser.
 	const (
-		c127, cTiny, cOne, cZP = "crossrank_quant_127", "crossrank_quant_tiny", "crossrank_quant_one", "crossrank_quant_zero_point"
+		c127, cTiny, cZP, cFlat, cOne = "crossrank_quant_127", "crossrank_quant_tiny", "crossrank_quant_zero_point", "crossrank_quant_minus_one", "crossrank_quant_one"
 	)
 	constants := false
 	activation := func(x string) qin {
@@ -249,30 +249,37 @@ func Graph(g *onnx.Graph, opset int64) (int, error) {
 				onnx.FloatTensor(c127, nil, []float32{127}),
 				// A row of zeros gets this scale instead of 0 (no 0/0).
 				onnx.FloatTensor(cTiny, nil, []float32{1e-30}),
-				onnx.FloatTensor(cOne, nil, []float32{1}),
-				onnx.Uint8Tensor(cZP, nil, []uint8{128}))
+				onnx.Uint8Tensor(cZP, nil, []uint8{128}),
+				onnx.Int64Tensor(cFlat, []int64{1}, []int64{-1}),
+				onnx.FloatTensor(cOne, nil, []float32{1}))
 			constants = true
 		}
 		a := qin{x + "_quantized", x + "_scale", cZP}
-		reduce := &onnx.Node{Name: x + "_row_absmax", OpType: "ReduceMax",
-			Inputs: []string{x + "_abs"}, Outputs: []string{x + "_absmax"},
-			Attrs: []*onnx.Attribute{onnx.Int("keepdims", 1)}}
-		if opset >= 18 {
-			axes := x + "_row_axes"
-			g.Initializers = append(g.Initializers, onnx.Int64Tensor(axes, []int64{1}, []int64{-1}))
-			reduce.Inputs = append(reduce.Inputs, axes)
-		} else {
-			reduce.Attrs = append(reduce.Attrs, onnx.Ints("axes", -1))
+		reduce := func(op, out string) *onnx.Node {
+			n := &onnx.Node{Name: x + "_row_" + op, OpType: op, Inputs: []string{x}, Outputs: []string{out},
+				Attrs: []*onnx.Attribute{onnx.Int("keepdims", 1)}}
+			if opset >= 18 {
+				n.Inputs = append(n.Inputs, cFlat) // axes [-1]
+			} else {
+				n.Attrs = append(n.Attrs, onnx.Ints("axes", -1))
+			}
+			return n
 		}
 		nodes = append(nodes,
-			&onnx.Node{Name: x + "_row_abs", OpType: "Abs", Inputs: []string{x}, Outputs: []string{x + "_abs"}},
-			reduce,
+			// max |x| per row from ReduceMax and ReduceMin (two reads, no
+			// Abs copy of x).
+			reduce("ReduceMax", x+"_rowmax"),
+			reduce("ReduceMin", x+"_rowmin"),
+			&onnx.Node{Name: x + "_row_neg_min", OpType: "Neg", Inputs: []string{x + "_rowmin"}, Outputs: []string{x + "_rowmin_neg"}},
+			&onnx.Node{Name: x + "_row_absmax", OpType: "Max",
+				Inputs: []string{x + "_rowmax", x + "_rowmin_neg"}, Outputs: []string{x + "_absmax"}},
 			&onnx.Node{Name: x + "_row_scale_div", OpType: "Div",
 				Inputs: []string{x + "_absmax", c127}, Outputs: []string{x + "_scale_raw"}},
 			&onnx.Node{Name: x + "_row_scale", OpType: "Max",
 				Inputs: []string{x + "_scale_raw", cTiny}, Outputs: []string{a.scale}},
-			&onnx.Node{Name: x + "_row_scaled", OpType: "Div",
-				Inputs: []string{x, a.scale}, Outputs: []string{x + "_scaled"}},
+			&onnx.Node{Name: x + "_row_inv_scale", OpType: "Reciprocal", Inputs: []string{a.scale}, Outputs: []string{x + "_inv_scale"}},
+			&onnx.Node{Name: x + "_row_scaled", OpType: "Mul",
+				Inputs: []string{x, x + "_inv_scale"}, Outputs: []string{x + "_scaled"}},
 			// Rounds half to even, adds 128 and saturates to [0, 255]; |x/scale| ≤ 127.
 			&onnx.Node{Name: x + "_QuantizeLinear", OpType: "QuantizeLinear",
 				Inputs: []string{x + "_scaled", cOne, cZP}, Outputs: []string{a.q}},
