@@ -420,6 +420,7 @@ func TestInt8BatchIndependence(t *testing.T) {
 		{"long mates", long, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			var got []float32 // the own set's batch, scored once
 			for i, r := range own {
 				rows := [][3][]int64{r}
 				if tc.mates == nil {
@@ -431,14 +432,16 @@ func TestInt8BatchIndependence(t *testing.T) {
 				if l == 0 {
 					l = longest(rows)
 				}
-				ids, mask, types := batchOf(rows, l)
-				got, err := s.Score(len(rows), l, ids, mask, types)
-				if err != nil {
-					t.Fatal(err)
-				}
 				row := 0
 				if tc.mates == nil {
 					row = i
+				}
+				if tc.mates != nil || got == nil {
+					ids, mask, types := batchOf(rows, l)
+					var err error
+					if got, err = s.Score(len(rows), l, ids, mask, types); err != nil {
+						t.Fatal(err)
+					}
 				}
 				d := math.Abs(float64(got[row] - alone[i]))
 				worst = max(worst, d)
