@@ -13,6 +13,7 @@ setup-opensearch:
 ## integration: the proxy and the set-ups against a real OpenSearch
 integration: setup build setup-opensearch
 	$(GO) test -count=1 -tags integration -timeout 20m -run '^TestIntegration' -v ./sidecar/proxy/
+	$(GO) test -count=1 -tags integration -timeout 10m -run '^TestIntegration' -v ./examples/deploy/
 
 ## opensearch-start / opensearch-stop: a node for trying things by hand
 ## (.cache/opensearch/run; prints its URL)

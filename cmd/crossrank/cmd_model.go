@@ -69,10 +69,10 @@ func newModelQuantizeCmd() *cobra.Command {
 	c := &cobra.Command{
 		Use:   "quantize --in DIR --out DIR",
 		Short: "Write a dynamically quantised int8 copy of a model folder",
-		Long: `quantize rewrites every MatMul with a weight initializer as
-DynamicQuantizeLinear + MatMulInteger (per-tensor symmetric int8 weights,
-uint8 activations quantised at run time), what ONNX Runtime's
-quantize_dynamic emits. The output folder holds onnx/model_quantized.onnx and
+		Long: `quantize rewrites every MatMul with a weight initializer as a per-row
+activation quantiser + MatMulIntegerToFloat (int8 weights symmetric per
+column, uint8 activations quantised per token at run time, so a pair's score
+does not depend on its batch-mates; see models/quantize). The output folder holds onnx/model_quantized.onnx and
 the same graph as onnx/model.onnx (so 'crossrank serve --model DIR' runs the
 int8 model), quantize_config.json, and config.json and tokenizer.json copied.`,
 		Args: cobra.NoArgs,

@@ -35,8 +35,8 @@ POST /v1/rerank, text-embeddings-inference-compatible POST /rerank, and
 POST /v1/rerank/hits (reorders an Elasticsearch/OpenSearch _search response),
 plus GET /health, /ready and /v1/models. Every flag can also be set in the
 --config YAML file (key = flag name with _ for -) or as CROSSRANK_<KEY>.
-SIGTERM stops accepting, finishes in-flight requests within --shutdown-grace,
-and exits 0.`,
+SIGTERM turns /ready to 503 while still serving for --drain-delay, then stops
+accepting, finishes in-flight requests within --shutdown-grace, and exits 0.`,
 		Args: cobra.NoArgs,
 	}
 	flags := config.Register(c.Flags())
@@ -149,7 +149,7 @@ func newSidecar(ctx context.Context, cfg config.Config, log *slog.Logger) (sc *s
 	}
 	sopts := []server.Option{
 		server.WithRecorder(rec), server.WithLogger(log),
-		server.WithMaxBodyBytes(cfg.MaxBodyBytes), server.WithRequestTimeout(cfg.RequestTimeout.D()),
+		server.WithMaxBodyBytes(cfg.MaxBodyBytes), server.WithRequestTimeout(cfg.RequestTimeout.D()), server.WithDrainDelay(cfg.DrainDelay.D()),
 		server.WithHandler("GET", "/metrics", rec.MetricsHandler()),
 		server.WithHandler("GET", "/v1/stats", rec.StatsHandler()),
 		server.WithHandler("GET", "/dashboard", dashboard.Handler()),

@@ -9,15 +9,19 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
 	"github.com/crossrank/crossrank/sidecar/config"
+	"github.com/crossrank/crossrank/internal/metrics/prom"
 	"github.com/crossrank/crossrank/sidecar/server"
 )
 
@@ -45,6 +49,8 @@ type probe struct {
 		Path string `yaml:"path"`
 		Port any    `yaml:"port"`
 	} `yaml:"httpGet"`
+	PeriodSeconds    int `yaml:"periodSeconds"`
+	FailureThreshold int `yaml:"failureThreshold"`
 }
 
 type container struct {
@@ -67,25 +73,46 @@ type container struct {
 }
 
 type object struct {
-	Kind     string `yaml:"kind"`
-	Metadata struct {
+	APIVersion string `yaml:"apiVersion"`
+	Kind       string `yaml:"kind"`
+	Metadata   struct {
 		Name   string            `yaml:"name"`
 		Labels map[string]string `yaml:"labels"`
 	} `yaml:"metadata"`
 	Data map[string]string `yaml:"data"`
 	Spec struct {
 		Selector yaml.Node `yaml:"selector"`
-		Ports    []struct {
+		Replicas *int      `yaml:"replicas"`
+		// PodDisruptionBudget
+		MinAvailable   any `yaml:"minAvailable"`
+		MaxUnavailable any `yaml:"maxUnavailable"`
+		// HorizontalPodAutoscaler
+		ScaleTargetRef struct {
+			APIVersion string `yaml:"apiVersion"`
+			Kind       string `yaml:"kind"`
+			Name       string `yaml:"name"`
+		} `yaml:"scaleTargetRef"`
+		MinReplicas int         `yaml:"minReplicas"`
+		MaxReplicas int         `yaml:"maxReplicas"`
+		Metrics     []hpaMetric `yaml:"metrics"`
+		// PodMonitor
+		PodMetricsEndpoints []struct {
+			Port string `yaml:"port"`
+			Path string `yaml:"path"`
+		} `yaml:"podMetricsEndpoints"`
+		Ports []struct {
 			Port       int `yaml:"port"`
 			TargetPort any `yaml:"targetPort"`
 		} `yaml:"ports"`
 		Template struct {
 			Metadata struct {
-				Labels map[string]string `yaml:"labels"`
+				Labels      map[string]string `yaml:"labels"`
+				Annotations map[string]string `yaml:"annotations"`
 			} `yaml:"metadata"`
 			Spec struct {
-				Containers []container `yaml:"containers"`
-				Volumes    []struct {
+				TerminationGracePeriodSeconds *int        `yaml:"terminationGracePeriodSeconds"`
+				Containers                    []container `yaml:"containers"`
+				Volumes                       []struct {
 					Name      string `yaml:"name"`
 					ConfigMap *struct {
 						Name string `yaml:"name"`
@@ -94,6 +121,26 @@ type object struct {
 			} `yaml:"spec"`
 		} `yaml:"template"`
 	} `yaml:"spec"`
+}
+
+type hpaMetric struct {
+	Type string `yaml:"type"`
+	Pods *struct {
+		Metric struct {
+			Name string `yaml:"name"`
+		} `yaml:"metric"`
+		Target struct {
+			Type         string `yaml:"type"`
+			AverageValue string `yaml:"averageValue"`
+		} `yaml:"target"`
+	} `yaml:"pods"`
+	Resource *struct {
+		Name   string `yaml:"name"`
+		Target struct {
+			Type               string `yaml:"type"`
+			AverageUtilization int    `yaml:"averageUtilization"`
+		} `yaml:"target"`
+	} `yaml:"resource"`
 }
 
 func objects(t *testing.T, rel string) []object {
@@ -440,4 +487,224 @@ func TestCacheDirWritable(t *testing.T) {
 	if !strings.Contains(unit, "\nCacheDirectory=crossrank") || !strings.Contains(unit, "--cache-dir ${CACHE_DIRECTORY}") {
 		t.Error("systemd unit: no CacheDirectory= handed to --cache-dir")
 	}
+}
+
+// exportedMetrics scrapes a real sidecar metrics registry (the one serve
+// mounts on GET /metrics) and returns each metric's name and type.
+func exportedMetrics(t *testing.T) map[string]string {
+	t.Helper()
+	rec := prom.New()
+	defer rec.Close()
+	w := httptest.NewRecorder()
+	rec.MetricsHandler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	out := map[string]string{}
+	sc := bufio.NewScanner(bytes.NewReader(w.Body.Bytes()))
+	for sc.Scan() {
+		if f := strings.Fields(sc.Text()); len(f) == 4 && f[0] == "#" && f[1] == "TYPE" {
+			out[f[2]] = f[3]
+		}
+	}
+	if len(out) == 0 {
+		t.Fatalf("no metrics in the exposition:\n%s", w.Body.Bytes())
+	}
+	return out
+}
+
+// matchLabels decodes a selector's matchLabels.
+func matchLabels(t *testing.T, o object) map[string]string {
+	t.Helper()
+	var sel struct {
+		MatchLabels map[string]string `yaml:"matchLabels"`
+	}
+	if err := o.Spec.Selector.Decode(&sel); err != nil {
+		t.Fatalf("%s %s selector: %v", o.Kind, o.Metadata.Name, err)
+	}
+	if len(sel.MatchLabels) == 0 {
+		t.Fatalf("%s %s: empty selector", o.Kind, o.Metadata.Name)
+	}
+	return sel.MatchLabels
+}
+
+func selects(sel, labels map[string]string) bool {
+	for k, v := range sel {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
+}
+
+// TestKubernetesAutoscaling checks the HorizontalPodAutoscaler, the
+// Prometheus adapter rule it depends on, the PodDisruptionBudget, the
+// PodMonitor and the drain timing against the Deployment, the ConfigMap
+// loaded with the real config loader, and the metrics the sidecar really
+// exports.
+func TestKubernetesAutoscaling(t *testing.T) {
+	var kust struct {
+		Resources []string `yaml:"resources"`
+	}
+	if err := yaml.Unmarshal(read(t, "kubernetes/kustomization.yaml"), &kust); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(kust.Resources, "hpa.yaml") {
+		t.Errorf("kustomization.yaml resources %v lack hpa.yaml", kust.Resources)
+	}
+	for _, r := range kust.Resources {
+		if _, err := os.Stat(filepath.Join(here(t), "kubernetes", r)); err != nil {
+			t.Errorf("kustomization.yaml: %v", err)
+		}
+	}
+	byKind := map[string]object{}
+	for _, f := range []string{"kubernetes/deployment.yaml", "kubernetes/hpa.yaml", "kubernetes/configmap.yaml", "kubernetes/autoscaling/podmonitor.yaml"} {
+		for _, o := range objects(t, f) {
+			if _, dup := byKind[o.Kind]; dup {
+				t.Fatalf("two %s objects", o.Kind)
+			}
+			byKind[o.Kind] = o
+		}
+	}
+	dep, hpa, pdb, cm, pm := byKind["Deployment"], byKind["HorizontalPodAutoscaler"], byKind["PodDisruptionBudget"], byKind["ConfigMap"], byKind["PodMonitor"]
+	for _, k := range []string{"Deployment", "HorizontalPodAutoscaler", "PodDisruptionBudget", "ConfigMap", "PodMonitor"} {
+		if _, ok := byKind[k]; !ok {
+			t.Fatalf("no %s in the manifests", k)
+		}
+	}
+	podLabels := dep.Spec.Template.Metadata.Labels
+	var c container
+	for _, x := range dep.Spec.Template.Spec.Containers {
+		if x.Name == "crossrank" {
+			c = x
+		}
+	}
+
+	t.Run("hpa", func(t *testing.T) {
+		ref := hpa.Spec.ScaleTargetRef
+		if hpa.APIVersion != "autoscaling/v2" || ref.APIVersion != "apps/v1" || ref.Kind != "Deployment" || ref.Name != dep.Metadata.Name {
+			t.Errorf("HPA %s targets %+v, want autoscaling/v2 on the Deployment %s", hpa.APIVersion, ref, dep.Metadata.Name)
+		}
+		if hpa.Spec.MinReplicas < 2 || hpa.Spec.MaxReplicas <= hpa.Spec.MinReplicas {
+			t.Errorf("replicas %d..%d: want at least 2 (one can fail or drain) and room to grow", hpa.Spec.MinReplicas, hpa.Spec.MaxReplicas)
+		}
+		if dep.Spec.Replicas != nil {
+			t.Errorf("Deployment sets replicas: %d, which every apply would reset under the HPA", *dep.Spec.Replicas)
+		}
+		exported := exportedMetrics(t)
+		var adapter struct {
+			Rules struct {
+				Custom []struct {
+					SeriesQuery string `yaml:"seriesQuery"`
+					Resources   struct {
+						Overrides map[string]struct {
+							Resource string `yaml:"resource"`
+						} `yaml:"overrides"`
+					} `yaml:"resources"`
+					Name struct {
+						Matches string `yaml:"matches"`
+						As      string `yaml:"as"`
+					} `yaml:"name"`
+					MetricsQuery string `yaml:"metricsQuery"`
+				} `yaml:"custom"`
+			} `yaml:"rules"`
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(read(t, "kubernetes/autoscaling/prometheus-adapter-values.yaml")))
+		if err := dec.Decode(&adapter); err != nil {
+			t.Fatal(err)
+		}
+		pods := 0
+		for _, m := range hpa.Spec.Metrics {
+			switch m.Type {
+			case "Pods":
+				pods++
+				name := m.Pods.Metric.Name
+				if typ, ok := exported[name]; !ok || typ != "gauge" {
+					t.Errorf("Pods metric %s: the sidecar exports it as %q, want a gauge (exported: %v)", name, typ, exported)
+				}
+				if v, err := strconv.ParseFloat(m.Pods.Target.AverageValue, 64); err != nil || v <= 0 || m.Pods.Target.Type != "AverageValue" {
+					t.Errorf("Pods metric %s target %+v, want a positive AverageValue", name, m.Pods.Target)
+				}
+				found := false
+				for _, r := range adapter.Rules.Custom {
+					if r.Name.As != name {
+						continue
+					}
+					found = true
+					series, _, _ := strings.Cut(r.SeriesQuery, "{")
+					if _, ok := exported[series]; !ok {
+						t.Errorf("adapter rule for %s queries %q, which the sidecar does not export", name, series)
+					}
+					if ok, err := regexp.MatchString(r.Name.Matches, series); err != nil || !ok {
+						t.Errorf("adapter rule name.matches %q does not match %s (%v)", r.Name.Matches, series, err)
+					}
+					for _, label := range []string{"namespace", "pod"} {
+						if r.Resources.Overrides[label].Resource != label {
+							t.Errorf("adapter rule for %s does not map the %s label to the %s resource: %+v", name, label, label, r.Resources.Overrides)
+						}
+					}
+					for _, want := range []string{"<<.Series>>", "<<.LabelMatchers>>"} {
+						if !strings.Contains(r.MetricsQuery, want) {
+							t.Errorf("adapter rule for %s: metricsQuery %q lacks %s", name, r.MetricsQuery, want)
+						}
+					}
+				}
+				if !found {
+					t.Errorf("no Prometheus adapter rule exposes %s (autoscaling/prometheus-adapter-values.yaml)", name)
+				}
+			case "Resource":
+				if m.Resource.Name == "cpu" && c.Resources.Requests["cpu"] == "" {
+					t.Error("CPU utilisation target without a CPU request")
+				}
+			default:
+				t.Errorf("metric type %s", m.Type)
+			}
+		}
+		if pods == 0 {
+			t.Error("the HPA has no Pods (queue) metric")
+		}
+	})
+
+	t.Run("pdb", func(t *testing.T) {
+		if pdb.APIVersion != "policy/v1" || !selects(matchLabels(t, pdb), podLabels) {
+			t.Errorf("PodDisruptionBudget %s selector does not select the pods %v", pdb.APIVersion, podLabels)
+		}
+		switch {
+		case pdb.Spec.MaxUnavailable != nil && pdb.Spec.MinAvailable == nil:
+			if n, ok := pdb.Spec.MaxUnavailable.(int); !ok || n < 1 {
+				t.Errorf("maxUnavailable %v: want a positive count (a drain must be able to evict)", pdb.Spec.MaxUnavailable)
+			}
+		case pdb.Spec.MinAvailable != nil && pdb.Spec.MaxUnavailable == nil:
+			if n, ok := pdb.Spec.MinAvailable.(int); !ok || n >= hpa.Spec.MinReplicas {
+				t.Errorf("minAvailable %v with minReplicas %d blocks every voluntary eviction", pdb.Spec.MinAvailable, hpa.Spec.MinReplicas)
+			}
+		default:
+			t.Errorf("PodDisruptionBudget needs exactly one of minAvailable/maxUnavailable: %+v / %+v", pdb.Spec.MinAvailable, pdb.Spec.MaxUnavailable)
+		}
+	})
+
+	t.Run("scrape", func(t *testing.T) {
+		if !selects(matchLabels(t, pm), podLabels) || len(pm.Spec.PodMetricsEndpoints) != 1 {
+			t.Fatalf("PodMonitor does not select the pods %v", podLabels)
+		}
+		ep := pm.Spec.PodMetricsEndpoints[0]
+		cfg := sidecarConfig(t, cm, append([]string(nil), c.Args...))
+		if ep.Path != "/metrics" || portOf(t, c, ep.Port) != addrPort(t, cfg.Addr) {
+			t.Errorf("PodMonitor scrapes %s on %s, want /metrics on the sidecar's port", ep.Path, ep.Port)
+		}
+		ann := dep.Spec.Template.Metadata.Annotations
+		if ann["prometheus.io/scrape"] != "true" || ann["prometheus.io/path"] != "/metrics" || ann["prometheus.io/port"] != strconv.Itoa(addrPort(t, cfg.Addr)) {
+			t.Errorf("pod annotations %v do not point a Prometheus at /metrics on port %d", ann, addrPort(t, cfg.Addr))
+		}
+	})
+
+	t.Run("drain", func(t *testing.T) {
+		cfg := sidecarConfig(t, cm, append([]string(nil), c.Args...))
+		r := c.Readiness
+		notice := time.Duration(r.PeriodSeconds*max(r.FailureThreshold, 1)) * time.Second
+		if cfg.DrainDelay.D() < notice {
+			t.Errorf("drain_delay %s is shorter than the readiness probe takes to notice (%d s × %d)", cfg.DrainDelay.D(), r.PeriodSeconds, r.FailureThreshold)
+		}
+		tg := dep.Spec.Template.Spec.TerminationGracePeriodSeconds
+		if tg == nil || time.Duration(*tg)*time.Second < cfg.DrainDelay.D()+cfg.ShutdownGrace.D() {
+			t.Errorf("terminationGracePeriodSeconds %v < drain_delay %s + shutdown_grace %s: the kubelet would SIGKILL a draining pod", tg, cfg.DrainDelay.D(), cfg.ShutdownGrace.D())
+		}
+	})
 }

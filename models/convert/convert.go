@@ -146,7 +146,7 @@ func Convert(ctx context.Context, in, out string, opts Options) (*Result, error)
 	}
 	var qcfg []byte
 	if opts.Int8 {
-		n, err := quantize.Graph(m.Graph)
+		n, err := quantize.Model(m)
 		if err != nil {
 			return nil, fmt.Errorf("convert: int8: %w", err)
 		}

@@ -88,6 +88,7 @@ type Config struct {
 	MaxBodyBytes          int      `yaml:"max_body_bytes" help:"request body limit in bytes"`
 	RequestTimeout        Duration `yaml:"request_timeout" help:"deadline of a request without timeout_ms"`
 	ShutdownGrace         Duration `yaml:"shutdown_grace" help:"time in-flight requests get to finish on SIGTERM"`
+	DrainDelay            Duration `yaml:"drain_delay" help:"on SIGTERM, time /ready answers 503 while requests are still served, before the listener closes"`
 	PluginDir             string   `yaml:"plugin_dir" help:"folder of .wasm plugins"`
 	PluginCallTimeout     Duration `yaml:"plugin_call_timeout" help:"longest one plugin call may run (also bounded by the request's deadline)"`
 	PluginLoadTimeout     Duration `yaml:"plugin_load_timeout" help:"longest loading, compiling and instantiating the plugins may take, at start and on each reload"`
@@ -519,7 +520,7 @@ func (c Config) validateLimits() []error {
 	if c.EmbeddingCacheBytes < 0 {
 		bad("embedding_cache_bytes must not be negative")
 	}
-	if c.MaxWait < 0 || c.RequestTimeout < 0 || c.ShutdownGrace < 0 || c.PluginCallTimeout < 0 || c.PluginLoadTimeout < 0 {
+	if c.MaxWait < 0 || c.RequestTimeout < 0 || c.ShutdownGrace < 0 || c.PluginCallTimeout < 0 || c.PluginLoadTimeout < 0 || c.DrainDelay < 0 {
 		bad("durations must not be negative")
 	}
 	if c.MaxInflightBytes < 0 || c.MaxConns < 0 {

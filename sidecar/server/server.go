@@ -89,6 +89,12 @@ func WithMaxBodyBytes(n int) Option { return func(s *Server) { s.maxBody = n } }
 // (default 30 s).
 func WithRequestTimeout(d time.Duration) Option { return func(s *Server) { s.timeout = d } }
 
+// WithDrainDelay makes Run, once its context ends, answer GET /ready with
+// 503 and keep serving (new connections and requests included) for d before
+// it closes the listener, so a load balancer's health check takes the
+// replica out of rotation before connections are refused (default 0).
+func WithDrainDelay(d time.Duration) Option { return func(s *Server) { s.drain = d } }
+
 // WithLogger logs server events and the access log to l.
 func WithLogger(l *slog.Logger) Option { return func(s *Server) { s.log = l } }
 
@@ -116,6 +122,7 @@ type Server struct {
 	tlsConfig   *tls.Config  // nil: plain HTTP
 
 	headerTimeout, readTimeout time.Duration
+	drain                      time.Duration
 }
 
 type route struct {
@@ -230,8 +237,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-// Run serves on ln until ctx ends, then shuts down gracefully: in-flight
-// requests get up to grace to finish, then the engine's queues drain.
+// Run serves on ln until ctx ends, then shuts down gracefully: after the
+// drain delay (WithDrainDelay), in-flight requests get up to grace to
+// finish, then the engine's queues drain.
 func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.Serve(ln) }()
@@ -239,6 +247,15 @@ func (s *Server) Run(ctx context.Context, ln net.Listener, grace time.Duration) 
 	case err := <-errc:
 		return err
 	case <-ctx.Done():
+	}
+	if s.drain > 0 {
+		s.stopping.Store(true) // GET /ready: 503
+		s.log.Info("draining: not ready, still serving", "drain_delay", s.drain)
+		select {
+		case err := <-errc:
+			return err
+		case <-time.After(s.drain):
+		}
 	}
 	s.log.Info("shutting down", "grace", grace)
 	sctx, cancel := context.WithTimeout(context.Background(), grace)
