@@ -196,6 +196,10 @@ func (p *Proxy) Handler(ctx *fasthttp.RequestCtx) {
 		p.search(ctx, target)
 		return
 	}
+	if target, ok := msearchTarget(string(ctx.Path())); ok && (ctx.IsPost() || ctx.IsGet()) {
+		p.msearch(ctx, target) // msearch.go
+		return
+	}
 	p.pass(ctx)
 }
 
