@@ -198,8 +198,7 @@ func (p *Proxy) msearch(ctx *fasthttp.RequestCtx, target string) {
 		return
 	}
 
-	out := make([][]byte, len(items))
-	applied := make([]bool, len(items))
+	out := make([]msearchResult, len(items))
 	sem := make(chan struct{}, limit)
 	var wg sync.WaitGroup
 	for i, it := range items {
@@ -208,16 +207,31 @@ func (p *Proxy) msearch(ctx *fasthttp.RequestCtx, target string) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out[i], applied[i] = p.msearchOne(ctx, it)
+			out[i] = p.msearchOne(ctx, it)
 		}()
 	}
 	wg.Wait()
 
-	n := 0
-	for _, a := range applied {
-		if a {
+	n, unauthorized := 0, 0
+	for _, r := range out {
+		if r.applied {
 			n++
 		}
+		if r.status == http.StatusUnauthorized {
+			unauthorized++
+		}
+	}
+	if unauthorized == len(out) {
+		// Credentials the engine refuses fail the whole request, as the
+		// engine's own _msearch does: its 401, with its challenge.
+		ctx.Response.Reset()
+		ctx.SetStatusCode(http.StatusUnauthorized)
+		ctx.SetContentType("application/json; charset=UTF-8")
+		for _, v := range out[0].challenge {
+			ctx.Response.Header.Add("WWW-Authenticate", v)
+		}
+		ctx.SetBody(out[0].raw)
+		return
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, `{"took":%d,"responses":[`, time.Since(start).Milliseconds())
@@ -225,7 +239,7 @@ func (p *Proxy) msearch(ctx *fasthttp.RequestCtx, target string) {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		b.Write(r)
+		b.Write(r.body)
 	}
 	b.WriteString("]}")
 	ctx.Response.Reset()
@@ -235,9 +249,18 @@ func (p *Proxy) msearch(ctx *fasthttp.RequestCtx, target string) {
 	ctx.SetBody(b.Bytes())
 }
 
+// msearchResult is one search's _msearch response item.
+type msearchResult struct {
+	body      []byte // the item: the search's response with its status
+	raw       []byte // on a 401, the engine's body as it came
+	status    int
+	applied   bool     // reranked
+	challenge []string // the engine's WWW-Authenticate values on a 401
+}
+
 // msearchOne runs one search of an _msearch through the single-search path
-// and returns its _msearch response item and whether it was reranked.
-func (p *Proxy) msearchOne(parent *fasthttp.RequestCtx, it msearchItem) ([]byte, bool) {
+// and returns its _msearch response item.
+func (p *Proxy) msearchOne(parent *fasthttp.RequestCtx, it msearchItem) msearchResult {
 	var req fasthttp.Request
 	parent.Request.Header.CopyTo(&req.Header)
 	req.Header.Del("Content-Length")
@@ -257,22 +280,31 @@ func (p *Proxy) msearchOne(parent *fasthttp.RequestCtx, it msearchItem) ([]byte,
 	c.Init(&req, parent.RemoteAddr(), nil)
 	target, ok := searchTarget(string(c.Path()))
 	if !ok {
-		return errorItem(http.StatusBadRequest, "illegal_argument_exception",
-			fmt.Sprintf("crossrank: _msearch line %d: index %q is not a valid search target", it.line, it.target)), false
+		return msearchResult{status: http.StatusBadRequest, body: errorItem(http.StatusBadRequest, "illegal_argument_exception",
+			fmt.Sprintf("crossrank: _msearch line %d: index %q is not a valid search target", it.line, it.target))}
 	}
 	p.search(&c, target)
-	status := c.Response.StatusCode()
+	r := msearchResult{status: c.Response.StatusCode()}
 	body := bytes.TrimSpace(c.Response.Body())
-	applied := strings.HasPrefix(string(c.Response.Header.Peek(HeaderRerank)), "applied")
+	r.applied = strings.HasPrefix(string(c.Response.Header.Peek(HeaderRerank)), "applied")
+	for _, v := range c.Response.Header.PeekAll("WWW-Authenticate") {
+		r.challenge = append(r.challenge, string(v))
+	}
 	obj, err := rawjson.ParseObject(body)
 	if err != nil {
-		return errorItem(http.StatusBadGateway, "crossrank_rerank_exception",
-			fmt.Sprintf("crossrank: _msearch line %d: the engine answered %d with a body that is not a JSON object", it.line, status)), false
+		r.status = http.StatusBadGateway
+		r.body = errorItem(http.StatusBadGateway, "crossrank_rerank_exception",
+			fmt.Sprintf("crossrank: _msearch line %d: the engine answered %d with a body that is not a JSON object", it.line, c.Response.StatusCode()))
+		return r
+	}
+	if r.status == http.StatusUnauthorized {
+		r.raw = append([]byte(nil), body...)
 	}
 	if obj.Index("status") < 0 {
-		obj = obj.Set("status", json.RawMessage(strconv.Itoa(status)))
+		obj = obj.Set("status", json.RawMessage(strconv.Itoa(r.status)))
 	}
-	return obj.AppendTo(make([]byte, 0, len(body)+16)), applied
+	r.body = obj.AppendTo(make([]byte, 0, len(body)+16))
+	return r
 }
 
 // errorItem is an _msearch response item for a search that failed here.
