@@ -573,11 +573,17 @@ func runEngineSuite(t *testing.T, spec engineSpec) {
 	if spec.user != "" {
 		t.Run("Authorization passes through", e.authSuite)
 	}
-	t.Run("README commands", e.readmeSuite)
-	if !spec.ml {
-		return
+	if spec.ml {
+		t.Run("OpenSearch reranks with the sidecar", func(t *testing.T) { e.mlSuite(t, ex) })
 	}
-	t.Run("OpenSearch reranks with the sidecar", func(t *testing.T) {
+	// Last: the README's clean-up stops the node.
+	t.Run("README commands", e.readmeSuite)
+}
+
+// mlSuite runs examples/opensearch/setup.sh (twice: the second run must
+// find what the first registered) and searches with its two pipelines.
+func (e *itEnv) mlSuite(t *testing.T, ex *expected) {
+	{
 		code, _, b := e.do(t, "GET", e.engine+"/_cat/plugins?h=component", "")
 		mustOK(t, "_cat/plugins", code, b)
 		for _, p := range []string{"opensearch-ml", "opensearch-neural-search"} {
@@ -585,18 +591,25 @@ func runEngineSuite(t *testing.T, spec engineSpec) {
 				t.Fatalf("plugin %s is not installed (%s); scripts/opensearch/fetch.sh installs it", p, b)
 			}
 		}
-		cmd := exec.Command(filepath.Join(e.root, "examples/opensearch/setup.sh"))
-		cmd.Env = append(os.Environ(), "OPENSEARCH_URL="+e.engine, "CROSSRANK_URL="+e.sidecar,
-			`DOCUMENT_FIELDS=["text"]`, `QUERY_JSONPATH=$._request.query.match.text.query`)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("examples/opensearch/setup.sh: %v\n%s", err, out)
+		setup := func() map[string]string {
+			cmd := exec.Command(filepath.Join(e.root, "examples/opensearch/setup.sh"))
+			cmd.Env = append(os.Environ(), "OPENSEARCH_URL="+e.engine, "CROSSRANK_URL="+e.sidecar,
+				`DOCUMENT_FIELDS=["text"]`, `QUERY_JSONPATH=$._request.query.match.text.query`)
+			cmd.Stderr = os.Stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("examples/opensearch/setup.sh: %v\n%s", err, out)
+			}
+			ids := map[string]string{}
+			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				k, v, _ := strings.Cut(l, "=")
+				ids[k] = v
+			}
+			return ids
 		}
-		ids := map[string]string{}
-		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-			k, v, _ := strings.Cut(l, "=")
-			ids[k] = v
+		ids := setup()
+		if again := setup(); !equalJSON(again, ids) {
+			t.Errorf("setup.sh run again registered anew: %v, then %v", ids, again)
 		}
 		t.Cleanup(func() {
 			for _, m := range []string{ids["RERANK_MODEL_ID"], ids["BY_FIELD_MODEL_ID"]} {
@@ -628,7 +641,18 @@ func runEngineSuite(t *testing.T, spec engineSpec) {
 			checkOrder(t, pipe, got, want, ex.score)
 			t.Logf("%s: OpenSearch ordered %d hits by the sidecar's scores; top %v", pipe, len(got), got[:3])
 		}
-	})
+
+		// The README's warning: crossrank-rerank as the index default
+		// fails every search without ext.rerank.query_context.
+		code, _, b = e.do(t, "PUT", e.engine+"/"+e.index+"/_settings", `{"index.search.default_pipeline":"crossrank-rerank"}`)
+		mustOK(t, "default pipeline", code, b)
+		code, _, b = e.do(t, "POST", e.engine+"/"+e.index+"/_search", fmt.Sprintf(`{"query":{"match":{"text":%q}}}`, itQuery))
+		e.do(t, "PUT", e.engine+"/"+e.index+"/_settings", `{"index.search.default_pipeline":null}`)
+		t.Logf("crossrank-rerank as the default pipeline, a search without ext: %d %.200s", code, b)
+		if code != 500 || !bytes.Contains(b, []byte("null_pointer_exception")) {
+			t.Errorf("the README warns of a 500 null_pointer_exception; %s answered %d %s", e.spec.name, code, b)
+		}
+	}
 }
 
 func equalJSON(a, b any) bool {
