@@ -22,7 +22,13 @@ setup-opensearch3:
 setup-elasticsearch:
 	@./scripts/elasticsearch/fetch.sh >/dev/null
 
-setup-engines: setup-opensearch setup-opensearch3 setup-elasticsearch
+## setup-engines: all three, fetched side by side (mvn spends most of its
+## time starting up, once per artifact)
+setup-engines:
+	@./scripts/opensearch/fetch.sh >/dev/null & a=$$!; \
+	OPENSEARCH_VERSION=3.6.0 ./scripts/opensearch/fetch.sh >/dev/null & b=$$!; \
+	./scripts/elasticsearch/fetch.sh >/dev/null & c=$$!; \
+	fail=0; for p in $$a $$b $$c; do wait $$p || fail=1; done; exit $$fail
 
 ## integration: the proxy, _msearch, /v1/rerank/hits and the set-ups against
 ## the real engines (one at a time)

@@ -120,8 +120,8 @@ fi
 
 if [ "$PLUGINS" = 1 ]; then
   for entry in "${PLUGIN_ARTIFACTS[@]}"; do
-    "$HOME_DIR/bin/opensearch-plugin" install --batch "file://${FILES["${entry%% *}"]}" >"$CACHE/plugin-install.log" 2>&1 \
-      || { cat "$CACHE/plugin-install.log" >&2; echo "opensearch/fetch: plugin install failed: ${entry%% *}" >&2; exit 1; }
+    "$HOME_DIR/bin/opensearch-plugin" install --batch "file://${FILES["${entry%% *}"]}" >"$CACHE/plugin-install-$VERSION.log" 2>&1 \
+      || { cat "$CACHE/plugin-install-$VERSION.log" >&2; echo "opensearch/fetch: plugin install failed: ${entry%% *}" >&2; exit 1; }
   done
 fi
 touch "$STAMP"

@@ -24,7 +24,7 @@ func (e *itEnv) hitsSuite(t *testing.T) {
 "mappings":{"properties":{"text":{"type":"text"},"tag":{"type":"keyword"},"n":{"type":"integer"},
 "notes":{"type":"nested","properties":{"note":{"type":"text"}}}}}}`)
 	mustOK(t, "create "+idx, code, b)
-	t.Cleanup(func() { e.do(t, "DELETE", e.engine+"/"+idx, "") })
+	t.Cleanup(func() { e.quietly("DELETE", e.engine+"/"+idx, "") })
 	var bulk bytes.Buffer
 	for i, d := range corpus()[:80] {
 		d["tag"] = fmt.Sprintf("t%d", i%6)
@@ -45,8 +45,9 @@ func (e *itEnv) hitsSuite(t *testing.T) {
 				t.Fatalf("%s: the engine's response has no %q: %s", what, m, resp)
 			}
 		}
-		req, _ := json.Marshal(map[string]any{"query": itQuery, "response": json.RawMessage(resp), "fields": []string{"text"}, "window": window})
-		code, _, out := httpDo(t, "POST", e.sidecar+"/v1/rerank/hits", string(req))
+		// (json.Marshal would HTML-escape the response's "<em>")
+		req := fmt.Sprintf(`{"query":%q,"fields":["text"],"window":%d,"response":%s}`, itQuery, window, resp)
+		code, _, out := httpDo(t, "POST", e.sidecar+"/v1/rerank/hits", req)
 		mustOK(t, what+": /v1/rerank/hits", code, out)
 		compareReranked(t, what, resp, out, window)
 	}
@@ -75,7 +76,7 @@ func (e *itEnv) hitsSuite(t *testing.T) {
 			var r struct{ ID string }
 			_ = json.Unmarshal(b, &r)
 			pit = r.ID
-			t.Cleanup(func() { e.do(t, "DELETE", e.engine+"/_pit", fmt.Sprintf(`{"id":%q}`, pit)) })
+			t.Cleanup(func() { e.quietly("DELETE", e.engine+"/_pit", fmt.Sprintf(`{"id":%q}`, pit)) })
 		} else {
 			code, _, b := e.do(t, "POST", e.engine+"/"+idx+"/_search/point_in_time?keep_alive=2m", "")
 			mustOK(t, "open PIT", code, b)
@@ -85,7 +86,7 @@ func (e *itEnv) hitsSuite(t *testing.T) {
 			_ = json.Unmarshal(b, &r)
 			pit = r.PitID
 			t.Cleanup(func() {
-				e.do(t, "DELETE", e.engine+"/_search/point_in_time", fmt.Sprintf(`{"pit_id":[%q]}`, pit))
+				e.quietly("DELETE", e.engine+"/_search/point_in_time", fmt.Sprintf(`{"pit_id":[%q]}`, pit))
 			})
 		}
 		if pit == "" {
