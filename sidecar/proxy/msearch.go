@@ -212,14 +212,28 @@ func (p *Proxy) msearch(ctx *fasthttp.RequestCtx, target string) {
 	}
 	wg.Wait()
 
-	n, unauthorized := 0, 0
+	n, unauthorized, gateway := 0, 0, 0
 	for _, r := range out {
 		if r.applied {
 			n++
 		}
-		if r.status == http.StatusUnauthorized {
+		switch r.status {
+		case http.StatusUnauthorized:
 			unauthorized++
+		case http.StatusBadGateway, http.StatusGatewayTimeout:
+			if r.status == out[0].status {
+				gateway++
+			}
 		}
+	}
+	if gateway == len(out) {
+		// An engine that is down or silent fails the whole request with the
+		// same engine-shaped 502 or 504 a single search gets.
+		ctx.Response.Reset()
+		ctx.SetStatusCode(out[0].status)
+		ctx.SetContentType("application/json; charset=UTF-8")
+		ctx.SetBody(out[0].raw)
+		return
 	}
 	if unauthorized == len(out) {
 		// Credentials the engine refuses fail the whole request, as the
@@ -252,7 +266,7 @@ func (p *Proxy) msearch(ctx *fasthttp.RequestCtx, target string) {
 // msearchResult is one search's _msearch response item.
 type msearchResult struct {
 	body      []byte // the item: the search's response with its status
-	raw       []byte // on a 401, the engine's body as it came
+	raw       []byte // the search's response body as it came
 	status    int
 	applied   bool     // reranked
 	challenge []string // the engine's WWW-Authenticate values on a 401
@@ -297,9 +311,7 @@ func (p *Proxy) msearchOne(parent *fasthttp.RequestCtx, it msearchItem) msearchR
 			fmt.Sprintf("crossrank: _msearch line %d: the engine answered %d with a body that is not a JSON object", it.line, c.Response.StatusCode()))
 		return r
 	}
-	if r.status == http.StatusUnauthorized {
-		r.raw = append([]byte(nil), body...)
-	}
+	r.raw = append([]byte(nil), body...)
 	if obj.Index("status") < 0 {
 		obj = obj.Set("status", json.RawMessage(strconv.Itoa(r.status)))
 	}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"slices"
 	"strings"
@@ -227,5 +229,47 @@ func TestMsearchTarget(t *testing.T) {
 		if got != tc.target || ok != tc.ok {
 			t.Errorf("msearchTarget(%q) = %q, %v; want %q, %v", tc.path, got, ok, tc.target, tc.ok)
 		}
+	}
+}
+
+func TestMsearchEngineDown(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + ln.Addr().String()
+	ln.Close() // nothing listens there any more
+	p, err := New(Config{Upstream: down}, &reverser{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := startProxy(t, p)
+	body := "{\"index\":\"idx\"}\n{\"ext\":{\"rerank\":{\"query\":\"q\"}}}\n{}\n{\"size\":1}\n"
+	resp, b := do(t, "POST", base+"/idx/_msearch", body, nil)
+	st, e := itemStatus(t, b)
+	if resp.StatusCode != 502 || st != 502 || !strings.HasPrefix(e, "upstream_connect_exception: crossrank: upstream "+down) {
+		t.Errorf("engine down: %d %s", resp.StatusCode, b)
+	}
+}
+
+func TestMsearchEngineGarbage(t *testing.T) {
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(w, `{"hits":{"hits":[{"_id":`) // cut short
+	}))
+	t.Cleanup(up.Close)
+	p, err := New(Config{Upstream: up.URL}, &reverser{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := startProxy(t, p)
+	body := "{\"index\":\"idx\"}\n{\"ext\":{\"rerank\":{\"query\":\"q\"}}}\n"
+	resp, b := do(t, "POST", base+"/_msearch", body, nil)
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, b)
+	}
+	r := parseMsearchResp(t, b)
+	if st, e := itemStatus(t, r.Responses[0]); st < 500 || e == "" {
+		t.Errorf("garbage from the engine: item %s", r.Responses[0])
 	}
 }
