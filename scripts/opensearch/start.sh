@@ -10,8 +10,8 @@
 #   OPENSEARCH_RUN_DIR=/tmp/os scripts/opensearch/start.sh   # → http://127.0.0.1:PORT
 #   scripts/opensearch/stop.sh /tmp/os
 #
-# Environment: OPENSEARCH_VERSION (2.19.6, with the ML plugins, or 3.6.0,
-# the engine alone; see fetch.sh), OPENSEARCH_RUN_DIR (default
+# Environment: OPENSEARCH_VERSION (2.19.6 or 3.6.0, each with its ML
+# plugins; see fetch.sh), OPENSEARCH_RUN_DIR (default
 # .cache/opensearch/run, or run-VERSION for another version),
 # OPENSEARCH_PORT (default: a free port), OPENSEARCH_HEAP (default 512m),
 # OPENSEARCH_START_TIMEOUT seconds (default 240), OPENSEARCH_JAVA_HOME

@@ -7,6 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -263,4 +266,22 @@ func (e *itEnv) authSuite(t *testing.T) {
 			t.Errorf("X-Crossrank-Rerank %q", hdr.Get("X-Crossrank-Rerank"))
 		}
 	})
+}
+
+// esSetupSuite runs examples/elasticsearch/setup.sh against the real node,
+// which has no inference module: the script must fail and show the
+// engine's own answer, not hide it (the old `curl -f` did).
+func (e *itEnv) esSetupSuite(t *testing.T) {
+	_, _, direct := e.do(t, "GET", e.engine+"/_inference/rerank/crossrank", "")
+	cmd := exec.Command(filepath.Join(e.root, "examples/elasticsearch/setup.sh"))
+	cmd.Env = append(os.Environ(), "ELASTICSEARCH_URL="+e.engine, "CROSSRANK_URL="+e.sidecar,
+		"ELASTICSEARCH_CURL=-u "+e.spec.user+":"+e.spec.password)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("setup.sh succeeded on a node without the inference module: %s", out)
+	}
+	if len(bytes.TrimSpace(direct)) == 0 || !bytes.Contains(out, bytes.TrimSpace(direct)) {
+		t.Errorf("setup.sh output %q does not show the engine's answer %q", out, direct)
+	}
+	t.Logf("setup.sh on the integ-test node: %s", bytes.TrimSpace(out))
 }

@@ -597,6 +597,9 @@ func runEngineSuite(t *testing.T, spec engineSpec) {
 	if spec.user != "" {
 		t.Run("Authorization passes through", e.authSuite)
 	}
+	if spec.flavor == "elasticsearch" {
+		t.Run("setup.sh shows the engine's errors", e.esSetupSuite)
+	}
 	if spec.ml {
 		t.Run("OpenSearch reranks with the sidecar", func(t *testing.T) { e.mlSuite(t, ex) })
 	}
