@@ -186,6 +186,13 @@ func startEngine(t *testing.T, root string, spec engineSpec) (string, string) {
 	start := time.Now()
 	cmd := exec.Command(filepath.Join(root, spec.scripts, "start.sh"))
 	cmd.Env = append(append(os.Environ(), spec.runEnv+"="+run), spec.startEnv...)
+	// A loaded 2-core machine has taken close to 4 minutes to start
+	// OpenSearch 3.6 with its plugins: allow 10 unless told otherwise.
+	for _, v := range []string{"OPENSEARCH_START_TIMEOUT", "ELASTICSEARCH_START_TIMEOUT"} {
+		if os.Getenv(v) == "" {
+			cmd.Env = append(cmd.Env, v+"=600")
+		}
+	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	t.Cleanup(func() {
