@@ -13,14 +13,14 @@
 # Environment: ELASTICSEARCH_RUN_DIR (default .cache/elasticsearch/run),
 # ELASTICSEARCH_PORT (default: a free port), ELASTICSEARCH_PASSWORD (the
 # elastic user's password, default crossrank-dev), ELASTICSEARCH_HEAP
-# (default 512m), ELASTICSEARCH_START_TIMEOUT seconds (default 240),
+# (default 512m), ELASTICSEARCH_START_TIMEOUT seconds (default 600),
 # ES_JAVA_HOME (default: JAVA_HOME, else the java on PATH; 17 or newer).
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
 HOME_DIR="$("$ROOT/scripts/elasticsearch/fetch.sh")"
 RUN="${ELASTICSEARCH_RUN_DIR:-${CROSSRANK_CACHE:-$ROOT/.cache}/elasticsearch/run}"
 HEAP="${ELASTICSEARCH_HEAP:-512m}"
-TIMEOUT="${ELASTICSEARCH_START_TIMEOUT:-240}"
+TIMEOUT="${ELASTICSEARCH_START_TIMEOUT:-600}"
 PASSWORD="${ELASTICSEARCH_PASSWORD:-crossrank-dev}"
 if [ -z "${ES_JAVA_HOME:-}" ]; then
   command -v java >/dev/null || { echo "elasticsearch/start: a JDK (17+) is required" >&2; exit 1; }

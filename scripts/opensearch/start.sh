@@ -14,7 +14,7 @@
 # plugins; see fetch.sh), OPENSEARCH_RUN_DIR (default
 # .cache/opensearch/run, or run-VERSION for another version),
 # OPENSEARCH_PORT (default: a free port), OPENSEARCH_HEAP (default 512m),
-# OPENSEARCH_START_TIMEOUT seconds (default 240), OPENSEARCH_JAVA_HOME
+# OPENSEARCH_START_TIMEOUT seconds (default 600), OPENSEARCH_JAVA_HOME
 # (default: JAVA_HOME or the java on PATH; for 3.x, which needs Java 21+, the
 # newest JDK in /usr/lib/jvm when that one is older).
 set -euo pipefail
@@ -25,7 +25,7 @@ DEFAULT_RUN="${CROSSRANK_CACHE:-$ROOT/.cache}/opensearch/run"
 [ "$VERSION" = 2.19.6 ] || DEFAULT_RUN="$DEFAULT_RUN-$VERSION"
 RUN="${OPENSEARCH_RUN_DIR:-$DEFAULT_RUN}"
 HEAP="${OPENSEARCH_HEAP:-512m}"
-TIMEOUT="${OPENSEARCH_START_TIMEOUT:-240}"
+TIMEOUT="${OPENSEARCH_START_TIMEOUT:-600}"
 java_major() { "$1/bin/java" -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -1; }
 if [ -z "${OPENSEARCH_JAVA_HOME:-}" ]; then
   command -v java >/dev/null || { echo "opensearch/start: a JDK is required" >&2; exit 1; }
