@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crossrank/crossrank/sidecar/config"
 	"github.com/crossrank/crossrank/sidecar/rerank"
@@ -271,5 +272,27 @@ func TestMsearchEngineGarbage(t *testing.T) {
 	r := parseMsearchResp(t, b)
 	if st, e := itemStatus(t, r.Responses[0]); st < 500 || e == "" {
 		t.Errorf("garbage from the engine: item %s", r.Responses[0])
+	}
+}
+
+func TestMsearchEngineSlow(t *testing.T) {
+	release := make(chan struct{})
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() { close(release); up.Close() })
+	p, err := New(Config{Upstream: up.URL, Timeout: 200 * time.Millisecond}, &reverser{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := startProxy(t, p)
+	body := "{\"index\":\"idx\"}\n{\"ext\":{\"rerank\":{\"query\":\"q\"}}}\n{\"index\":\"idx\"}\n{\"size\":1}\n"
+	resp, b := do(t, "POST", base+"/_msearch", body, nil)
+	st, e := itemStatus(t, b)
+	if resp.StatusCode != 504 || st != 504 || !strings.HasPrefix(e, "timeout_exception: crossrank: upstream ") {
+		t.Errorf("engine silent: %d %s", resp.StatusCode, b)
 	}
 }
