@@ -87,7 +87,7 @@ func parseMsearch(body []byte, defaultTarget string, base url.Values) ([]msearch
 					return nil, fmt.Errorf("_msearch line %d: header %q: %v", i+1, m.Name, err)
 				}
 				if m.Name == "index" {
-					if strings.ContainsAny(v, "/?#") || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+					if v == "." || v == ".." || strings.ContainsAny(v, "/?#") || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
 						return nil, fmt.Errorf("_msearch line %d: index %q is not a valid search target", i+1, v)
 					}
 					it.target = v
@@ -314,6 +314,7 @@ func (p *Proxy) msearchOne(ctx context.Context, parent *http.Request, it msearch
 	if it.target != "" {
 		u.Path = "/" + it.target + "/_search"
 	}
+	u.RawPath = u.EscapedPath() // the path as sent, like ServeHTTP's requests
 	sub.URL = u
 	sub.RequestURI = u.RequestURI()
 	sub.Body, sub.ContentLength = http.NoBody, int64(len(it.body))

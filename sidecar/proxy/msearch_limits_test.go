@@ -26,6 +26,7 @@ func TestMsearchLimits(t *testing.T) {
 		{"nesting past the JSON depth limit", "{}\n" + deep + "\n", 400, "line 2: the search body is not a JSON object", 0},
 		{"nested header value", "{\"index\":[[[\"a\"]]]}\n{}\n", 400, `line 1: header "index"`, 0},
 		{"index with a slash", "{\"index\":\"a/_doc\"}\n{\"ext\":{\"rerank\":{\"query\":\"q\"}}}\n", 400, `line 1: index "a/_doc" is not a valid search target`, 0},
+		{"index climbing out", "{\"index\":\"..\"}\n{\"ext\":{\"rerank\":{\"query\":\"q\"}}}\n", 400, `line 1: index ".." is not a valid search target`, 0},
 		{"index with a query", "{\"index\":\"a?x=1\"}\n{}\n", 400, `line 1: index "a?x=1" is not a valid search target`, 0},
 	}
 	for _, tc := range tests {
