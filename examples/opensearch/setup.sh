@@ -8,10 +8,16 @@
 #   3. the search pipeline "crossrank-rerank" (rerank processor, ml_opensearch),
 #   4. a one-pair-per-call connector and model, and the search pipeline
 #      "crossrank-by-field" (ml_inference, then rerank.by_field).
-# It prints the ids it created as NAME=VALUE lines on stdout.
+# It prints the ids it created or found as NAME=VALUE lines on stdout.
+#
+# Idempotent: connectors and models are named after a fingerprint of what
+# they send (sidecar URL, model, key, fields), so a second run with the same
+# settings finds and reuses them (deploying a model again if it was
+# undeployed) instead of registering new ones; pipelines and settings are
+# PUT again. Any engine error stops the script with the engine's body.
 #
 # Environment (defaults in brackets):
-#   OPENSEARCH_URL      [http://localhost:9200]
+#   OPENSEARCH_URL      [http://127.0.0.1:9200]
 #   OPENSEARCH_CURL     extra curl options, e.g. "-u admin:secret --insecure"
 #   CROSSRANK_URL       [http://crossrank:8080]  as OpenSearch's nodes reach it
 #   CROSSRANK_MODEL     [empty: the sidecar's default model]
@@ -22,7 +28,7 @@
 #   SKIP_SETTINGS=1     leave the cluster settings alone (managed clusters)
 set -euo pipefail
 cd "$(dirname "$0")"
-OS="${OPENSEARCH_URL:-http://localhost:9200}"
+OS="${OPENSEARCH_URL:-http://127.0.0.1:9200}"
 CR="${CROSSRANK_URL:-http://crossrank:8080}"
 CR="${CR%/}"
 MODEL="${CROSSRANK_MODEL:-}"
@@ -42,28 +48,59 @@ render() {
       -e "s|@CROSSRANK_API_KEY@|$(esc "$KEY")|g" -e "s|@DOCUMENT_FIELDS@|$(esc "$FIELDS")|g" \
       -e "s|@DOCUMENT_FIELD@|$(esc "$FIELD")|g" -e "s|@QUERY_JSONPATH@|$(esc "$QPATH")|g" \
       -e "s|@TRUSTED_REGEX@|$(esc "$REGEX")|g" -e "s|@CONNECTOR_ID@|$(esc "${CONNECTOR_ID:-}")|g" \
-      -e "s|@MODEL_ID@|$(esc "${MODEL_ID:-}")|g" "$1"
+      -e "s|@MODEL_ID@|$(esc "${MODEL_ID:-}")|g" -e "s|@NAME@|$(esc "${NAME:-}")|g" "$1"
+}
+# send METHOD PATH [BODY]: print the answer's body, then its status on a line
+send() {
+  # shellcheck disable=SC2086
+  curl -sS ${OPENSEARCH_CURL:-} -X "$1" "$OS$2" -H 'Content-Type: application/json' --data-binary "${3:-}" -w '\n%{http_code}'
 }
 # call METHOD PATH FILE: send the rendered file, print the answer, fail on an error status
 call() {
   local out
-  # shellcheck disable=SC2086
-  out="$(render "$3" | curl -sS ${OPENSEARCH_CURL:-} -X "$1" "$OS$2" -H 'Content-Type: application/json' --data-binary @- -w '\n%{http_code}')"
+  out="$(send "$1" "$2" "$(render "$3")")"
   local code="${out##*$'\n'}" body="${out%$'\n'*}"
   if [ "$code" -ge 300 ]; then echo "setup.sh: $1 $2 → $code: $body" >&2; exit 1; fi
   printf '%s' "$body"
 }
-field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p"; }
+field() { sed -n "s/.*\"$1\":\"\([^\"]*\)\".*/\1/p" | head -1; }
+fingerprint() { NAME= render "$1" | sha256sum | cut -c1-12; }
+
+# find KIND NAME: the id of the connector or model called NAME ("" if none)
+find_id() {
+  local out code body
+  out="$(send POST "/_plugins/_ml/$1/_search" "{\"size\":1,\"query\":{\"term\":{\"name.keyword\":\"$2\"}}}")"
+  code="${out##*$'\n'}" body="${out%$'\n'*}"
+  case "$code" in
+    2*) printf '%s' "$body" | sed -n 's/.*"hits":\[{"_index":"[^"]*","_id":"\([^"]*\)".*/\1/p' ;;
+    404) ;; # no connector or model yet: their system index does not exist
+    *) echo "setup.sh: POST /_plugins/_ml/$1/_search → $code: $body" >&2; exit 1 ;;
+  esac
+}
 
 [ "${SKIP_SETTINGS:-0}" = 1 ] || call PUT /_cluster/settings cluster-settings.json >/dev/null
 
-register() { # register CONNECTOR_FILE → prints the deployed model id
-  CONNECTOR_ID="$(call POST /_plugins/_ml/connectors/_create "$1" | field connector_id)"
-  MODEL_ID="$(call POST '/_plugins/_ml/models/_register?deploy=true' register-model.json | field model_id)"
-  [ -n "$MODEL_ID" ] || { echo "setup.sh: model registration returned no model_id" >&2; exit 1; }
+register() { # register CONNECTOR_FILE → prints the connector and deployed model ids
+  NAME="crossrank-$(basename "$1" .json)-$(fingerprint "$1")"
+  CONNECTOR_ID="$(find_id connectors "$NAME")"
+  [ -n "$CONNECTOR_ID" ] || CONNECTOR_ID="$(call POST /_plugins/_ml/connectors/_create "$1" | field connector_id)"
+  [ -n "$CONNECTOR_ID" ] || { echo "setup.sh: connector creation returned no connector_id" >&2; exit 1; }
+  NAME="$NAME-$CONNECTOR_ID"
+  MODEL_ID="$(find_id models "$NAME")"
+  if [ -z "$MODEL_ID" ]; then
+    MODEL_ID="$(call POST '/_plugins/_ml/models/_register?deploy=true' register-model.json | field model_id)"
+    [ -n "$MODEL_ID" ] || { echo "setup.sh: model registration returned no model_id" >&2; exit 1; }
+  else
+    # found: deploy it again unless it is deployed or on its way
+    state="$(call GET "/_plugins/_ml/models/$MODEL_ID" /dev/null | field model_state)"
+    case "$state" in
+      DEPLOYED|DEPLOYING) ;;
+      *) call POST "/_plugins/_ml/models/$MODEL_ID/_deploy" /dev/null >/dev/null ;;
+    esac
+  fi
+  state=""
   for _ in $(seq 1 60); do
-    # shellcheck disable=SC2086
-    state="$(curl -sS ${OPENSEARCH_CURL:-} "$OS/_plugins/_ml/models/$MODEL_ID" | field model_state)"
+    state="$(call GET "/_plugins/_ml/models/$MODEL_ID" /dev/null | field model_state)"
     [ "$state" = DEPLOYED ] && break
     sleep 1
   done

@@ -4,7 +4,9 @@
 # SIGKILL after 30 s. Quiet success when nothing runs there.
 set -euo pipefail
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-RUN="${1:-${OPENSEARCH_RUN_DIR:-${CROSSRANK_CACHE:-$ROOT/.cache}/opensearch/run}}"
+DEFAULT_RUN="${CROSSRANK_CACHE:-$ROOT/.cache}/opensearch/run"
+[ "${OPENSEARCH_VERSION:-2.19.6}" = 2.19.6 ] || DEFAULT_RUN="$DEFAULT_RUN-$OPENSEARCH_VERSION"
+RUN="${1:-${OPENSEARCH_RUN_DIR:-$DEFAULT_RUN}}"
 [ -f "$RUN/pid" ] || exit 0
 PID="$(cat "$RUN/pid")"
 if kill -0 "$PID" 2>/dev/null; then

@@ -18,7 +18,7 @@ func ExampleNew() {
 	p, err := proxy.New(proxy.Config{
 		Upstream: "http://127.0.0.1:9200",
 		Indices: map[string]proxy.IndexDefaults{
-			"articles": {Fields: []string{"title", "text"}, Window: 50, QueryPath: "query.match.text.query"},
+			"articles": {Fields: []string{"title", "text"}, Window: 50, QueryPath: "query.match.text"},
 		},
 	}, proxy.RankerFunc(func(ctx context.Context, req rerank.Request) (*rerank.Result, error) {
 		return nil, errors.New("stands in for the engine")

@@ -2,18 +2,23 @@
 
 package proxy_test
 
-// The integration test runs the real thing: an OpenSearch node (started by
-// scripts/opensearch/start.sh, with the ml-commons and neural-search
-// plugins), the crossrank binary serving the twin model in proxy mode in
-// front of it, and `crossrank score` as the independent source of expected
-// scores. Run it with `make integration` (which builds bin/crossrank and
-// fetches OpenSearch first). CROSSRANK_OPENSEARCH_URL reuses a running
-// node instead of starting one; CROSSRANK_BIN names another binary.
+// The integration tests run the real thing: the engines (OpenSearch 2.19.6
+// and 3.6.0 with the ml-commons and neural-search plugins, started by
+// scripts/opensearch/start.sh; Elasticsearch 8.19.21 with security on,
+// started by scripts/elasticsearch/start.sh), the crossrank binary serving
+// the twin model in proxy mode in front of each, and `crossrank score` as the
+// independent source of expected scores. Run them with `make integration`
+// (which builds bin/crossrank and fetches the engines first). The engines
+// run one at a time. CROSSRANK_OPENSEARCH_URL, CROSSRANK_OPENSEARCH3_URL and
+// CROSSRANK_ELASTICSEARCH_URL reuse a running node instead of starting one
+// (Elasticsearch: user elastic, password $ELASTICSEARCH_PASSWORD or
+// crossrank-dev); CROSSRANK_BIN names another binary.
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -40,9 +45,45 @@ const (
 	itDocs   = 200
 )
 
+// engineSpec says how to start one engine and talk to it.
+type engineSpec struct {
+	name     string   // for messages: "OpenSearch 2.19.6"
+	flavor   string   // "opensearch" or "elasticsearch"
+	scripts  string   // folder of start.sh and stop.sh
+	urlEnv   string   // variable naming a running node to reuse
+	runEnv   string   // start.sh's run folder variable
+	startEnv []string // more variables for start.sh
+	user     string   // basic-auth user ("" when security is off)
+	password string
+	ml       bool // ml-commons + neural-search installed
+}
+
+func openSearchSpec(version string) engineSpec {
+	s := engineSpec{name: "OpenSearch " + version, flavor: "opensearch", scripts: "scripts/opensearch",
+		urlEnv: "CROSSRANK_OPENSEARCH_URL", runEnv: "OPENSEARCH_RUN_DIR", ml: true,
+		startEnv: []string{"OPENSEARCH_VERSION=" + version}}
+	if !strings.HasPrefix(version, "2.") {
+		s.urlEnv = "CROSSRANK_OPENSEARCH3_URL"
+	}
+	return s
+}
+
+func elasticsearchSpec() engineSpec {
+	pw := os.Getenv("ELASTICSEARCH_PASSWORD")
+	if pw == "" {
+		pw = "crossrank-dev"
+	}
+	return engineSpec{name: "Elasticsearch 8.19.21", flavor: "elasticsearch", scripts: "scripts/elasticsearch",
+		urlEnv: "CROSSRANK_ELASTICSEARCH_URL", runEnv: "ELASTICSEARCH_RUN_DIR",
+		startEnv: []string{"ELASTICSEARCH_PASSWORD=" + pw}, user: "elastic", password: pw}
+}
+
 type itEnv struct {
+	spec            engineSpec
 	root, bin, twin string
-	os              string // OpenSearch base URL
+	engine          string // the engine's base URL
+	run             string // its run folder ("" for a node reused from the environment)
+	auth            string // Authorization header value for the engine ("" when security is off)
 	sidecar         string // crossrank base URL (proxy and API)
 	index           string
 	docs            map[string]map[string]any // _id → _source as indexed
@@ -60,12 +101,20 @@ func freePort(t *testing.T) string {
 
 func httpDo(t *testing.T, method, url, body string) (int, http.Header, []byte) {
 	t.Helper()
+	return httpDoHeader(t, method, url, body, nil)
+}
+
+func httpDoHeader(t *testing.T, method, url, body string, hdr map[string]string) (int, http.Header, []byte) {
+	t.Helper()
 	req, err := http.NewRequest(method, url, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
+	}
+	for k, v := range hdr {
+		req.Header.Set(k, v)
 	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -79,6 +128,37 @@ func httpDo(t *testing.T, method, url, body string) (int, http.Header, []byte) {
 	return resp.StatusCode, resp.Header, b
 }
 
+// quietly sends a request with the engine's credentials and ignores the
+// answer and any error: clean-ups, which may find the node stopped (the
+// README's commands stop it).
+func (e *itEnv) quietly(method, url, body string) {
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		return
+	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if e.auth != "" {
+		req.Header.Set("Authorization", e.auth)
+	}
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+	}
+}
+
+// do sends a request with the engine's credentials (to the engine, or to
+// the proxy, which passes them on).
+func (e *itEnv) do(t *testing.T, method, url, body string) (int, http.Header, []byte) {
+	t.Helper()
+	var hdr map[string]string
+	if e.auth != "" {
+		hdr = map[string]string{"Authorization": e.auth}
+	}
+	return httpDoHeader(t, method, url, body, hdr)
+}
+
 func mustOK(t *testing.T, what string, code int, body []byte) {
 	t.Helper()
 	if code >= 300 {
@@ -86,16 +166,16 @@ func mustOK(t *testing.T, what string, code int, body []byte) {
 	}
 }
 
-// startOpenSearch returns the URL of a running node: $CROSSRANK_OPENSEARCH_URL
-// or one started for this test (and stopped after it).
-func startOpenSearch(t *testing.T, root string) string {
+// startEngine returns the URL and run folder of a running node: the one
+// named by spec.urlEnv, or one started for this test (and stopped after it).
+func startEngine(t *testing.T, root string, spec engineSpec) (string, string) {
 	t.Helper()
-	if u := os.Getenv("CROSSRANK_OPENSEARCH_URL"); u != "" {
-		return strings.TrimSuffix(u, "/")
+	if u := os.Getenv(spec.urlEnv); u != "" {
+		return strings.TrimSuffix(u, "/"), ""
 	}
 	// The node runs as nobody when the test runs as root: its folder must be
 	// reachable (t.TempDir's parent is private).
-	run, err := os.MkdirTemp("", "crossrank-opensearch-")
+	run, err := os.MkdirTemp("", "crossrank-"+spec.flavor+"-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,22 +184,29 @@ func startOpenSearch(t *testing.T, root string) string {
 	}
 	t.Cleanup(func() { os.RemoveAll(run) })
 	start := time.Now()
-	cmd := exec.Command(filepath.Join(root, "scripts/opensearch/start.sh"))
-	cmd.Env = append(os.Environ(), "OPENSEARCH_RUN_DIR="+run)
+	cmd := exec.Command(filepath.Join(root, spec.scripts, "start.sh"))
+	cmd.Env = append(append(os.Environ(), spec.runEnv+"="+run), spec.startEnv...)
+	// A loaded 2-core machine has taken close to 4 minutes to start
+	// OpenSearch 3.6 with its plugins: allow 10 unless told otherwise.
+	for _, v := range []string{"OPENSEARCH_START_TIMEOUT", "ELASTICSEARCH_START_TIMEOUT"} {
+		if os.Getenv(v) == "" {
+			cmd.Env = append(cmd.Env, v+"=600")
+		}
+	}
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
 	t.Cleanup(func() {
-		stop := exec.Command(filepath.Join(root, "scripts/opensearch/stop.sh"), run)
+		stop := exec.Command(filepath.Join(root, spec.scripts, "stop.sh"), run)
 		stop.Stderr = os.Stderr
 		if err := stop.Run(); err != nil {
-			t.Errorf("stopping OpenSearch: %v", err)
+			t.Errorf("stopping %s: %v", spec.name, err)
 		}
 	})
 	if err != nil {
-		t.Fatalf("scripts/opensearch/start.sh: %v (run make integration, which fetches OpenSearch)", err)
+		t.Fatalf("%s/start.sh: %v (run make integration, which fetches the engines)", spec.scripts, err)
 	}
-	t.Logf("OpenSearch started in %s", time.Since(start).Round(100*time.Millisecond))
-	return strings.TrimSpace(string(out))
+	t.Logf("%s started in %s", spec.name, time.Since(start).Round(100*time.Millisecond))
+	return strings.TrimSpace(string(out)), run
 }
 
 var words = strings.Fields(`search results rerank ranking cross encoder encoders bi model query passage document relevance
@@ -146,23 +233,26 @@ about how cross encoders rerank search results`
 	return docs
 }
 
-func setupIT(t *testing.T) *itEnv {
+func setupIT(t *testing.T, spec engineSpec) *itEnv {
 	t.Helper()
 	root := testenv.Root(t)
-	e := &itEnv{root: root, bin: os.Getenv("CROSSRANK_BIN"), twin: testenv.TwinDir(t)}
+	e := &itEnv{spec: spec, root: root, bin: os.Getenv("CROSSRANK_BIN"), twin: testenv.TwinDir(t)}
+	if spec.user != "" {
+		e.auth = "Basic " + base64.StdEncoding.EncodeToString([]byte(spec.user+":"+spec.password))
+	}
 	if e.bin == "" {
 		e.bin = filepath.Join(root, "bin/crossrank")
 	}
 	if _, err := os.Stat(e.bin); err != nil {
 		t.Fatalf("%s: %v (run make build)", e.bin, err)
 	}
-	e.os = startOpenSearch(t, root)
+	e.engine, e.run = startEngine(t, root, spec)
 	e.index = fmt.Sprintf("crossrank-it-%d", time.Now().UnixNano()%1e9)
 
 	// The index and the corpus, through the bulk API.
-	code, _, b := httpDo(t, "PUT", e.os+"/"+e.index, `{"settings":{"number_of_shards":1,"number_of_replicas":0}}`)
+	code, _, b := e.do(t, "PUT", e.engine+"/"+e.index, `{"settings":{"number_of_shards":1,"number_of_replicas":0}}`)
 	mustOK(t, "create index", code, b)
-	t.Cleanup(func() { httpDo(t, "DELETE", e.os+"/"+e.index, "") })
+	t.Cleanup(func() { e.quietly("DELETE", e.engine+"/"+e.index, "") })
 	var bulk bytes.Buffer
 	e.docs = map[string]map[string]any{}
 	for i, d := range corpus() {
@@ -175,8 +265,11 @@ func setupIT(t *testing.T) *itEnv {
 		_ = json.Unmarshal(line, &back)
 		e.docs[id] = back
 	}
-	req, _ := http.NewRequest("POST", e.os+"/"+e.index+"/_bulk?refresh=true", &bulk)
+	req, _ := http.NewRequest("POST", e.engine+"/"+e.index+"/_bulk?refresh=true", &bulk)
 	req.Header.Set("Content-Type", "application/x-ndjson")
+	if e.auth != "" {
+		req.Header.Set("Authorization", e.auth)
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -197,8 +290,8 @@ indices:
   %s:
     fields: [text]
     window: %d
-    query_path: query.match.text.query
-`, addr, e.twin, e.os, e.index, itWindow)
+    query_path: query.match.text
+`, addr, e.twin, e.engine, e.index, itWindow)
 	cfgPath := filepath.Join(t.TempDir(), "crossrank.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -319,7 +412,7 @@ type expected struct {
 func (e *itEnv) reference(t *testing.T, fetch int) *expected {
 	t.Helper()
 	body := fmt.Sprintf(`{"size":%d,"query":{"match":{"text":%q}}}`, fetch, itQuery)
-	code, _, b := httpDo(t, "POST", e.os+"/"+e.index+"/_search", body)
+	code, _, b := e.do(t, "POST", e.engine+"/"+e.index+"/_search", body)
 	mustOK(t, "direct search", code, b)
 	ex := &expected{direct: parseHits(t, b).Hits.Hits, score: map[string]float64{}}
 	if len(ex.direct) < fetch {
@@ -379,24 +472,34 @@ func checkOrder(t *testing.T, what string, got, want []string, score map[string]
 	}
 }
 
-func TestIntegrationOpenSearch(t *testing.T) {
-	e := setupIT(t)
+func TestIntegrationOpenSearch(t *testing.T) { runEngineSuite(t, openSearchSpec("2.19.6")) }
+
+func TestIntegrationOpenSearch3(t *testing.T) { runEngineSuite(t, openSearchSpec("3.6.0")) }
+
+func TestIntegrationElasticsearch(t *testing.T) { runEngineSuite(t, elasticsearchSpec()) }
+
+// runEngineSuite runs everything an engine supports against it.
+func runEngineSuite(t *testing.T, spec engineSpec) {
+	e := setupIT(t, spec)
 	fetch := itWindow + 15
 	ex := e.reference(t, fetch)
 
 	t.Run("proxy reranks the window", func(t *testing.T) {
 		pages := []struct{ from, size int }{{0, 10}, {0, itWindow}, {5, 10}, {25, 10}, {itWindow, 10}, {40, 5}}
 		for _, pg := range pages {
-			for _, how := range []string{"ext", "defaults"} {
+			for _, how := range []string{"ext", "defaults", "defaults, short match"} {
 				var body string
-				if how == "ext" {
+				switch how {
+				case "ext":
 					body = fmt.Sprintf(`{"from":%d,"size":%d,"query":{"match":{"text":%q}},"ext":{"rerank":{"query":%q,"fields":["text"],"window":%d}}}`,
 						pg.from, pg.size, itQuery, itQuery, itWindow)
-				} else {
+				case "defaults":
 					body = fmt.Sprintf(`{"from":%d,"size":%d,"query":{"match":{"text":{"query":%q}}}}`, pg.from, pg.size, itQuery)
+				default:
+					body = fmt.Sprintf(`{"from":%d,"size":%d,"query":{"match":{"text":%q}}}`, pg.from, pg.size, itQuery)
 				}
 				what := fmt.Sprintf("%s from=%d size=%d", how, pg.from, pg.size)
-				code, hdr, b := httpDo(t, "POST", e.sidecar+"/"+e.index+"/_search", body)
+				code, hdr, b := e.do(t, "POST", e.sidecar+"/"+e.index+"/_search", body)
 				mustOK(t, what, code, b)
 				if got := hdr.Get("X-Crossrank-Rerank"); got != fmt.Sprintf("applied; window=%d", itWindow) {
 					t.Fatalf("%s: X-Crossrank-Rerank %q", what, got)
@@ -434,7 +537,7 @@ func TestIntegrationOpenSearch(t *testing.T) {
 
 	t.Run("searches without rerank pass through", func(t *testing.T) {
 		body := `{"size":5,"query":{"match_all":{}},"sort":[{"n":"asc"}]}`
-		code, hdr, b := httpDo(t, "POST", e.sidecar+"/"+e.index+"/_search", body)
+		code, hdr, b := e.do(t, "POST", e.sidecar+"/"+e.index+"/_search", body)
 		mustOK(t, "match_all", code, b)
 		if !strings.HasPrefix(hdr.Get("X-Crossrank-Rerank"), "skipped") {
 			t.Errorf("X-Crossrank-Rerank %q", hdr.Get("X-Crossrank-Rerank"))
@@ -449,7 +552,7 @@ func TestIntegrationOpenSearch(t *testing.T) {
 	})
 
 	t.Run("other paths pass through", func(t *testing.T) {
-		code, _, b := httpDo(t, "GET", e.sidecar+"/_cluster/health", "")
+		code, _, b := e.do(t, "GET", e.sidecar+"/_cluster/health", "")
 		mustOK(t, "health", code, b)
 		var health struct {
 			ClusterName string `json:"cluster_name"`
@@ -458,12 +561,16 @@ func TestIntegrationOpenSearch(t *testing.T) {
 		if err := json.Unmarshal(b, &health); err != nil || health.Status == "" || health.Status == "red" {
 			t.Errorf("health through the proxy: %s", b)
 		}
+		// (another index: a document written and deleted in the corpus's
+		// index would change its BM25 statistics, and so the reference)
+		writes := e.index + "-writes"
+		t.Cleanup(func() { e.quietly("DELETE", e.engine+"/"+writes, "") })
 		doc := `{"title":"new","text":"written through the proxy","n":999}`
-		code, _, b = httpDo(t, "PUT", e.sidecar+"/"+e.index+"/_doc/through-proxy?refresh=true", doc)
+		code, _, b = e.do(t, "PUT", e.sidecar+"/"+writes+"/_doc/through-proxy?refresh=true", doc)
 		if code != 201 {
 			t.Fatalf("PUT through the proxy: %d %s", code, b)
 		}
-		code, _, b = httpDo(t, "GET", e.os+"/"+e.index+"/_doc/through-proxy", "")
+		code, _, b = e.do(t, "GET", e.engine+"/"+writes+"/_doc/through-proxy", "")
 		mustOK(t, "GET direct", code, b)
 		var got struct {
 			Source map[string]any `json:"_source"`
@@ -473,7 +580,7 @@ func TestIntegrationOpenSearch(t *testing.T) {
 		if err := json.Unmarshal(b, &got); err != nil || !equalJSON(got.Source, want) {
 			t.Errorf("document written through the proxy reads back as %s", b)
 		}
-		code, _, _ = httpDo(t, "DELETE", e.sidecar+"/"+e.index+"/_doc/through-proxy?refresh=true", "")
+		code, _, _ = e.do(t, "DELETE", e.sidecar+"/"+writes+"/_doc/through-proxy?refresh=true", "")
 		if code != 200 {
 			t.Errorf("DELETE through the proxy: %d", code)
 		}
@@ -481,41 +588,66 @@ func TestIntegrationOpenSearch(t *testing.T) {
 
 	t.Run("engine errors come back as they are", func(t *testing.T) {
 		body := `{"query":{"match":{"text":"x"}},"ext":{"rerank":{"query":"x"}}}`
-		code, _, viaProxy := httpDo(t, "POST", e.sidecar+"/no-such-index-here/_search", body)
-		dcode, _, direct := httpDo(t, "POST", e.os+"/no-such-index-here/_search", `{"query":{"match":{"text":"x"}}}`)
+		code, _, viaProxy := e.do(t, "POST", e.sidecar+"/no-such-index-here/_search", body)
+		dcode, _, direct := e.do(t, "POST", e.engine+"/no-such-index-here/_search", `{"query":{"match":{"text":"x"}}}`)
 		if code != 404 || dcode != 404 || !bytes.Equal(viaProxy, direct) {
 			t.Errorf("missing index: proxy %d %s, engine %d %s", code, viaProxy, dcode, direct)
 		}
-		code, _, b := httpDo(t, "POST", e.sidecar+"/"+e.index+"/_search", `{"query":{"nope":{}},"ext":{"rerank":{"query":"x"}}}`)
+		code, _, b := e.do(t, "POST", e.sidecar+"/"+e.index+"/_search", `{"query":{"nope":{}},"ext":{"rerank":{"query":"x"}}}`)
 		if code != 400 || !bytes.Contains(b, []byte("parsing_exception")) {
 			t.Errorf("bad query: %d %s", code, b)
 		}
 	})
 
-	t.Run("OpenSearch reranks with the sidecar", func(t *testing.T) {
-		code, _, b := httpDo(t, "GET", e.os+"/_cat/plugins?h=component", "")
+	t.Run("_msearch", func(t *testing.T) { e.msearchSuite(t, ex) })
+	t.Run("/v1/rerank/hits keeps what the engine sent", e.hitsSuite)
+	if spec.user != "" {
+		t.Run("Authorization passes through", e.authSuite)
+	}
+	if spec.flavor == "elasticsearch" {
+		t.Run("setup.sh shows the engine's errors", e.esSetupSuite)
+	}
+	if spec.ml {
+		t.Run("OpenSearch reranks with the sidecar", func(t *testing.T) { e.mlSuite(t, ex) })
+	}
+	// Last: the README's clean-up stops the node.
+	t.Run("README commands", e.readmeSuite)
+}
+
+// mlSuite runs examples/opensearch/setup.sh (twice: the second run must
+// find what the first registered) and searches with its two pipelines.
+func (e *itEnv) mlSuite(t *testing.T, ex *expected) {
+	{
+		code, _, b := e.do(t, "GET", e.engine+"/_cat/plugins?h=component", "")
 		mustOK(t, "_cat/plugins", code, b)
 		for _, p := range []string{"opensearch-ml", "opensearch-neural-search"} {
 			if !bytes.Contains(b, []byte(p)) {
 				t.Fatalf("plugin %s is not installed (%s); scripts/opensearch/fetch.sh installs it", p, b)
 			}
 		}
-		cmd := exec.Command(filepath.Join(e.root, "examples/opensearch/setup.sh"))
-		cmd.Env = append(os.Environ(), "OPENSEARCH_URL="+e.os, "CROSSRANK_URL="+e.sidecar,
-			`DOCUMENT_FIELDS=["text"]`, `QUERY_JSONPATH=$._request.query.match.text.query`)
-		cmd.Stderr = os.Stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("examples/opensearch/setup.sh: %v\n%s", err, out)
+		setup := func() map[string]string {
+			cmd := exec.Command(filepath.Join(e.root, "examples/opensearch/setup.sh"))
+			cmd.Env = append(os.Environ(), "OPENSEARCH_URL="+e.engine, "CROSSRANK_URL="+e.sidecar,
+				`DOCUMENT_FIELDS=["text"]`, `QUERY_JSONPATH=$._request.query.match.text.query`)
+			cmd.Stderr = os.Stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("examples/opensearch/setup.sh: %v\n%s", err, out)
+			}
+			ids := map[string]string{}
+			for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+				k, v, _ := strings.Cut(l, "=")
+				ids[k] = v
+			}
+			return ids
 		}
-		ids := map[string]string{}
-		for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-			k, v, _ := strings.Cut(l, "=")
-			ids[k] = v
+		ids := setup()
+		if again := setup(); !equalJSON(again, ids) {
+			t.Errorf("setup.sh run again registered anew: %v, then %v", ids, again)
 		}
 		t.Cleanup(func() {
 			for _, m := range []string{ids["RERANK_MODEL_ID"], ids["BY_FIELD_MODEL_ID"]} {
-				httpDo(t, "POST", e.os+"/_plugins/_ml/models/"+m+"/_undeploy", "")
+				e.quietly("POST", e.engine+"/_plugins/_ml/models/"+m+"/_undeploy", "")
 			}
 		})
 
@@ -525,7 +657,7 @@ func TestIntegrationOpenSearch(t *testing.T) {
 			if pipe == "crossrank-by-field" {
 				body = fmt.Sprintf(`{"size":%d,"query":{"match":{"text":{"query":%q}}}}`, n, itQuery)
 			}
-			code, _, b := httpDo(t, "POST", e.os+"/"+e.index+"/_search?search_pipeline="+pipe, body)
+			code, _, b := e.do(t, "POST", e.engine+"/"+e.index+"/_search?search_pipeline="+pipe, body)
 			mustOK(t, pipe, code, b)
 			r := parseHits(t, b)
 			var got, want []string
@@ -543,7 +675,18 @@ func TestIntegrationOpenSearch(t *testing.T) {
 			checkOrder(t, pipe, got, want, ex.score)
 			t.Logf("%s: OpenSearch ordered %d hits by the sidecar's scores; top %v", pipe, len(got), got[:3])
 		}
-	})
+
+		// The README's warning: crossrank-rerank as the index default
+		// fails every search without ext.rerank.query_context.
+		code, _, b = e.do(t, "PUT", e.engine+"/"+e.index+"/_settings", `{"index.search.default_pipeline":"crossrank-rerank"}`)
+		mustOK(t, "default pipeline", code, b)
+		code, _, b = e.do(t, "POST", e.engine+"/"+e.index+"/_search", fmt.Sprintf(`{"query":{"match":{"text":%q}}}`, itQuery))
+		e.do(t, "PUT", e.engine+"/"+e.index+"/_settings", `{"index.search.default_pipeline":null}`)
+		t.Logf("crossrank-rerank as the default pipeline, a search without ext: %d %.200s", code, b)
+		if code != 500 || !bytes.Contains(b, []byte("null_pointer_exception")) {
+			t.Errorf("the README warns of a 500 null_pointer_exception; %s answered %d %s", e.spec.name, code, b)
+		}
+	}
 }
 
 func equalJSON(a, b any) bool {

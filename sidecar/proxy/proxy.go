@@ -20,6 +20,13 @@
 // answer in time gets an error body shaped like the engine's own (502, 504).
 // The upstream is fixed by configuration: a request can never choose where
 // it goes.
+//
+// `GET|POST /_msearch` and `/{target}/_msearch` (NDJSON header/body pairs)
+// pass through untouched unless a search in them asks for a rerank; then
+// each search goes through the single-search path as its own _search, at
+// most 8 at a time, and the answers come back in order in the engine's
+// _msearch shape, each with its "status", one failure never failing the
+// others (at most Config.MaxSearches searches; see msearch.go).
 package proxy
 
 import (
@@ -87,6 +94,8 @@ const (
 	// rerank (a larger one is a 502; pass-through answers are streamed and
 	// never held).
 	DefaultMaxResponseBytes = 256 << 20
+	// DefaultMaxSearches is Config.MaxSearches's default.
+	DefaultMaxSearches = 100
 )
 
 // IndexDefaults are the rerank defaults for one index (YAML indices.<name>
@@ -121,6 +130,11 @@ type Config struct {
 	// DefaultTimeout); for streamed answers it is the longest pause between
 	// reads.
 	Timeout time.Duration
+	// MaxSearches bounds the searches of an _msearch that asks for a rerank
+	// (the proxy runs each as its own _search); more is a 400 (default
+	// DefaultMaxSearches). An _msearch that asks for none passes through
+	// and is the engine's to bound.
+	MaxSearches int
 	// MaxConns bounds connections to the upstream (default 512).
 	MaxConns int
 	// MaxResponseBytes bounds a search answer read to be reranked (default
@@ -168,6 +182,9 @@ func New(cfg Config, rr Ranker) (*Proxy, error) {
 	}
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.MaxSearches <= 0 {
+		cfg.MaxSearches = DefaultMaxSearches
 	}
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = 512
@@ -257,6 +274,10 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	target, isSearch := searchTarget(decoded)
 	if isSearch && (r.Method == http.MethodPost || r.Method == http.MethodGet) {
 		p.search(w, r, body, target)
+		return
+	}
+	if target, ok := msearchTarget(r.URL.Path); ok && (r.Method == http.MethodPost || r.Method == http.MethodGet) {
+		p.msearch(w, r, body, target) // msearch.go
 		return
 	}
 	p.pass(w, r, body, r.URL.RawQuery, "")
@@ -491,6 +512,14 @@ func (p *Proxy) search(w http.ResponseWriter, r *http.Request, body []byte, targ
 		return
 	}
 	out, err := p.rerank(r.Context(), resp.Body(), pl)
+	var bad badAnswer
+	if errors.As(err, &bad) {
+		// The engine said 200 but sent something that is not a search
+		// response: the gateway's fault, not the client's.
+		p.cfg.Logger.Error("upstream answered garbage", "upstream", p.Upstream(), "err", err)
+		writeESError(w, http.StatusBadGateway, "crossrank_rerank_exception", "crossrank: upstream "+p.Upstream()+" answered 200 with "+bad.Error())
+		return
+	}
 	if err != nil {
 		e := api.ErrorOf(err)
 		typ := "crossrank_rerank_exception"
@@ -520,7 +549,7 @@ func (p *Proxy) search(w http.ResponseWriter, r *http.Request, body []byte, targ
 func (p *Proxy) rerank(ctx context.Context, body []byte, pl *plan) ([]byte, error) {
 	resp, err := hits.Parse(body, pl.window)
 	if err != nil {
-		return nil, err
+		return nil, badAnswer{err}
 	}
 	var res *rerank.Result
 	if docs := resp.Documents(); len(docs) > 0 {
@@ -534,6 +563,12 @@ func (p *Proxy) rerank(ctx context.Context, body []byte, pl *plan) ([]byte, erro
 	}
 	return resp.Append(make([]byte, 0, len(body)), res, pl.from, pl.size), nil
 }
+
+// badAnswer is a 200 from the upstream that is not a search response.
+type badAnswer struct{ err error }
+
+func (b badAnswer) Error() string { return "a body that is not a search response: " + b.err.Error() }
+func (b badAnswer) Unwrap() error { return b.err }
 
 // extRerank is the body's ext.rerank section.
 type extRerank struct {

@@ -266,6 +266,12 @@ func TestSearchReranked(t *testing.T) {
 			window:  25, from: 0, size: 4, fetch: 25, wantQuery: "old ships", wantFields: []string{"title", "body"}, wantPipe: "p1",
 		},
 		{
+			name: "index defaults, the query path on the short match form", total: 100, path: "/books/_search",
+			body:    `{"query":{"match":{"title":"old ships"}},"size":4}`,
+			indices: map[string]IndexDefaults{"books": {Fields: []string{"title", "body"}, Window: 25, Pipeline: "p1", QueryPath: "query.match.title"}},
+			window:  25, from: 0, size: 4, fetch: 25, wantQuery: "old ships", wantFields: []string{"title", "body"}, wantPipe: "p1",
+		},
+		{
 			name: "index pattern, ext overrides defaults", total: 100, path: "/logs-2024/_search",
 			body:    `{"query":{"multi_match":{"query":"disk full","fields":["msg"]}},"ext":{"rerank":{"window":5,"fields":["msg"]}}}`,
 			indices: map[string]IndexDefaults{"logs-*": {Fields: []string{"x"}, Window: 40, QueryPath: "query.multi_match.query"}},
