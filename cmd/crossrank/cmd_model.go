@@ -9,8 +9,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/crossrank/crossrank/models/quantize"
-	"github.com/crossrank/crossrank/models/twin"
+	"github.com/crossrank/crossrank/internal/quantize"
+	"github.com/crossrank/crossrank/internal/twin"
 )
 
 // newModelCmd is `crossrank model`, the parent of every subcommand in
@@ -72,7 +72,7 @@ func newModelQuantizeCmd() *cobra.Command {
 		Long: `quantize rewrites every MatMul with a weight initializer as a per-row
 activation quantiser + MatMulIntegerToFloat (int8 weights symmetric per
 column, uint8 activations quantised per token at run time, so a pair's score
-does not depend on its batch-mates; see models/quantize). The output folder holds onnx/model_quantized.onnx and
+does not depend on its batch-mates; see internal/quantize). The output folder holds onnx/model_quantized.onnx and
 the same graph as onnx/model.onnx (so 'crossrank serve --model DIR' runs the
 int8 model), quantize_config.json, and config.json and tokenizer.json copied.`,
 		Args: cobra.NoArgs,

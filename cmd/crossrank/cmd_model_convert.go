@@ -7,7 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/crossrank/crossrank/models/convert"
+	"github.com/crossrank/crossrank/internal/convert"
 )
 
 // newModelConvertCmd is `crossrank model convert`: a Hugging Face folder
@@ -55,6 +55,6 @@ Normalize) without a classification head gives a bi-encoder with
 	f := c.Flags()
 	f.StringVar(&in, "in", "", "Hugging Face model folder (config.json, model.safetensors, tokenizer files)")
 	f.StringVar(&out, "out", "", "output folder: the input folder, or a new one")
-	f.BoolVar(&int8, "int8", false, "quantise the graph dynamically to int8 (models/quantize)")
+	f.BoolVar(&int8, "int8", false, "quantise the graph dynamically to int8 (internal/quantize)")
 	return c
 }

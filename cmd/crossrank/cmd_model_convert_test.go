@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crossrank/crossrank/models/twin"
+	"github.com/crossrank/crossrank/internal/twin"
 )
 
 func TestModelConvert(t *testing.T) {

@@ -7,8 +7,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/crossrank/crossrank/models/convert"
-	"github.com/crossrank/crossrank/models/hub"
+	"github.com/crossrank/crossrank/internal/convert"
+	"github.com/crossrank/crossrank/internal/hub"
 )
 
 func newModelPullCmd() *cobra.Command {

@@ -17,7 +17,7 @@ import (
 
 // TestModelPull runs `crossrank model pull` against a local server laid out
 // like the Hugging Face hub's resolve URLs (the hub itself cannot be reached
-// from the machines this is tested on; models/hub tests the protocol in
+// from the machines this is tested on; internal/hub tests the protocol in
 // depth: revision API, resume, checksums).
 func TestModelPull(t *testing.T) {
 	files := map[string][]byte{

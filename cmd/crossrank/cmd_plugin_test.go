@@ -37,7 +37,7 @@ func runPlugin(t *testing.T, stdin string, args ...string) (query string, passag
 func TestPluginRun(t *testing.T) {
 	root := testenv.Root(t)
 	dir := filepath.Join(root, "plugins", "wasm")
-	tok := filepath.Join(root, "models", "assets", "bert-base-uncased.json")
+	tok := filepath.Join(root, "internal", "assets", "bert-base-uncased.json")
 	in := `{"query": "title:\"fish\" AND chips^2", "documents": [{"title": "Fish &amp; chips", "body": "<p>crisp</p>"}, "plain <b>text</b>"], "max_tokens_per_doc": 4}`
 	cases := []struct {
 		name      string

@@ -13,10 +13,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/crossrank/crossrank/internal/dashboard"
+	"github.com/crossrank/crossrank/internal/hub"
 	"github.com/crossrank/crossrank/internal/metrics/nvml"
 	"github.com/crossrank/crossrank/internal/metrics/prom"
 	"github.com/crossrank/crossrank/models"
-	"github.com/crossrank/crossrank/models/hub"
 	"github.com/crossrank/crossrank/models/loader"
 	"github.com/crossrank/crossrank/models/ort"
 	"github.com/crossrank/crossrank/sidecar/batcher"

@@ -39,7 +39,7 @@ from stdin and writes one line {"ids": [...], "type_ids": [...]} per input,
 in order; an input that cannot be encoded gets {"error": "..."} on its line.
 
 Example:
-  crossrank tokenize --tokenizer models/assets/bert-base-uncased.json --max-length 128 "what is bm25?" "BM25 is a ranking function."`,
+  crossrank tokenize --tokenizer internal/assets/bert-base-uncased.json --max-length 128 "what is bm25?" "BM25 is a ranking function."`,
 		Args: cobra.MaximumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			switch {

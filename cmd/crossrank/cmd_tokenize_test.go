@@ -16,7 +16,7 @@ func runTokenize(t *testing.T, stdin string, args ...string) (string, error) {
 	return runCommand(t, newTokenizeCmd, stdin, args...)
 }
 
-var bertJSON = filepath.Join("..", "..", "models", "assets", "bert-base-uncased.json")
+var bertJSON = filepath.Join("..", "..", "internal", "assets", "bert-base-uncased.json")
 
 type tokOut struct {
 	IDs     []int64  `json:"ids"`

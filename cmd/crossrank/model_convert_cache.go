@@ -7,8 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/crossrank/crossrank/models/convert"
-	"github.com/crossrank/crossrank/models/modeldir"
+	"github.com/crossrank/crossrank/internal/convert"
+	"github.com/crossrank/crossrank/internal/modeldir"
 )
 
 // ensureONNX returns the folder to load for the model folder dir: dir itself

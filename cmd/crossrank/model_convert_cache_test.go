@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crossrank/crossrank/internal/convert"
 	"github.com/crossrank/crossrank/internal/testenv"
-	"github.com/crossrank/crossrank/models/convert"
 )
 
 // safetensorsOnly copies the twin's checkpoint files (no ONNX graph) into a

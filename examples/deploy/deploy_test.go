@@ -20,8 +20,8 @@ import (
 	"github.com/spf13/pflag"
 	"gopkg.in/yaml.v3"
 
-	"github.com/crossrank/crossrank/sidecar/config"
 	"github.com/crossrank/crossrank/internal/metrics/prom"
+	"github.com/crossrank/crossrank/sidecar/config"
 	"github.com/crossrank/crossrank/sidecar/server"
 )
 

@@ -67,7 +67,7 @@ func MiniLM(t testing.TB, name string, threads int) rerank.Model {
 	return m
 }
 
-// MiniLMGolden is models/convert/testdata/minilm_goldens.json: texts and
+// MiniLMGolden is internal/convert/testdata/minilm_goldens.json: texts and
 // the cosines sentence-transformers (normalize_embeddings=True, PyTorch CPU)
 // gives for (query, passage) pairs of them, written by make goldens-minilm.
 type MiniLMGolden struct {

@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/crossrank/crossrank/models/quantize"
-	"github.com/crossrank/crossrank/models/twin"
+	"github.com/crossrank/crossrank/internal/quantize"
+	"github.com/crossrank/crossrank/internal/twin"
 )
 
 // EnvORTLib names the ONNX Runtime library, overriding the cached one.
@@ -172,9 +172,9 @@ func MiniLMDir(t testing.TB) string {
 }
 
 // MiniLMGoldens is the path of the committed sentence-transformers goldens
-// of all-MiniLM-L6-v2 (models/convert/testdata/minilm_goldens.json, written
+// of all-MiniLM-L6-v2 (internal/convert/testdata/minilm_goldens.json, written
 // by make goldens-minilm).
 func MiniLMGoldens(t testing.TB) string {
 	t.Helper()
-	return filepath.Join(Root(t), "models", "convert", "testdata", "minilm_goldens.json")
+	return filepath.Join(Root(t), "internal", "convert", "testdata", "minilm_goldens.json")
 }

@@ -1,5 +1,5 @@
 // Package loader is the one model loader: it opens a model folder
-// (config.json, tokenizer.json and an ONNX file, see models/modeldir) with
+// (config.json, tokenizer.json and an ONNX file, see internal/modeldir) with
 // the pure-Go tokenizer and the ONNX Runtime backend and returns it as a
 // models.Model. It is the only package besides models/ort that the engine's
 // callers need cgo for; the engine itself never imports it.
@@ -9,8 +9,8 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/crossrank/crossrank/internal/modeldir"
 	"github.com/crossrank/crossrank/models"
-	"github.com/crossrank/crossrank/models/modeldir"
 	"github.com/crossrank/crossrank/models/ort"
 	"github.com/crossrank/crossrank/models/tokenizer"
 )

@@ -14,8 +14,8 @@ import (
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
+	"github.com/crossrank/crossrank/internal/onnx"
 	"github.com/crossrank/crossrank/internal/testenv"
-	"github.com/crossrank/crossrank/models/onnx"
 	"github.com/crossrank/crossrank/models/ort"
 )
 

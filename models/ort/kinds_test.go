@@ -10,9 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crossrank/crossrank/internal/onnx"
 	"github.com/crossrank/crossrank/internal/testenv"
 	"github.com/crossrank/crossrank/models"
-	"github.com/crossrank/crossrank/models/onnx"
 	"github.com/crossrank/crossrank/models/ort"
 )
 

@@ -1,5 +1,5 @@
 // Package ort is crossrank's ONNX Runtime backend: it loads a model folder
-// (see models/modeldir) into one ONNX Runtime session, through
+// (see internal/modeldir) into one ONNX Runtime session, through
 // github.com/yalue/onnxruntime_go. A cross-encoder's session implements
 // models.Scorer (one logit per pair, the label column chosen by
 // DefaultLabel); a bi-encoder's implements models.Embedder (one embedding
@@ -23,8 +23,8 @@ import (
 
 	onnxruntime "github.com/yalue/onnxruntime_go"
 
+	"github.com/crossrank/crossrank/internal/modeldir"
 	"github.com/crossrank/crossrank/models"
-	"github.com/crossrank/crossrank/models/modeldir"
 )
 
 // Providers are the execution providers Load accepts.

@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crossrank/crossrank/internal/onnx"
 	"github.com/crossrank/crossrank/internal/testenv"
 	"github.com/crossrank/crossrank/models"
-	"github.com/crossrank/crossrank/models/onnx"
 	"github.com/crossrank/crossrank/models/ort"
 )
 

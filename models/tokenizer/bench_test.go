@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/crossrank/crossrank/models/assets"
+	"github.com/crossrank/crossrank/internal/assets"
 )
 
 type benchPair struct{ Query, Passage string }

@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"log"
 
-	"github.com/crossrank/crossrank/models/assets"
+	"github.com/crossrank/crossrank/internal/assets"
 	"github.com/crossrank/crossrank/models/tokenizer"
 )
 

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/crossrank/crossrank/models/assets"
+	"github.com/crossrank/crossrank/internal/assets"
 )
 
 // golden is one record written by testdata/gen/gen.mjs.

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crossrank/crossrank/models/assets"
+	"github.com/crossrank/crossrank/internal/assets"
 )
 
 func bert(t testing.TB) *Tokenizer {

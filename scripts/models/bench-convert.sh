@@ -8,7 +8,7 @@
 # usage: bench-convert.sh TEST_BINARY OFFICIAL_DIR CONVERTED_DIR [ROUNDS]
 set -euo pipefail
 bin=$1 official=$2 converted=$3 rounds=${4:-5}
-pkg=$(cd "$(dirname "$0")/../../models/convert" && pwd)
+pkg=$(cd "$(dirname "$0")/../../internal/convert" && pwd)
 cd "$pkg"
 for ((i = 1; i <= rounds; i++)); do
 	CROSSRANK_BENCH_OFFICIAL=$official CROSSRANK_BENCH_CONVERTED=$converted \

@@ -9,7 +9,7 @@ every (query, passage) pair the cosine of the two embeddings.
 
 Run by `make goldens-minilm`:
   .cache/venv-convert/bin/python scripts/models/minilm_goldens.py \
-      .cache/models/all-MiniLM-L6-v2 models/convert/testdata/minilm_goldens.json
+      .cache/models/all-MiniLM-L6-v2 internal/convert/testdata/minilm_goldens.json
 """
 import json
 import platform

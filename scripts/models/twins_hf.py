@@ -16,7 +16,7 @@ ModernBERT's Wqkv and head.dense, 1.0 for the classification head, 0.1 elsewhere
 that LayerNorm scales and biases are not trivial and logits spread.
 
   make setup-twins-hf     # .cache/venv-convert/bin/python scripts/models/twins_hf.py .cache/models/twins-hf
-  make goldens-twins-hf   # ... --goldens models/convert/testdata/twins_goldens.json
+  make goldens-twins-hf   # ... --goldens internal/convert/testdata/twins_goldens.json
 """
 import argparse
 import hashlib
@@ -56,7 +56,7 @@ CORPUS = QUERIES + PASSAGES + [
 
 
 def bert_tokenizer():
-    return BertTokenizerFast(tokenizer_file=os.path.join(ROOT, "models/assets/bert-base-uncased.json"),
+    return BertTokenizerFast(tokenizer_file=os.path.join(ROOT, "internal/assets/bert-base-uncased.json"),
                              do_lower_case=True, model_max_length=64)
 
 

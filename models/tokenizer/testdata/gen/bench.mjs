@@ -113,7 +113,7 @@ async function time(rounds, file) {
 const [cmd, n, ...files] = process.argv.slice(2);
 if (cmd === 'write') write();
 else if (cmd === 'time') {
-  for (const f of files.length ? files : [path.join(root, 'models/assets/bert-base-uncased.json')]) {
+  for (const f of files.length ? files : [path.join(root, 'internal/assets/bert-base-uncased.json')]) {
     await time(Number(n || 200), path.resolve(f));
   }
 }

@@ -157,7 +157,7 @@ for (const max of [32, 128, 512]) {
 
 function loadConfig(name) {
   const c = JSON.parse(readFileSync(path.join(here, '../configs', name), 'utf8'));
-  const basePath = c.base === 'labse' ? path.join(here, '../labse.json') : path.join(root, 'models/assets/bert-base-uncased.json');
+  const basePath = c.base === 'labse' ? path.join(here, '../labse.json') : path.join(root, 'internal/assets/bert-base-uncased.json');
   const base = JSON.parse(readFileSync(basePath, 'utf8'));
   Object.assign(base, c.override || {});
   Object.assign(base.model, c.model_patch || {});
