@@ -130,7 +130,7 @@ func startParityScript(t *testing.T, model string, pairs []parityPair, dtype str
 	if err := os.WriteFile(in, []byte(buf.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	cmd := exec.CommandContext(ctx, node, filepath.Join(root, "models", "ort", "testdata", "parity.mjs"),
 		"--model", model, "--pairs", in, "--out", out, "--dtype", dtype, "--threads", "1", "--node-modules", nm)
 	var msg strings.Builder

@@ -23,7 +23,7 @@ func TestFaults(t *testing.T) {
 		Recorder:         rec,
 		PoolSize:         2,
 		MemoryLimitPages: 512,         // 32 MiB
-		CallTimeout:      time.Second, // well above what "grow" needs on a loaded machine
+		CallTimeout:      5 * time.Second, // well above what "grow" needs on a loaded machine ("loop" waits it out)
 		MaxOutputBytes:   1 << 20,
 	})
 	faulty := wasmPath(t, "faulty")
