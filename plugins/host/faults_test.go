@@ -22,7 +22,7 @@ func TestFaults(t *testing.T) {
 	h := newHost(t, host.Config{
 		Recorder:         rec,
 		PoolSize:         2,
-		MemoryLimitPages: 512,         // 32 MiB
+		MemoryLimitPages: 512,             // 32 MiB
 		CallTimeout:      5 * time.Second, // well above what "grow" needs on a loaded machine ("loop" waits it out)
 		MaxOutputBytes:   1 << 20,
 	})
