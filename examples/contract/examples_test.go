@@ -48,6 +48,20 @@ func jsonString(s string) string {
 	return string(b)
 }
 
+// esJSON writes v the way Elasticsearch's JSON builder (Jackson) fills a
+// template: control characters escaped, `<`, `>`, `&` and non-ASCII as they
+// are (Go's default would write \u003c).
+func esJSON(t *testing.T, v any) string {
+	t.Helper()
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
+}
+
 // texts are documents with the characters templates get wrong.
 var texts = []string{
 	`plain passage about cross-encoders`,
@@ -217,10 +231,9 @@ func TestElasticsearchCustomService(t *testing.T) {
 
 	// In the request body Elasticsearch fills ${query} with a JSON string,
 	// ${input} with a JSON array of strings, and secrets as JSON strings.
-	docs, _ := json.Marshal(texts)
-	pairs := []string{"${query}", jsonString(query), "${input}", string(docs)}
+	pairs := []string{"${query}", esJSON(t, query), "${input}", esJSON(t, texts)}
 	for k, v := range ep.Settings.Secret {
-		pairs = append(pairs, "${"+k+"}", jsonString(v))
+		pairs = append(pairs, "${"+k+"}", esJSON(t, v))
 	}
 	body := strings.NewReplacer(pairs...).Replace(ep.Settings.Request)
 	if left := placeholders(body); len(left) > 0 {
