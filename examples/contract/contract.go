@@ -5,7 +5,10 @@
 //
 //   - Elasticsearch's `custom` inference service (rerank task) extracts
 //     `$.results[*].index` and `$.results[*].relevance_score` with its
-//     json_parser JSONPaths (ESRerank).
+//     json_parser JSONPaths (ESRerank), and the `text_similarity_reranker`
+//     retriever then needs one score for every document it sent
+//     (ESTextSimilarityScores). examples/elasticsearch/CONTRACT.md lists
+//     each key checked against the Elasticsearch 8.19 documentation.
 //   - OpenSearch ML Commons' `connector.post_process.cohere.rerank` reads
 //     `$.results` as a list of maps, casts each `index` to an Integer and
 //     each `relevance_score` to a Double, and lays the scores out by index
@@ -110,11 +113,47 @@ func JSONPath(body []byte, path string) ([]any, error) {
 	return cur, nil
 }
 
-// Elasticsearch custom service json_parser paths for the rerank task.
+// Elasticsearch custom service json_parser paths for the rerank task
+// (https://www.elastic.co/docs/api/doc/elasticsearch/v8/operation/operation-inference-put-custom,
+// 8.19: "reranked_index" optional, "relevance_score" required,
+// "document_text" optional).
 const (
 	ESIndexPath = "$.results[*].index"
 	ESScorePath = "$.results[*].relevance_score"
 )
+
+// ESJSONParserKeys are the json_parser keys the custom service accepts for
+// the rerank task; Elasticsearch rejects any other key in json_parser.
+var ESJSONParserKeys = []string{"relevance_score", "reranked_index", "document_text"}
+
+// ESPathSyntax checks that a json_parser path keeps to what the custom
+// service's path extractor reads: `$`, then `.field` members and `[*]`
+// over arrays. Array indexes such as `[0]` and filters are not read.
+func ESPathSyntax(path string) error {
+	rest, ok := strings.CutPrefix(path, "$")
+	if !ok {
+		return fmt.Errorf("contract: path %q does not start with $", path)
+	}
+	for rest != "" {
+		switch {
+		case strings.HasPrefix(rest, "[*]"):
+			rest = rest[3:]
+		case strings.HasPrefix(rest, "."):
+			rest = rest[1:]
+			end := strings.IndexAny(rest, ".[")
+			if end < 0 {
+				end = len(rest)
+			}
+			if end == 0 {
+				return fmt.Errorf("contract: path %q has an empty member name", path)
+			}
+			rest = rest[end:]
+		default:
+			return fmt.Errorf("contract: path %q: %q is not a .member or [*]", path, rest)
+		}
+	}
+	return nil
+}
 
 // ESRerank reads a response with the Elasticsearch custom service's rerank
 // JSONPaths and returns each input document's score (by index), checking
@@ -153,6 +192,27 @@ func ESRerank(body []byte, n int) (map[int]float64, error) {
 		if err != nil || math.IsInf(s, 0) || math.IsNaN(s) {
 			return nil, fmt.Errorf("contract: results[%d].relevance_score %s is not a finite number", k, sn)
 		}
+		out[i] = s
+	}
+	return out, nil
+}
+
+// ESTextSimilarityScores reads a response the way the custom service and
+// then the text_similarity_reranker retriever do: ESRerank, and then
+// exactly one score for each of the n documents sent (the retriever fails
+// the search with "Reranker input document count and returned score count
+// mismatch" otherwise, so a response cut by top_n breaks it). The scores
+// come back in input-document order.
+func ESTextSimilarityScores(body []byte, n int) ([]float64, error) {
+	byIndex, err := ESRerank(body, n)
+	if err != nil {
+		return nil, err
+	}
+	if len(byIndex) != n {
+		return nil, fmt.Errorf("contract: %d scores for %d documents (text_similarity_reranker needs one per document)", len(byIndex), n)
+	}
+	out := make([]float64, n)
+	for i, s := range byIndex {
 		out[i] = s
 	}
 	return out, nil

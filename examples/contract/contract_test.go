@@ -31,9 +31,9 @@ func TestSidecarResponsesMeetTheContracts(t *testing.T) {
 		res.Order = rerank.Order(res.Scores)
 		body := api.AppendRerankResponse(nil, "id", res, -1, round%2 == 0)
 
-		es, err := ESRerank(body, n)
+		es, err := ESTextSimilarityScores(body, n)
 		if err != nil {
-			t.Fatalf("Elasticsearch json_parser: %v\n%s", err, body)
+			t.Fatalf("Elasticsearch json_parser + text_similarity_reranker: %v\n%s", err, body)
 		}
 		os, err := OpenSearchCohereRerank(body)
 		if err != nil {
@@ -75,6 +75,44 @@ func TestReadersRejectWhatTheEnginesReject(t *testing.T) {
 	}
 }
 
+// TestTextSimilarityNeedsEveryDocument: the custom service alone accepts a
+// response that scores some of the documents; text_similarity_reranker
+// does not.
+func TestTextSimilarityNeedsEveryDocument(t *testing.T) {
+	tests := []struct {
+		name, body string
+		n          int
+		err        string
+	}{
+		{"all, reordered", `{"results":[{"index":1,"relevance_score":0.9},{"index":0,"relevance_score":0.25}]}`, 2, ""},
+		{"one of two (top_n 1)", `{"results":[{"index":1,"relevance_score":0.9}]}`, 2, "1 scores for 2 documents"},
+		{"empty results", `{"results":[]}`, 1, "0 scores for 1 documents"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := ESRerank([]byte(tc.body), tc.n)
+			check(t, "ESRerank", err, "")
+			_, err = ESTextSimilarityScores([]byte(tc.body), tc.n)
+			check(t, "ESTextSimilarityScores", err, tc.err)
+		})
+	}
+}
+
+func TestESPathSyntax(t *testing.T) {
+	tests := []struct{ path, err string }{
+		{ESIndexPath, ""},
+		{ESScorePath, ""},
+		{"$.result.scores[*].score", ""},
+		{"$.results[0].index", "not a .member or [*]"},
+		{"$..index", "empty member name"},
+		{"results[*].index", "does not start with $"},
+		{"$.results[?(@.index)]", "not a .member or [*]"},
+	}
+	for _, tc := range tests {
+		check(t, tc.path, ESPathSyntax(tc.path), tc.err)
+	}
+}
+
 func check(t *testing.T, what string, err error, want string) {
 	t.Helper()
 	switch {
@@ -88,6 +126,13 @@ func check(t *testing.T, what string, err error, want string) {
 func ExampleOpenSearchCohereRerank() {
 	body := []byte(`{"id":"x","results":[{"index":1,"relevance_score":0.9},{"index":0,"relevance_score":0.25}]}`)
 	scores, err := OpenSearchCohereRerank(body)
+	fmt.Println(scores, err)
+	// Output: [0.25 0.9] <nil>
+}
+
+func ExampleESTextSimilarityScores() {
+	body := []byte(`{"results":[{"index":1,"relevance_score":0.9},{"index":0,"relevance_score":0.25}]}`)
+	scores, err := ESTextSimilarityScores(body, 2)
 	fmt.Println(scores, err)
 	// Output: [0.25 0.9] <nil>
 }

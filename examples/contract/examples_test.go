@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -45,6 +46,20 @@ func readJSON(t *testing.T, rel string, v any) {
 func jsonString(s string) string {
 	b, _ := json.Marshal(s)
 	return string(b)
+}
+
+// esJSON writes v the way Elasticsearch's JSON builder (Jackson) fills a
+// template: control characters escaped, `<`, `>`, `&` and non-ASCII as they
+// are (Go's default would write \u003c).
+func esJSON(t *testing.T, v any) string {
+	t.Helper()
+	var b strings.Builder
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSuffix(b.String(), "\n")
 }
 
 // texts are documents with the characters templates get wrong.
@@ -91,12 +106,80 @@ func checkDocs(t *testing.T, req *api.RerankRequest, want []string) {
 	}
 }
 
+// Elasticsearch 8.19 documentation the Elasticsearch checks follow (the
+// field-by-field list is examples/elasticsearch/CONTRACT.md):
+//
+//	custom service:           https://www.elastic.co/docs/api/doc/elasticsearch/v8/operation/operation-inference-put-custom
+//	text_similarity_reranker: https://www.elastic.co/docs/reference/elasticsearch/rest-apis/retrievers/text-similarity-reranker-retriever
+const (
+	esCustomDoc    = "operation-inference-put-custom (8.19)"
+	esRetrieverDoc = "text-similarity-reranker-retriever (8.19)"
+)
+
+// placeholders returns the names of the ${name} templates in s.
+func placeholders(s string) []string {
+	var names []string
+	for {
+		i := strings.Index(s, "${")
+		if i < 0 {
+			return names
+		}
+		j := strings.IndexByte(s[i:], '}')
+		if j < 0 {
+			return append(names, s[i+2:])
+		}
+		names = append(names, s[i+2:i+j])
+		s = s[i+j+1:]
+	}
+}
+
+// onlyKeys fails the test when obj has a key outside allowed, or lacks
+// one of required.
+func onlyKeys(t *testing.T, where string, obj map[string]json.RawMessage, allowed, required []string) {
+	t.Helper()
+	for k := range obj {
+		if !slices.Contains(allowed, k) {
+			t.Errorf("%s: key %q is not one of %v", where, k, allowed)
+		}
+	}
+	for _, k := range required {
+		if _, ok := obj[k]; !ok {
+			t.Errorf("%s: required key %q is missing", where, k)
+		}
+	}
+}
+
 func TestElasticsearchCustomService(t *testing.T) {
+	// The keys, as Elasticsearch 8.19 reads them: unknown keys in
+	// response and json_parser are refused by the service.
+	var top map[string]json.RawMessage
+	readJSON(t, "elasticsearch/inference-endpoint.json", &top)
+	onlyKeys(t, "inference-endpoint.json ("+esCustomDoc+")", top,
+		[]string{"service", "service_settings", "task_settings", "chunking_settings"}, []string{"service", "service_settings"})
+	var settings map[string]json.RawMessage
+	if err := json.Unmarshal(top["service_settings"], &settings); err != nil {
+		t.Fatalf("service_settings: %v", err)
+	}
+	onlyKeys(t, "service_settings ("+esCustomDoc+")", settings,
+		[]string{"url", "headers", "query_parameters", "request", "response", "secret_parameters", "input_type", "batch_size", "rate_limit"},
+		[]string{"url", "request", "response", "secret_parameters"})
+	var response map[string]json.RawMessage
+	if err := json.Unmarshal(settings["response"], &response); err != nil {
+		t.Fatalf("service_settings.response: %v", err)
+	}
+	onlyKeys(t, "service_settings.response", response, []string{"json_parser"}, []string{"json_parser"})
+	var parser map[string]json.RawMessage
+	if err := json.Unmarshal(response["json_parser"], &parser); err != nil {
+		t.Fatalf("json_parser: %v", err)
+	}
+	onlyKeys(t, "json_parser (rerank)", parser, ESJSONParserKeys, []string{"relevance_score"})
+
 	var ep struct {
 		Service  string `json:"service"`
 		Settings struct {
-			URL      string `json:"url"`
-			Request  string `json:"request"`
+			URL      string            `json:"url"`
+			Headers  map[string]string `json:"headers"`
+			Request  string            `json:"request"` // a string (the escaped JSON body), not an object
 			Response struct {
 				Parser map[string]string `json:"json_parser"`
 			} `json:"response"`
@@ -110,17 +193,62 @@ func TestElasticsearchCustomService(t *testing.T) {
 	if ep.Settings.Response.Parser["relevance_score"] != ESScorePath || ep.Settings.Response.Parser["reranked_index"] != ESIndexPath {
 		t.Fatalf("json_parser %v, want %s and %s", ep.Settings.Response.Parser, ESScorePath, ESIndexPath)
 	}
-	// Elasticsearch fills ${query} with a JSON string and ${input} with a
-	// JSON array of strings.
-	docs, _ := json.Marshal(texts)
-	body := strings.NewReplacer("${query}", jsonString(query), "${input}", string(docs)).Replace(ep.Settings.Request)
+	for k, path := range ep.Settings.Response.Parser {
+		if err := ESPathSyntax(path); err != nil {
+			t.Errorf("json_parser.%s: %v", k, err)
+		}
+	}
+	// Templates: the request body may name ${input} and ${query} (filled
+	// for every rerank call) and the secret parameters; ${top_n} and
+	// ${return_documents} are filled only when the inference request
+	// carries them, which text_similarity_reranker's need not, and any
+	// placeholder left unfilled fails the call. Headers and the URL take
+	// the secret parameters only.
+	for _, name := range placeholders(ep.Settings.Request) {
+		if _, secret := ep.Settings.Secret[name]; name != "input" && name != "query" && !secret {
+			t.Errorf("request names ${%s}: not input, query or a secret parameter", name)
+		}
+	}
+	for h, v := range ep.Settings.Headers {
+		for _, name := range placeholders(v) {
+			if _, secret := ep.Settings.Secret[name]; !secret {
+				t.Errorf("header %s names ${%s}, not a secret parameter", h, name)
+			}
+		}
+	}
+	for _, name := range placeholders(ep.Settings.URL) {
+		if _, secret := ep.Settings.Secret[name]; !secret {
+			t.Errorf("url names ${%s}, not a secret parameter", name)
+		}
+	}
+	// In headers a secret is put in as it is; the sidecar's bearer check
+	// must see exactly the key.
+	const key = `k3y-with-"quote`
+	auth := strings.ReplaceAll(ep.Settings.Headers["Authorization"], "${api_key}", key)
+	if auth != "Bearer "+key {
+		t.Errorf("Authorization renders as %q, want %q", auth, "Bearer "+key)
+	}
+
+	// In the request body Elasticsearch fills ${query} with a JSON string,
+	// ${input} with a JSON array of strings, and secrets as JSON strings.
+	pairs := []string{"${query}", esJSON(t, query), "${input}", esJSON(t, texts)}
+	for k, v := range ep.Settings.Secret {
+		pairs = append(pairs, "${"+k+"}", esJSON(t, v))
+	}
+	body := strings.NewReplacer(pairs...).Replace(ep.Settings.Request)
+	if left := placeholders(body); len(left) > 0 {
+		t.Fatalf("placeholders %v left after rendering %s", left, body)
+	}
 	req, err := api.DecodeRerank([]byte(body))
 	if err != nil {
 		t.Fatalf("the sidecar rejects the rendered request %s: %v", body, err)
 	}
 	checkDocs(t, req, texts)
+	if req.TopN != nil {
+		t.Errorf("the request sets top_n %d: text_similarity_reranker needs a score for every document", *req.TopN)
+	}
 	res, resp := respond(t, req)
-	got, err := ESRerank(resp, len(texts))
+	got, err := ESTextSimilarityScores(resp, len(texts))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,6 +256,67 @@ func TestElasticsearchCustomService(t *testing.T) {
 		if !near(got[i], want) {
 			t.Errorf("document %d: %v, want %v", i, got[i], want)
 		}
+	}
+}
+
+// TestElasticsearchRetriever checks search-retriever.json's keys against
+// the 8.19 text_similarity_reranker documentation, and that it names the
+// endpoint setup.sh creates and a field sample-data.sh maps as text.
+func TestElasticsearchRetriever(t *testing.T) {
+	var search struct {
+		Size      *int `json:"size"`
+		Retriever map[string]json.RawMessage
+	}
+	readJSON(t, "elasticsearch/search-retriever.json", &search)
+	raw, ok := search.Retriever["text_similarity_reranker"]
+	if !ok || len(search.Retriever) != 1 {
+		t.Fatalf("retriever %v: want exactly text_similarity_reranker", search.Retriever)
+	}
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &keys); err != nil {
+		t.Fatal(err)
+	}
+	onlyKeys(t, "text_similarity_reranker ("+esRetrieverDoc+")", keys,
+		[]string{"retriever", "field", "inference_id", "inference_text", "rank_window_size", "min_score", "filter", "_name"},
+		[]string{"retriever", "field", "inference_text"})
+	var r struct {
+		Retriever     map[string]json.RawMessage `json:"retriever"`
+		Field         string                     `json:"field"`
+		InferenceID   string                     `json:"inference_id"`
+		InferenceText string                     `json:"inference_text"`
+		Window        *int                       `json:"rank_window_size"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		t.Fatalf("text_similarity_reranker: %v", err)
+	}
+	if len(r.Retriever) != 1 || r.InferenceText == "" {
+		t.Fatalf("text_similarity_reranker %+v: want one inner retriever and an inference_text", r)
+	}
+	// Without inference_id, 8.19 uses its own .rerank-v1-elasticsearch.
+	script, err := os.ReadFile(filepath.Join(examplesDir(t), "elasticsearch/setup.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(script), `ID="${INFERENCE_ID:-`+r.InferenceID+`}"`) {
+		t.Errorf("inference_id %q is not setup.sh's default endpoint id", r.InferenceID)
+	}
+	data, err := os.ReadFile(filepath.Join(examplesDir(t), "elasticsearch/sample-data.sh"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"`+r.Field+`":{"type":"text"}`) {
+		t.Errorf("field %q is not a text field of sample-data.sh's mapping", r.Field)
+	}
+	// rank_window_size defaults to 10; the page (size) must fit in it.
+	window, size := 10, 10
+	if r.Window != nil {
+		window = *r.Window
+	}
+	if search.Size != nil {
+		size = *search.Size
+	}
+	if window < 1 || size > window {
+		t.Errorf("rank_window_size %d with size %d: the window must be at least the page", window, size)
 	}
 }
 
