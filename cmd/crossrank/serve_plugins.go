@@ -79,7 +79,9 @@ func (sc *sidecar) newPluginHost(ctx context.Context, rec metrics.Recorder) (*ho
 	}
 	// The engine owns the plugins stage timing; the host reports its
 	// failures only.
-	h, err := host.New(ctx, host.Config{PluginDir: dir, Recorder: noStages{rec}, Logger: sc.log})
+	hcfg := host.Config{PluginDir: dir, Recorder: noStages{rec}, Logger: sc.log}
+	sc.traceHost(&hcfg)
+	h, err := host.New(ctx, hcfg)
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,7 @@ import (
 
 	"github.com/crossrank/crossrank/models"
 	"github.com/crossrank/crossrank/sidecar/metrics"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Errors returned by Submit.
@@ -143,6 +144,7 @@ type Batcher struct {
 	cfg     Config
 	rec     metrics.Recorder
 	observe func(BatchInfo)
+	tracer  trace.Tracer // nil: no spans
 
 	in      chan *request
 	want    chan chan *batch
@@ -173,6 +175,9 @@ type request struct {
 	lastStart time.Time
 	err       error
 	done      chan struct{}
+	// firstStart and batches are for tracing only (see traceRequest).
+	firstStart time.Time
+	batches    []trace.Link
 }
 
 type pair struct {
@@ -546,6 +551,10 @@ func (b *Batcher) run(bt *batch, mb *models.Batch) {
 	if b.observe != nil {
 		b.observe(BatchInfo{Model: b.name, Pairs: len(bt.pairs), RealTokens: real, PaddedTokens: len(bt.pairs) * longest, Requests: ids, Inference: d, Err: err})
 	}
+	var batchSpan trace.SpanContext
+	if b.tracer != nil {
+		batchSpan = b.traceBatch(order, groups, start, d, real, len(bt.pairs)*longest, err)
+	}
 	for _, r := range order {
 		b.rec.Stage(metrics.StageQueue, start.Sub(r.enq))
 		r.mu.Lock()
@@ -568,7 +577,12 @@ func (b *Batcher) run(bt *batch, mb *models.Batch) {
 			now := time.Now()
 			r.res.Queue = r.lastStart.Sub(r.enq)
 			r.res.Inference = now.Sub(r.lastStart)
+			if b.tracer != nil {
+				b.traceRequest(r, batchSpan, start, now, r.res.Batches == 1, true)
+			}
 			close(r.done)
+		} else if b.tracer != nil {
+			b.traceRequest(r, batchSpan, start, time.Time{}, r.res.Batches == 1, false)
 		}
 		r.mu.Unlock()
 	}

@@ -87,6 +87,7 @@ type Config struct {
 	DefaultPipe           string   `yaml:"default_pipeline" help:"pipeline used when a request names none"`
 	Upstream              string   `yaml:"upstream" help:"Elasticsearch/OpenSearch URL for _search proxy mode"`
 	LogLevel              string   `yaml:"log_level" help:"debug, info, warn or error"`
+	OTLPEndpoint          string   `yaml:"otlp_endpoint" help:"OpenTelemetry collector base URL for traces (http://host:4318; gRPC with OTEL_EXPORTER_OTLP_PROTOCOL=grpc and port 4317); off when empty and no OTEL_EXPORTER_OTLP_ENDPOINT is set"`
 
 	Pipelines map[string][]PipelineStep `yaml:"pipelines,omitempty" flag:"-"`
 	Indices   map[string]IndexDefaults  `yaml:"indices,omitempty" flag:"-"`
@@ -412,6 +413,12 @@ func (c Config) validateServing() []error {
 		u, err := url.Parse(c.Upstream)
 		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 			bad("upstream %q is not an http(s) URL", c.Upstream)
+		}
+	}
+	if c.OTLPEndpoint != "" {
+		u, err := url.Parse(c.OTLPEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			bad("otlp_endpoint %q is not an http(s) URL such as http://localhost:4318", c.OTLPEndpoint)
 		}
 	}
 	switch c.LogLevel {

@@ -24,6 +24,7 @@ import (
 	"github.com/crossrank/crossrank/sidecar/batcher"
 	"github.com/crossrank/crossrank/sidecar/internal/cache"
 	"github.com/crossrank/crossrank/sidecar/metrics"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Model is one served model (see models.Model).
@@ -141,6 +142,8 @@ type Engine struct {
 	defPipeline string
 	rec         metrics.Recorder
 	observer    func(batcher.BatchInfo)
+	tp          trace.TracerProvider // nil: no tracing
+	tracer      trace.Tracer
 }
 
 type model struct {
@@ -173,6 +176,9 @@ func New(ms []Model, opts ...Option) (*Engine, error) {
 		bopts := []batcher.Option{batcher.WithRecorder(e.rec)}
 		if e.observer != nil {
 			bopts = append(bopts, batcher.WithObserver(e.observer))
+		}
+		if e.tp != nil {
+			bopts = append(bopts, batcher.WithTracerProvider(e.tp))
 		}
 		e.models[m.Name] = &model{Model: m, batcher: batcher.New(m.Name, m.Scorer, e.bcfg, bopts...)}
 		e.names = append(e.names, m.Name)
@@ -236,15 +242,22 @@ func (e *Engine) Batcher(name string) (*batcher.Batcher, bool) {
 // (see AsError).
 func (e *Engine) Score(ctx context.Context, req Request) (*Result, error) {
 	start := time.Now()
+	ctx, span := e.start(ctx, SpanRerank)
 	res, err := e.score(ctx, req)
 	if err != nil {
-		return nil, AsError(err)
+		err = AsError(err)
+		end(span, err)
+		return nil, err
 	}
+	_, rspan := e.start(ctx, SpanReorder)
 	for i, v := range res.Logits {
 		res.Scores[i] = Sigmoid(v)
 	}
 	res.Order = Order(res.Scores)
+	end(rspan, nil)
 	res.Meta.Timings.Total = time.Since(start)
+	describe(span, res.Meta)
+	end(span, nil)
 	return res, nil
 }
 
@@ -252,6 +265,11 @@ func (e *Engine) score(ctx context.Context, req Request) (*Result, error) {
 	m, pname, err := e.resolve(req)
 	if err != nil {
 		return nil, err
+	}
+	if e.tracer != nil {
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.SetAttributes(AttrModel.String(m.Name), AttrPipeline.String(pname), AttrDocuments.Int(len(req.Documents)))
+		}
 	}
 	res := &Result{
 		Model:  m.Name,
@@ -333,12 +351,16 @@ func (e *Engine) prepare(ctx context.Context, m *model, pname string, req Reques
 		return "", NotFound("pipeline %q not found", pname)
 	}
 	t0 := time.Now()
-	out, err := p.Prepare(ctx, m.Tokenizer, plugins.Input{Query: req.Query, Documents: req.Documents, MaxTokensPerDoc: req.MaxTokensPerDoc})
+	pctx, span := e.start(ctx, SpanPlugins)
+	out, err := p.Prepare(pctx, m.Tokenizer, plugins.Input{Query: req.Query, Documents: req.Documents, MaxTokensPerDoc: req.MaxTokensPerDoc})
 	res.Meta.Timings.Plugins = time.Since(t0)
 	e.rec.Stage(metrics.StagePlugins, res.Meta.Timings.Plugins)
 	if err != nil {
-		return "", pluginError(ctx, pname, err)
+		err = pluginError(ctx, pname, err)
+		end(span, err)
+		return "", err
 	}
+	end(span, nil)
 	if len(out.Passages) != len(req.Documents) {
 		return "", &Error{Kind: KindPluginFault, Message: fmt.Sprintf("pipeline %q returned %d passages for %d documents", pname, len(out.Passages), len(req.Documents))}
 	}
@@ -381,7 +403,9 @@ func (e *Engine) scoreMisses(ctx context.Context, m *model, req Request, pname, 
 		tr.MaxLength = m.Tokenizer.CountTokens(query) + req.MaxTokensPerDoc + 3
 	}
 	t1 := time.Now()
+	_, span := e.start(ctx, SpanTokenize)
 	seqs, tokens, err := m.encode(tr, query, texts, miss, docsField(req))
+	end(span, err)
 	if err != nil {
 		return err
 	}

@@ -26,6 +26,8 @@ import (
 	"github.com/crossrank/crossrank/sidecar/internal/jsonw"
 	"github.com/crossrank/crossrank/sidecar/metrics"
 	"github.com/crossrank/crossrank/sidecar/rerank"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults of a Server (the serve flags' defaults come from here).
@@ -89,6 +91,8 @@ type Server struct {
 	cancelBase context.CancelFunc
 	ready      atomic.Bool
 	stopping   atomic.Bool
+	tracer     trace.Tracer // nil: no tracing (see WithTracerProvider)
+	prop       propagation.TextMapPropagator
 }
 
 type route struct {
@@ -124,7 +128,7 @@ func New(eng *rerank.Engine, opts ...Option) *Server {
 	for i := len(s.middleware) - 1; i >= 0; i-- {
 		h = s.middleware[i](h)
 	}
-	s.handler = s.accessLog(s.limitBody(h))
+	s.handler = s.accessLog(s.traced(s.limitBody(h)))
 	s.srv = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: 60 * time.Second,
@@ -284,11 +288,14 @@ func scored(r *http.Request, res *rerank.Result) {
 }
 
 func (s *Server) handleRerank(w http.ResponseWriter, r *http.Request) int {
+	endDecode := s.stage(r.Context(), SpanDecode)
 	body, ok := readBody(w, r)
 	if !ok {
+		endDecode()
 		return 0
 	}
 	req, err := api.DecodeRerank(body)
+	endDecode()
 	if err != nil {
 		WriteError(w, r, err)
 		return 0
@@ -305,16 +312,21 @@ func (s *Server) handleRerank(w http.ResponseWriter, r *http.Request) int {
 	if req.TopN != nil {
 		topN = *req.TopN
 	}
+	endEncode := s.stage(r.Context(), SpanEncode)
 	writeJSON(w, api.AppendRerankResponse(make([]byte, 0, 64+48*len(res.Scores)), RequestID(r.Context()), res, topN, req.ReturnDocuments))
+	endEncode()
 	return res.Meta.Pairs
 }
 
 func (s *Server) handleTEI(w http.ResponseWriter, r *http.Request) int {
+	endDecode := s.stage(r.Context(), SpanDecode)
 	body, ok := readBody(w, r)
 	if !ok {
+		endDecode()
 		return 0
 	}
 	req, err := api.DecodeTEI(body)
+	endDecode()
 	if err != nil {
 		WriteError(w, r, err)
 		return 0
@@ -333,16 +345,21 @@ func (s *Server) handleTEI(w http.ResponseWriter, r *http.Request) int {
 	h.Set("x-queue-time", strconv.FormatInt(t.Queue.Milliseconds(), 10))
 	h.Set("x-inference-time", strconv.FormatInt(t.Inference.Milliseconds(), 10))
 	h.Set("x-total-time", strconv.FormatInt(t.Total.Milliseconds(), 10))
+	endEncode := s.stage(r.Context(), SpanEncode)
 	writeJSON(w, api.AppendTEIResponse(make([]byte, 0, 2+40*len(res.Scores)), res, req.RawScores, req.ReturnText))
+	endEncode()
 	return res.Meta.Pairs
 }
 
 func (s *Server) handleHits(w http.ResponseWriter, r *http.Request) int {
+	endDecode := s.stage(r.Context(), SpanDecode)
 	body, ok := readBody(w, r)
 	if !ok {
+		endDecode()
 		return 0
 	}
 	req, err := api.DecodeHits(body)
+	endDecode()
 	if err != nil {
 		WriteError(w, r, err)
 		return 0
@@ -362,7 +379,9 @@ func (s *Server) handleHits(w http.ResponseWriter, r *http.Request) int {
 		}
 	}
 	scored(r, res)
+	endEncode := s.stage(r.Context(), SpanEncode)
 	writeJSON(w, resp.Append(make([]byte, 0, len(req.Response)+64*len(resp.Documents())), res, 0, -1))
+	endEncode()
 	if res == nil {
 		return 0
 	}
