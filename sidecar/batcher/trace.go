@@ -81,6 +81,9 @@ func (b *Batcher) traceBatch(order []*request, groups map[*request][]int, start 
 // traceRequest records, under r.mu, r's queue span on its first batch and
 // its inference span once its last batch is done.
 func (b *Batcher) traceRequest(r *request, batch trace.SpanContext, start, now time.Time, first, done bool) {
+	if !trace.SpanContextFromContext(r.ctx).IsValid() {
+		return // not part of a trace
+	}
 	if first {
 		_, span := b.tracer.Start(r.ctx, SpanQueue, trace.WithTimestamp(r.enq), trace.WithAttributes(attrPairs.Int(len(r.seqs))))
 		span.End(trace.WithTimestamp(start))
