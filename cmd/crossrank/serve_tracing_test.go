@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -308,4 +309,92 @@ func TestServeTracesProxy(t *testing.T) {
 			}
 		})
 	}
+}
+
+// BenchmarkTracingOverhead measures end-to-end time of /v1/rerank requests
+// (16 documents of ~50 words, score cache off, loopback HTTP, the twin on
+// ONNX Runtime) on two sidecars built the same way but for tracing: off, and
+// on with every span exported over OTLP/HTTP to an in-process receiver
+// (which decodes them on the same machine). Each op is one round: the same
+// requests to each sidecar, in alternating order; the reported figures are
+// the medians over rounds of the mean time per request, and the overhead of
+// tracing on over off. Run with -benchtime=30x or more.
+func BenchmarkTracingOverhead(b *testing.B) {
+	rcv := otlptest.Start(b)
+	dir := testenv.TwinDir(b)
+	start := func(on bool) (string, func()) {
+		base, stop, err := startInProcess(context.Background(), dir, func(cfg *config.Config) {
+			cfg.CacheSize = 0
+			if on {
+				cfg.OTLPEndpoint = rcv.HTTPURL
+			}
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		return base, stop
+	}
+	offURL, stopOff := start(false)
+	defer stopOff()
+	onURL, stopOn := start(true)
+	defer stopOn()
+
+	const requests = 8
+	words := strings.Fields("river bridge water stone city road light night market garden paper music winter summer forest ocean")
+	bodies := make([][]byte, requests)
+	for i := range bodies {
+		docs := make([]string, 16)
+		for j := range docs {
+			var sb strings.Builder
+			for k := range 50 {
+				sb.WriteString(words[(i*7+j*3+k*k)%len(words)])
+				sb.WriteByte(' ')
+			}
+			docs[j] = sb.String()
+		}
+		bodies[i], _ = json.Marshal(map[string]any{"query": words[i] + " " + words[i+1], "documents": docs})
+	}
+	client := &http.Client{}
+	round := func(base string) time.Duration {
+		t0 := time.Now()
+		for _, body := range bodies {
+			resp, err := client.Post(base+"/v1/rerank", "application/json", bytes.NewReader(body))
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+		return time.Since(t0) / requests
+	}
+	round(offURL) // warm both
+	round(onURL)
+	var off, on []time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if i%2 == 0 {
+			off = append(off, round(offURL))
+			on = append(on, round(onURL))
+		} else {
+			on = append(on, round(onURL))
+			off = append(off, round(offURL))
+		}
+	}
+	b.StopTimer()
+	mOff, mOn := median(off), median(on)
+	b.ReportMetric(float64(mOff.Microseconds())/1000, "ms/req-off")
+	b.ReportMetric(float64(mOn.Microseconds())/1000, "ms/req-on")
+	b.ReportMetric(100*(float64(mOn)-float64(mOff))/float64(mOff), "%overhead")
+}
+
+func median(d []time.Duration) time.Duration {
+	s := append([]time.Duration(nil), d...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
