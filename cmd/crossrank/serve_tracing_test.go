@@ -124,8 +124,9 @@ func TestServeTraces(t *testing.T) {
 			if code, body := post(t, base+"/v1/rerank", req, hdr); code != 200 {
 				t.Fatalf("%d %s", code, body)
 			}
-			// The same request again: every pair from the cache.
-			if code, body := post(t, base+"/v1/rerank", req, nil); code != 200 {
+			// The same request again, with a malformed traceparent (ignored:
+			// a new trace): every pair from the cache.
+			if code, body := post(t, base+"/v1/rerank", req, map[string]string{"traceparent": "00-not-a-trace-01"}); code != 200 {
 				t.Fatalf("%d %s", code, body)
 			}
 			stop() // flushes the exporter
@@ -149,7 +150,7 @@ func TestServeTraces(t *testing.T) {
 				t.Errorf("server span: parent %s kind %s via %s, want parent %s, server, %s", first.ParentID, first.Kind, first.Protocol, clientSpan, c.protocol)
 			}
 			if second.ParentID != "" {
-				t.Errorf("a request without traceparent starts a trace; its server span has parent %s", second.ParentID)
+				t.Errorf("a request with a malformed traceparent starts a trace; its server span has parent %s", second.ParentID)
 			}
 			wantAttrs(t, first, map[string]any{"http.request.method": "POST", "http.route": "/v1/rerank", "http.response.status_code": int64(200)})
 			if id, _ := first.Attrs["crossrank.request_id"].(string); id == "" {
