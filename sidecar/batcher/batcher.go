@@ -23,9 +23,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/crossrank/crossrank/models"
 	"github.com/crossrank/crossrank/sidecar/metrics"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Errors returned by Submit.

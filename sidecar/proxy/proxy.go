@@ -41,13 +41,13 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crossrank/crossrank/sidecar/api"
 	"github.com/crossrank/crossrank/sidecar/internal/hits"
 	"github.com/crossrank/crossrank/sidecar/internal/rawjson"
 	"github.com/crossrank/crossrank/sidecar/rerank"
-	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Ranker scores and ranks documents; *rerank.Engine is one. The proxy

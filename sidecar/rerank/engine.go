@@ -19,12 +19,13 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/crossrank/crossrank/models"
 	"github.com/crossrank/crossrank/plugins"
 	"github.com/crossrank/crossrank/sidecar/batcher"
 	"github.com/crossrank/crossrank/sidecar/internal/cache"
 	"github.com/crossrank/crossrank/sidecar/metrics"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Model is one served model (see models.Model).

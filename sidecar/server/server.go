@@ -21,13 +21,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/crossrank/crossrank/sidecar/api"
 	"github.com/crossrank/crossrank/sidecar/internal/hits"
 	"github.com/crossrank/crossrank/sidecar/internal/jsonw"
 	"github.com/crossrank/crossrank/sidecar/metrics"
 	"github.com/crossrank/crossrank/sidecar/rerank"
-	"go.opentelemetry.io/otel/propagation"
-	"go.opentelemetry.io/otel/trace"
 )
 
 // Defaults of a Server (the serve flags' defaults come from here).
