@@ -43,8 +43,10 @@ func (sc *sidecar) tracerProvider() trace.TracerProvider {
 	return sc.tracing.Provider
 }
 
-// traceOptions hands the tracer provider to the engine, the server, the
-// proxy and the plugin host (nothing when tracing is off).
+// traceEngine, traceServer, traceProxy and traceHost hand the tracer
+// provider to the engine (and through it the batchers), the server, the
+// proxy and the plugin host; when tracing is off they hand nothing, and
+// those parts make no span.
 func (sc *sidecar) traceEngine() []rerank.Option {
 	if sc.tracing == nil {
 		return nil
