@@ -48,6 +48,10 @@ func (s *Server) traced(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && untraced[r.URL.Path] {
+			next.ServeHTTP(w, r)
+			return
+		}
 		ctx := s.prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 		method := spanMethod(r.Method)
 		route := s.routeName(r)
@@ -76,6 +80,10 @@ func (s *Server) traced(next http.Handler) http.Handler {
 		span.End()
 	})
 }
+
+// untraced are the polled routes (probes, scrapes, the dashboard's
+// once-a-second stats), whose spans would drown the requests'.
+var untraced = map[string]bool{"/health": true, "/ready": true, "/metrics": true, "/v1/stats": true}
 
 // spanMethod is a request's method for span names and attributes: the
 // standard ones as they are, anything else "_OTHER" (bounded cardinality).
