@@ -48,7 +48,7 @@ func (s *Server) traced(next http.Handler) http.Handler {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Method == http.MethodGet && untraced[r.URL.Path] {
+		if r.Method == http.MethodGet && untraced(r.URL.Path) {
 			next.ServeHTTP(w, r)
 			return
 		}
@@ -83,7 +83,13 @@ func (s *Server) traced(next http.Handler) http.Handler {
 
 // untraced are the polled routes (probes, scrapes, the dashboard's
 // once-a-second stats), whose spans would drown the requests'.
-var untraced = map[string]bool{"/health": true, "/ready": true, "/metrics": true, "/v1/stats": true}
+func untraced(path string) bool {
+	switch path {
+	case "/health", "/ready", "/metrics", "/v1/stats":
+		return true
+	}
+	return false
+}
 
 // spanMethod is a request's method for span names and attributes: the
 // standard ones as they are, anything else "_OTHER" (bounded cardinality).
