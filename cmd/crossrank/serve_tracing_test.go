@@ -131,10 +131,18 @@ func TestServeTraces(t *testing.T) {
 			if code, body := post(t, base+"/v1/rerank", req, map[string]string{"traceparent": "00-not-a-trace-01"}); code != 200 {
 				t.Fatalf("%d %s", code, body)
 			}
+			if resp, err := http.Get(base + "/health"); err == nil { // polled: no span
+				resp.Body.Close()
+			}
 			stop() // flushes the exporter
 			spans, err := rcv.Wait(10*time.Second, func(s []otlptest.Span) bool { return len(otlptest.Find(s, "POST /v1/rerank")) == 2 })
 			if err != nil {
 				t.Fatal(err)
+			}
+			for _, s := range spans {
+				if strings.HasPrefix(s.Name, "GET") {
+					t.Errorf("span %s: probes are not traced", s.Name)
+				}
 			}
 			tree := spanTree{t, spans}
 			var first, second otlptest.Span
