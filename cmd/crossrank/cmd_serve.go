@@ -16,6 +16,7 @@ import (
 	"github.com/crossrank/crossrank/internal/hub"
 	"github.com/crossrank/crossrank/internal/metrics/nvml"
 	"github.com/crossrank/crossrank/internal/metrics/prom"
+	"github.com/crossrank/crossrank/internal/tracing"
 	"github.com/crossrank/crossrank/models"
 	"github.com/crossrank/crossrank/models/loader"
 	"github.com/crossrank/crossrank/models/ort"
@@ -88,7 +89,8 @@ type sidecar struct {
 	models  []models.Model
 	eng     *rerank.Engine
 	srv     *server.Server
-	closers []func() error // run by Close in reverse order
+	tracing *tracing.Tracing // nil: tracing off
+	closers []func() error   // run by Close in reverse order
 }
 
 // newSidecar is serve's composition root: every part of the sidecar is
@@ -96,6 +98,7 @@ type sidecar struct {
 //
 //	models (--model, --model-pull)  models/loader: tokenizer + ONNX Runtime
 //	recorder                        sidecar/metrics/prom (+ sidecar/metrics/nvml on a GPU)
+//	tracing (--otlp-endpoint)       internal/tracing: OpenTelemetry SDK + OTLP exporter, to every part below
 //	plugin host (pipelines)         plugins/host, recorder
 //	engine                          sidecar/rerank: models, batcher, cache, recorder, pipelines
 //	_search proxy (--upstream)      sidecar/proxy: engine
@@ -114,6 +117,9 @@ func newSidecar(ctx context.Context, cfg config.Config, log *slog.Logger) (sc *s
 		return nil, fmt.Errorf("serve: %w", err)
 	}
 	rec := sc.newRecorder()
+	if err := sc.newTracing(ctx); err != nil {
+		return nil, fmt.Errorf("serve: %w", err)
+	}
 	host, err := sc.newPluginHost(ctx, rec)
 	if err != nil {
 		return nil, fmt.Errorf("serve: %w", err)
@@ -141,6 +147,7 @@ func newSidecar(ctx context.Context, cfg config.Config, log *slog.Logger) (sc *s
 	if len(aliases) > 0 {
 		eopts = append(eopts, rerank.WithModelAliases(aliases))
 	}
+	eopts = append(eopts, sc.traceEngine()...)
 	if host != nil {
 		eopts = append(eopts, rerank.WithPipelines(host, cfg.DefaultPipe))
 	}
@@ -154,6 +161,7 @@ func newSidecar(ctx context.Context, cfg config.Config, log *slog.Logger) (sc *s
 		server.WithHandler("GET", "/v1/stats", rec.StatsHandler()),
 		server.WithHandler("GET", "/dashboard", dashboard.Handler()),
 	}
+	sopts = append(sopts, sc.traceServer()...)
 	if host != nil {
 		sopts = append(sopts, server.WithHandler("POST", "/admin/plugins/reload", sc.reloadHandler(host)))
 	}
@@ -271,13 +279,15 @@ func (sc *sidecar) newProxy() (*proxy.Proxy, error) {
 		}
 		return nil, nil
 	}
-	p, err := proxy.New(proxy.Config{
+	pcfg := proxy.Config{
 		Upstream: cfg.Upstream,
 		Indices:  cfg.Indices,
 		Model:    cfg.DefaultModel,
 		Timeout:  cfg.RequestTimeout.D(),
 		Logger:   sc.log,
-	}, sc.eng)
+	}
+	sc.traceProxy(&pcfg)
+	p, err := proxy.New(pcfg, sc.eng)
 	if err != nil {
 		return nil, fmt.Errorf("--upstream: %w", err)
 	}

@@ -79,10 +79,12 @@ func (sc *sidecar) newPluginHost(ctx context.Context, rec metrics.Recorder) (*ho
 	}
 	// The engine owns the plugins stage timing; the host reports its
 	// failures only.
-	h, err := host.New(ctx, host.Config{
+	hcfg := host.Config{
 		PluginDir: dir, CacheDir: sc.pluginCacheDir(), Recorder: rec, Logger: sc.log,
 		CallTimeout: sc.cfg.PluginCallTimeout.D(), LoadTimeout: sc.cfg.PluginLoadTimeout.D(),
-	})
+	}
+	sc.traceHost(&hcfg)
+	h, err := host.New(ctx, hcfg)
 	if err != nil {
 		return nil, err
 	}

@@ -33,6 +33,7 @@ import (
 	"github.com/crossrank/crossrank/sidecar/metrics"
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Config configures a Host. Zero fields take the defaults noted.
@@ -85,6 +86,9 @@ type Config struct {
 	Recorder metrics.Recorder
 	// Logger receives guests' log calls and reload messages (default: discard).
 	Logger *slog.Logger
+	// TracerProvider, when set, records one span per pipeline step, a child
+	// of the span of the context Prepare is called with (default: none).
+	TracerProvider trace.TracerProvider
 
 	// interrupt is how a call's time limit stops the guest: interruptGlobal
 	// (default; see interrupt.go), interruptContext (wazero's

@@ -70,17 +70,18 @@ func (pl *pipeline) prepare(ctx context.Context, tok plugins.Tokenizer, in plugi
 	bp := pl.h.bufs.Get().(*[]byte)
 	defer pl.h.bufs.Put(bp)
 	buf := bp
-	for _, st := range pl.steps {
+	for i, st := range pl.steps {
+		ctx, span := pl.h.startStep(ctx, pl.name, i, st)
 		for _, stage := range abi.Stages {
 			if st.pool.stages&stage == 0 {
 				continue
 			}
 			if stage == abi.StageTruncate {
 				if tok == nil {
-					return plugins.Output{}, fmt.Errorf("plugins: pipeline %q: plugin %q: the truncate stage needs the serving model's tokenizer", pl.name, st.pool.plugin)
+					return plugins.Output{}, span.end(fmt.Errorf("plugins: pipeline %q: plugin %q: the truncate stage needs the serving model's tokenizer", pl.name, st.pool.plugin))
 				}
 				if err := flatten(its); err != nil {
-					return plugins.Output{}, err
+					return plugins.Output{}, span.end(err)
 				}
 			}
 			if stage != abi.StageQuery && len(its) == 0 {
@@ -93,12 +94,13 @@ func (pl *pipeline) prepare(ctx context.Context, tok plugins.Tokenizer, in plugi
 			q, out, err := st.pool.runStage(ctx, tok, stage, in.MaxTokensPerDoc, query, sendItems, buf)
 			if err != nil {
 				if _, ok := err.(*PluginError); ok && st.skip {
+					span.skipped(err)
 					continue // on_error: skip — the input passes through
 				}
 				if ctx.Err() != nil {
-					return plugins.Output{}, fmt.Errorf("plugins: pipeline %q: %w", pl.name, err)
+					return plugins.Output{}, span.end(fmt.Errorf("plugins: pipeline %q: %w", pl.name, err))
 				}
-				return plugins.Output{}, err
+				return plugins.Output{}, span.end(err)
 			}
 			if stage == abi.StageQuery {
 				query = q
@@ -106,6 +108,7 @@ func (pl *pipeline) prepare(ctx context.Context, tok plugins.Tokenizer, in plugi
 				its = out
 			}
 		}
+		span.end(nil)
 	}
 	if err := flatten(its); err != nil {
 		return plugins.Output{}, err

@@ -32,6 +32,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/crossrank/crossrank/models"
 	"github.com/crossrank/crossrank/sidecar/metrics"
 )
@@ -154,6 +156,7 @@ type Batcher struct {
 	cfg     Config
 	rec     metrics.Recorder
 	observe func(BatchInfo)
+	tracer  trace.Tracer // nil: no spans
 
 	in      chan *request
 	want    chan chan *batch
@@ -184,6 +187,9 @@ type request struct {
 	lastStart time.Time
 	err       error
 	done      chan struct{}
+	// firstStart and batches are for tracing only (see traceRequest).
+	firstStart time.Time
+	batches    []trace.Link
 }
 
 type pair struct {
@@ -584,6 +590,10 @@ func (b *Batcher) run(bt *batch, mb *models.Batch) {
 	if b.observe != nil {
 		b.observe(BatchInfo{Model: b.name, Pairs: len(bt.pairs), RealTokens: real, PaddedTokens: len(bt.pairs) * longest, Requests: ids, Inference: d, Err: err})
 	}
+	var batchSpan trace.SpanContext
+	if b.tracer != nil {
+		batchSpan = b.traceBatch(order, groups, start, d, real, len(bt.pairs)*longest, err)
+	}
 	for _, r := range order {
 		b.rec.Stage(metrics.StageQueue, start.Sub(r.enq))
 		r.mu.Lock()
@@ -610,7 +620,12 @@ func (b *Batcher) run(bt *batch, mb *models.Batch) {
 			now := time.Now()
 			r.res.Queue = r.lastStart.Sub(r.enq)
 			r.res.Inference = now.Sub(r.lastStart)
+			if b.tracer != nil {
+				b.traceRequest(r, batchSpan, start, now, r.res.Batches == 1, true)
+			}
 			close(r.done)
+		} else if b.tracer != nil {
+			b.traceRequest(r, batchSpan, start, time.Time{}, r.res.Batches == 1, false)
 		}
 		r.mu.Unlock()
 	}

@@ -105,6 +105,7 @@ type Config struct {
 	CacheDir              string   `yaml:"cache_dir" help:"plugin compilation cache folder (default: .cache/wazero when the working directory is writable, else the user's cache folder; off: none)"`
 	MaxInflightBytes      int      `yaml:"max_inflight_bytes" help:"memory requests may hold at once, charged 3 bytes per body byte; more get 429 with Retry-After (default: a sixteenth of the machine's memory, 64 MiB to 1 GiB)"`
 	MaxConns              int      `yaml:"max_conns" help:"client connections served at once, idle keep-alive ones included"`
+	OTLPEndpoint          string   `yaml:"otlp_endpoint" help:"OpenTelemetry collector base URL for traces (http://host:4318; gRPC with OTEL_EXPORTER_OTLP_PROTOCOL=grpc and port 4317); off when empty and no OTEL_EXPORTER_OTLP_ENDPOINT is set"`
 
 	Pipelines map[string][]PipelineStep `yaml:"pipelines,omitempty" flag:"-"`
 	Indices   map[string]IndexDefaults  `yaml:"indices,omitempty" flag:"-"`
@@ -551,6 +552,12 @@ func (c Config) validateServing() []error {
 		if strings.TrimSpace(k) == "" || strings.ContainsAny(k, " \t\r\n") {
 			bad("api_key: a key must be non-empty and hold no whitespace")
 			break
+		}
+	}
+	if c.OTLPEndpoint != "" {
+		u, err := url.Parse(c.OTLPEndpoint)
+		if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+			bad("otlp_endpoint %q is not an http(s) URL such as http://localhost:4318", c.OTLPEndpoint)
 		}
 	}
 	switch c.LogLevel {

@@ -97,6 +97,8 @@ func TestErrors(t *testing.T) {
 		{"zero workers", "", nil, []string{"--model", "a", "--workers", "0"}, "workers"},
 		{"docs over queue", "", nil, []string{"--model", "a", "--max-documents", "100", "--max-queue-pairs", "10"}, "max_documents"},
 		{"bad upstream", "", nil, []string{"--model", "a", "--upstream", "ftp://x"}, "upstream"},
+		{"otlp endpoint without scheme", "", nil, []string{"--model", "a", "--otlp-endpoint", "collector:4318"}, "otlp_endpoint"},
+		{"otlp endpoint in env", "", map[string]string{"CROSSRANK_OTLP_ENDPOINT": "grpc://c:4317"}, []string{"--model", "a"}, "otlp_endpoint"},
 		{"duplicate model", "", nil, []string{"--model", "a=/x", "--model", "a=/y"}, "twice"},
 		{"bad log level", "", nil, []string{"--model", "a", "--log-level", "loud"}, "log_level"},
 		{"missing file", "", map[string]string{"CROSSRANK_CONFIG": "/nonexistent.yaml"}, []string{"--model", "a"}, "nonexistent"},
@@ -287,6 +289,27 @@ func TestAPIKeys(t *testing.T) {
 	} {
 		if _, err := load(t, "", nil, append([]string{"--model", "m"}, args...)...); err == nil {
 			t.Errorf("%s: no error", name)
+		}
+	}
+}
+
+// TestOTLPEndpoint: --otlp-endpoint, otlp_endpoint and CROSSRANK_OTLP_ENDPOINT
+// set the collector URL, flags winning; empty means tracing off.
+func TestOTLPEndpoint(t *testing.T) {
+	for _, c := range []struct {
+		name, yaml string
+		env        map[string]string
+		args       []string
+		want       string
+	}{
+		{"default off", "models: [a]\n", nil, nil, ""},
+		{"yaml", "models: [a]\notlp_endpoint: http://c:4318\n", nil, nil, "http://c:4318"},
+		{"env over yaml", "models: [a]\notlp_endpoint: http://c:4318\n", map[string]string{"CROSSRANK_OTLP_ENDPOINT": "https://e:4318"}, nil, "https://e:4318"},
+		{"flag over env", "models: [a]\n", map[string]string{"CROSSRANK_OTLP_ENDPOINT": "https://e:4318"}, []string{"--otlp-endpoint", "http://f:4317"}, "http://f:4317"},
+	} {
+		cfg, err := load(t, c.yaml, c.env, c.args...)
+		if err != nil || cfg.OTLPEndpoint != c.want {
+			t.Errorf("%s: %q, %v; want %q", c.name, cfg.OTLPEndpoint, err, c.want)
 		}
 	}
 }

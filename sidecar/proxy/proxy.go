@@ -50,6 +50,8 @@ import (
 	"time"
 
 	"github.com/valyala/fasthttp"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/crossrank/crossrank/sidecar/api"
 	"github.com/crossrank/crossrank/sidecar/internal/hits"
@@ -146,6 +148,11 @@ type Config struct {
 	// Logger logs upstream failures and failed reranks (default: slog's
 	// default logger).
 	Logger *slog.Logger
+	// TracerProvider, when set, records each upstream exchange as a client
+	// span and sends its W3C trace context (Propagator; nil:
+	// propagation.TraceContext) upstream in place of the client's.
+	TracerProvider trace.TracerProvider
+	Propagator     propagation.TextMapPropagator
 }
 
 // Proxy forwards requests to the upstream and reranks searches.
@@ -157,6 +164,8 @@ type Proxy struct {
 	host     string // Host header for the upstream
 	client   *fasthttp.HostClient
 	patterns []string
+	tracer   trace.Tracer // nil: no tracing
+	prop     propagation.TextMapPropagator
 }
 
 // New returns a Proxy for cfg that ranks with rr.
@@ -196,6 +205,7 @@ func New(cfg Config, rr Ranker) (*Proxy, error) {
 		cfg.Logger = slog.Default()
 	}
 	p := &Proxy{cfg: cfg, rr: rr, host: u.Host, prefix: strings.TrimSuffix(u.EscapedPath(), "/")}
+	p.tracing(cfg)
 	addr := u.Host
 	if u.Port() == "" {
 		if u.Scheme == "https" {
@@ -429,11 +439,14 @@ func (p *Proxy) pass(w http.ResponseWriter, r *http.Request, body []byte, query,
 	resp.StreamBody = true
 	head := r.Method == http.MethodHead
 	resp.SkipBody = head
+	span := p.startUpstream(r.Context(), r.Method, req)
 	if err := p.client.DoTimeout(req, resp, p.cfg.Timeout); err != nil {
+		span.end(0, err)
 		p.upstreamError(w, err)
 		return
 	}
-	defer resp.CloseBodyStream() //nolint:errcheck
+	defer span.end(resp.StatusCode(), nil) // after the streamed body
+	defer resp.CloseBodyStream()           //nolint:errcheck
 	copyResponseHeader(w, resp)
 	if skip != "" {
 		w.Header().Set(HeaderRerank, "skipped; "+skip)
@@ -481,6 +494,7 @@ type plan struct {
 
 // search handles GET|POST /{target}/_search.
 func (p *Proxy) search(w http.ResponseWriter, r *http.Request, body []byte, target string) {
+	p.nameSearch(r)
 	pl, err := p.plan(r, body, target)
 	if err != nil {
 		writeESError(w, http.StatusBadRequest, "illegal_argument_exception", "crossrank: "+err.Error())
@@ -500,7 +514,10 @@ func (p *Proxy) search(w http.ResponseWriter, r *http.Request, body []byte, targ
 	req.Header.Del("Accept-Encoding") // the body is read and rewritten here
 	resp := fasthttp.AcquireResponse()
 	defer fasthttp.ReleaseResponse(resp)
-	if err := p.client.DoTimeout(req, resp, p.cfg.Timeout); err != nil {
+	span := p.startUpstream(r.Context(), r.Method, req)
+	err = p.client.DoTimeout(req, resp, p.cfg.Timeout)
+	span.end(resp.StatusCode(), err)
+	if err != nil {
 		p.upstreamError(w, err)
 		return
 	}

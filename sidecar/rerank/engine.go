@@ -26,6 +26,8 @@ import (
 	"sync"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/crossrank/crossrank/models"
 	"github.com/crossrank/crossrank/plugins"
 	"github.com/crossrank/crossrank/sidecar/batcher"
@@ -217,6 +219,8 @@ type Engine struct {
 	defPipeline    string
 	rec            metrics.Recorder
 	observer       func(batcher.BatchInfo)
+	tp             trace.TracerProvider // nil: no tracing
+	tracer         trace.Tracer
 }
 
 type model struct {
@@ -270,6 +274,9 @@ func New(ms []Model, opts ...Option) (*Engine, error) {
 		bopts := []batcher.Option{batcher.WithRecorder(e.rec)}
 		if e.observer != nil {
 			bopts = append(bopts, batcher.WithObserver(e.observer))
+		}
+		if e.tp != nil {
+			bopts = append(bopts, batcher.WithTracerProvider(e.tp))
 		}
 		em := &model{Model: m, text: text}
 		if m.Kind == models.BiEncoder {
@@ -373,6 +380,7 @@ func (e *Engine) Batcher(name string) (*batcher.Batcher, bool) {
 // (see AsError).
 func (e *Engine) Score(ctx context.Context, req Request) (*Result, error) {
 	start := time.Now()
+	ctx, span := e.start(ctx, SpanRerank)
 	var res *Result
 	var err error
 	if req.Cascade != "" || req.CascadeStages != nil {
@@ -380,13 +388,19 @@ func (e *Engine) Score(ctx context.Context, req Request) (*Result, error) {
 	} else {
 		res, err = e.score(ctx, req)
 		if err == nil {
+			_, rspan := e.start(ctx, SpanReorder)
 			res.Order = Order(res.Scores)
+			end(rspan, nil)
 		}
 	}
 	if err != nil {
-		return nil, AsError(err)
+		err = AsError(err)
+		end(span, err)
+		return nil, err
 	}
 	res.Meta.Timings.Total = time.Since(start)
+	describe(span, res.Meta)
+	end(span, nil)
 	return res, nil
 }
 
@@ -404,6 +418,11 @@ func (e *Engine) score(ctx context.Context, req Request) (*Result, error) {
 	m, pname, err := e.resolve(req)
 	if err != nil {
 		return nil, err
+	}
+	if e.tracer != nil {
+		if span := trace.SpanFromContext(ctx); span.IsRecording() {
+			span.SetAttributes(AttrModel.String(m.Name), AttrPipeline.String(pname), AttrDocuments.Int(len(req.Documents)))
+		}
 	}
 	res := &Result{
 		Model:     m.Name,
@@ -523,12 +542,16 @@ func (e *Engine) prepare(ctx context.Context, m *model, pname string, req Reques
 		return "", NotFound("pipeline %q not found", pname)
 	}
 	t0 := time.Now()
-	out, err := p.Prepare(ctx, m.Tokenizer, plugins.Input{Query: req.Query, Documents: req.Documents, MaxTokensPerDoc: req.MaxTokensPerDoc})
+	pctx, span := e.start(ctx, SpanPlugins)
+	out, err := p.Prepare(pctx, m.Tokenizer, plugins.Input{Query: req.Query, Documents: req.Documents, MaxTokensPerDoc: req.MaxTokensPerDoc})
 	res.Meta.Timings.Plugins = time.Since(t0)
 	e.rec.Stage(metrics.StagePlugins, res.Meta.Timings.Plugins)
 	if err != nil {
-		return "", pluginError(ctx, pname, err)
+		err = pluginError(ctx, pname, err)
+		end(span, err)
+		return "", err
 	}
+	end(span, nil)
 	if len(out.Passages) != len(req.Documents) {
 		return "", &Error{Kind: KindPluginFault, Message: fmt.Sprintf("pipeline %q returned %d passages for %d documents", pname, len(out.Passages), len(req.Documents))}
 	}
@@ -571,7 +594,9 @@ func (e *Engine) scoreMisses(ctx context.Context, m *model, req Request, pname, 
 		tr.MaxLength = m.Tokenizer.CountTokens(query) + req.MaxTokensPerDoc + 3
 	}
 	t1 := time.Now()
+	_, span := e.start(ctx, SpanTokenize)
 	seqs, tokens, err := m.encode(tr, query, texts, miss, docsField(req))
+	end(span, err)
 	if err != nil {
 		return err
 	}

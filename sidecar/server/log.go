@@ -22,6 +22,8 @@ type reqInfo struct {
 	pairs int
 	model string
 	err   error // the cause of an error answer
+	// traceID is the request's trace id when tracing is on.
+	traceID string
 }
 
 type infoKey struct{}
@@ -123,6 +125,9 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 			slog.String("method", r.Method), slog.String("route", s.routeName(r)), slog.Int("status", sw.status),
 			slog.Duration("duration", time.Since(start)), slog.Int("pairs", info.pairs), slog.String("model", info.model),
 			slog.String("request_id", id),
+		}
+		if info.traceID != "" {
+			attrs = append(attrs, slog.String("trace_id", info.traceID))
 		}
 		if sw.status >= 500 {
 			if info.err != nil {

@@ -22,6 +22,9 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/crossrank/crossrank/sidecar/api"
 	"github.com/crossrank/crossrank/sidecar/internal/hits"
 	"github.com/crossrank/crossrank/sidecar/internal/jsonw"
@@ -123,6 +126,8 @@ type Server struct {
 
 	headerTimeout, readTimeout time.Duration
 	drain                      time.Duration
+	tracer                     trace.Tracer // nil: no tracing (see WithTracerProvider)
+	prop                       propagation.TextMapPropagator
 }
 
 type route struct {
@@ -160,7 +165,7 @@ func New(eng *rerank.Engine, opts ...Option) *Server {
 	for i := len(s.middleware) - 1; i >= 0; i-- {
 		h = s.middleware[i](h)
 	}
-	s.handler = s.accessLog(s.recoverPanics(s.limitInflight(s.limitBody(h))))
+	s.handler = s.accessLog(s.traced(s.recoverPanics(s.limitInflight(s.limitBody(h)))))
 	s.srv = &http.Server{
 		Handler:           s.handler,
 		ReadHeaderTimeout: s.headerTimeout,
@@ -386,11 +391,14 @@ func scored(r *http.Request, res *rerank.Result) {
 }
 
 func (s *Server) handleRerank(w http.ResponseWriter, r *http.Request) int {
+	endDecode := s.stage(r.Context(), SpanDecode)
 	body, ok := readBody(w, r)
 	if !ok {
+		endDecode()
 		return 0
 	}
 	req, err := api.DecodeRerank(body)
+	endDecode()
 	if err != nil {
 		WriteError(w, r, err)
 		return 0
@@ -404,16 +412,21 @@ func (s *Server) handleRerank(w http.ResponseWriter, r *http.Request) int {
 	}
 	scored(r, res)
 	warnUnknownModel(w, res)
+	endEncode := s.stage(r.Context(), SpanEncode)
 	writeJSON(w, req.AppendResponse(make([]byte, 0, 64+48*len(res.Scores)), RequestID(r.Context()), res))
+	endEncode()
 	return res.Meta.Pairs
 }
 
 func (s *Server) handleTEI(w http.ResponseWriter, r *http.Request) int {
+	endDecode := s.stage(r.Context(), SpanDecode)
 	body, ok := readBody(w, r)
 	if !ok {
+		endDecode()
 		return 0
 	}
 	req, err := api.DecodeTEI(body)
+	endDecode()
 	if err != nil {
 		WriteError(w, r, err)
 		return 0
@@ -433,16 +446,21 @@ func (s *Server) handleTEI(w http.ResponseWriter, r *http.Request) int {
 	h.Set("x-queue-time", strconv.FormatInt(t.Queue.Milliseconds(), 10))
 	h.Set("x-inference-time", strconv.FormatInt(t.Inference.Milliseconds(), 10))
 	h.Set("x-total-time", strconv.FormatInt(t.Total.Milliseconds(), 10))
+	endEncode := s.stage(r.Context(), SpanEncode)
 	writeJSON(w, api.AppendTEIResponse(make([]byte, 0, 2+40*len(res.Scores)), res, req.RawScores, req.ReturnText))
+	endEncode()
 	return res.Meta.Pairs
 }
 
 func (s *Server) handleHits(w http.ResponseWriter, r *http.Request) int {
+	endDecode := s.stage(r.Context(), SpanDecode)
 	body, ok := readBody(w, r)
 	if !ok {
+		endDecode()
 		return 0
 	}
 	req, err := api.DecodeHits(body)
+	endDecode()
 	if err != nil {
 		WriteError(w, r, err)
 		return 0
@@ -463,7 +481,9 @@ func (s *Server) handleHits(w http.ResponseWriter, r *http.Request) int {
 	}
 	scored(r, res)
 	warnUnknownModel(w, res)
+	endEncode := s.stage(r.Context(), SpanEncode)
 	writeJSON(w, resp.Append(make([]byte, 0, len(req.Response)+64*len(resp.Documents())), res, 0, -1))
+	endEncode()
 	if res == nil {
 		return 0
 	}
