@@ -1,0 +1,295 @@
+package tokenizer
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// Bounded tokenization (issue 15): a passage is tokenized only as far as
+// truncation can keep its tokens. See RATIONALE.md, "Bounded memory".
+
+// chunkMode is where a long text may be cut so that tokenizing the chunks
+// one after the other gives exactly the tokens of the whole text.
+type chunkMode uint8
+
+const (
+	// chunkNone: no cut is exact; a text longer than fallbackBytes is
+	// tokenized in one window of that size (inexact, see encodeSeq).
+	chunkNone chunkMode = iota
+	// chunkWS: where a run of ASCII whitespace starts (whitespace is
+	// removed by the first pre-tokenizer).
+	chunkWS
+	// chunkSpace: before a single space between two printable ASCII
+	// characters (Metaspace with split, ByteLevel with the GPT-2 regex:
+	// the space starts the next word).
+	chunkSpace
+)
+
+// Bounds of encodeSeq's chunks.
+const (
+	minChunkBytes = 16 << 10 // a chunk is at least this long,
+	chunkPerToken = 16       // or this many bytes per token kept,
+	maxChunkScan  = 64 << 10 // and ends at a cut found within this many more bytes
+	// A text of a tokenizer that cannot be chunked is tokenized whole up
+	// to max(fallbackMin, keep*fallbackPerToken) bytes.
+	fallbackMin      = 256 << 10
+	fallbackPerToken = 256
+)
+
+// keep is how many tokens of one sequence truncation can keep (-1: all).
+func (t *Tokenizer) keep() int {
+	if t.trunc.MaxLength > 0 {
+		return t.trunc.MaxLength
+	}
+	return -1
+}
+
+// encodeSeq tokenizes text (no specials, no truncation) into enc, keeping
+// at most keep tokens (keep < 0: all) in bounded memory.
+//
+// When the tokenizer can be chunked (t.chunk), a long text is tokenized
+// chunk by chunk, each ending at a cut where every stage of the tokenizer
+// has a hard boundary, so the tokens are exactly those of the whole text,
+// and only the tokens truncation can keep are held: with direction right,
+// the first keep, and the work stops once more than keep are found unless
+// exact asks for the whole count (the truncation rule needs it when both
+// sequences are long); with direction left, the last keep, counting all.
+// The only chunkable text whose tokens can differ from tokenizing it whole
+// is one without a cut for 64 KiB, which is cut at a character boundary.
+//
+// Otherwise a text longer than max(256 KiB, 256 bytes per kept token) is
+// tokenized in one window of that size (its start for direction right, its
+// end for left), cut where possible as chunkSpace would; the tokens kept
+// can then differ from the whole text's near the window's edge only, and
+// total counts the window's tokens only.
+func (t *Tokenizer) encodeSeq(s *scratch, text string, enc *seqEnc, keep int, exact bool) error {
+	enc.toks, enc.total, enc.text = enc.toks[:0], 0, text
+	if keep < 0 || t.unbounded {
+		err := t.encodeRange(s, text, 0, len(text), enc)
+		enc.total = len(enc.toks)
+		return err
+	}
+	left := t.trunc.Direction == Left
+	if t.chunk == chunkNone {
+		from, to := 0, len(text)
+		if w := max(fallbackMin, keep*fallbackPerToken); len(text) > w && keep > 0 {
+			if left {
+				from = cutNear(text, len(text)-w, len(text))
+			} else {
+				to = cutNear(text, w, len(text))
+			}
+		}
+		err := t.encodeRange(s, text, from, to, enc)
+		enc.total = len(enc.toks)
+		return err
+	}
+	chunk := max(minChunkBytes, keep*chunkPerToken)
+	if len(text) <= chunk {
+		err := t.encodeRange(s, text, 0, len(text), enc)
+		enc.total = len(enc.toks)
+		return err
+	}
+	dropped := 0
+	for c := 0; c < len(text); {
+		e := t.cutAt(text, c, chunk)
+		if err := t.encodeRange(s, text, c, e, enc); err != nil {
+			return err
+		}
+		c = e
+		n := len(enc.toks)
+		switch {
+		case left && n > 2*keep:
+			d := n - keep
+			copy(enc.toks, enc.toks[d:])
+			enc.toks = enc.toks[:keep]
+			dropped += d
+		case !left && n > keep && !exact:
+			enc.total = n
+			return nil
+		case !left && n > keep:
+			dropped += n - keep
+			enc.toks = enc.toks[:keep]
+		}
+	}
+	enc.total = dropped + len(enc.toks)
+	return nil
+}
+
+func isASCIISpace(c byte) bool { return c == ' ' || c == '\t' || c == '\n' || c == '\r' }
+
+// isPrintASCII: a printable ASCII character other than the space.
+func isPrintASCII(c byte) bool { return c > ' ' && c < 0x7f }
+
+// spaceCut reports whether text[p] is a single space between two printable
+// ASCII characters.
+func spaceCut(text string, p int) bool {
+	return p > 0 && p+1 < len(text) && text[p] == ' ' && isPrintASCII(text[p-1]) && isPrintASCII(text[p+1])
+}
+
+// cutAt is the end of the chunk of text starting at c: the first cut of
+// t.chunk's kind at or after c+chunk, else (none within maxChunkScan) a
+// character boundary.
+func (t *Tokenizer) cutAt(text string, c, chunk int) int {
+	target := c + chunk
+	if target >= len(text) {
+		return len(text)
+	}
+	lim := min(len(text), target+maxChunkScan)
+	for w := target; w < lim; w++ {
+		switch t.chunk {
+		case chunkWS:
+			if isASCIISpace(text[w]) {
+				e := w
+				for e > c && isASCIISpace(text[e-1]) {
+					e--
+				}
+				if e == c {
+					e = w
+				}
+				return e
+			}
+		case chunkSpace:
+			if spaceCut(text, w) {
+				return w
+			}
+		}
+	}
+	if lim == len(text) {
+		return lim
+	}
+	return runeStartBefore(text, lim, target)
+}
+
+// runeStartBefore is the last character boundary at or before e (not
+// before lo).
+func runeStartBefore(text string, e, lo int) int {
+	for e > lo && e < len(text) && !utf8.RuneStart(text[e]) {
+		e--
+	}
+	return e
+}
+
+// cutNear is a cut near p for the chunkNone window: the last space between
+// printable ASCII characters in the 4 KiB before p, else the start of the
+// last ASCII whitespace run there, else the character boundary at p.
+func cutNear(text string, p, n int) int {
+	lo := max(1, p-4<<10)
+	for w := p; w >= lo; w-- {
+		if spaceCut(text, w) {
+			return w
+		}
+	}
+	for w := p; w >= lo; w-- {
+		if w < n && isASCIISpace(text[w]) && !isASCIISpace(text[w-1]) {
+			return w
+		}
+	}
+	return runeStartBefore(text, p, 0)
+}
+
+// encodeRange appends the tokens of text[from:to] to enc (offsets into
+// text).
+func (t *Tokenizer) encodeRange(s *scratch, text string, from, to int, enc *seqEnc) error {
+	s.rawM = t.added.raw.find(text[from:to], s.rawM[:0])
+	last := from
+	for _, m := range s.rawM {
+		ms, me := from+int(m.s), from+int(m.e)
+		if ms > last {
+			if err := t.encodePiece(s, text, last, ms, enc); err != nil {
+				return err
+			}
+		}
+		enc.pushAdded(m.id, int32(ms), int32(me))
+		last = me
+	}
+	if last < to {
+		return t.encodePiece(s, text, last, to, enc)
+	}
+	return nil
+}
+
+// canChunk says how texts can be cut into chunks tokenized one by one with
+// the same result as the whole text (see chunkMode):
+//   - the normalizer, if any, maps each ASCII character on its own
+//     (no Strip, Prepend, Replace, Precompiled) and keeps ASCII whitespace
+//     whitespace (chunkWS) or the space a space (chunkSpace);
+//   - chunkWS: the first pre-tokenizer removes whitespace as a split
+//     (BertPreTokenizer, Whitespace, WhitespaceSplit) and the others only
+//     split the words further;
+//   - chunkSpace: the pre-tokenizer is Metaspace with split, or ByteLevel
+//     with the GPT-2 regex, alone;
+//   - no added token holds ASCII whitespace or strips the whitespace on
+//     its right (it would take the space that starts the next chunk).
+func (t *Tokenizer) canChunk(added []addedJSON) chunkMode {
+	for _, a := range added {
+		if a.RStrip || strings.ContainsAny(a.Content, " \t\n\r") {
+			return chunkNone
+		}
+	}
+	if t.norm != nil && !t.norm.asciiOK {
+		return chunkNone
+	}
+	if len(t.pre) == 0 {
+		return chunkNone
+	}
+	mode := chunkNone
+	switch p := t.pre[0].(type) {
+	case bertPre, whitespacePre:
+		mode = chunkWS
+	case charSplit:
+		if p.behavior == removed && isWhitespaceMatcher(p) {
+			mode = chunkWS
+		}
+	case metaspacePre:
+		if p.split && len(t.pre) == 1 {
+			mode = chunkSpace
+		}
+	case byteLevelPre:
+		if p.useRegex && len(t.pre) == 1 {
+			mode = chunkSpace
+		}
+	}
+	if mode == chunkWS {
+		for _, p := range t.pre[1:] {
+			if _, ok := p.(preSplitter); !ok {
+				return chunkNone
+			}
+		}
+	}
+	if t.norm != nil {
+		for _, c := range []byte{' ', '\t', '\n', '\r'} {
+			m := t.norm.ascii[c]
+			switch {
+			case mode == chunkWS && (m < 0 || !isASCIISpace(byte(m))):
+				return chunkNone
+			case mode == chunkSpace && c == ' ' && m != ' ':
+				return chunkNone
+			}
+		}
+		if mode == chunkSpace {
+			// the characters either side of a cut must stay printable
+			for c := byte('!'); c < 0x7f; c++ {
+				if m := t.norm.ascii[c]; m < 0 || !isPrintASCII(byte(m)) {
+					return chunkNone
+				}
+			}
+		}
+	}
+	return mode
+}
+
+// isWhitespaceMatcher reports whether a charSplit splits on exactly the
+// whitespace (WhitespaceSplit).
+func isWhitespaceMatcher(p charSplit) bool {
+	for _, r := range []rune{' ', '\t', '\n', '\r', '\u3000'} {
+		if !p.match(r) {
+			return false
+		}
+	}
+	for _, r := range []rune{'a', '.', '1', 'é', '東'} {
+		if p.match(r) {
+			return false
+		}
+	}
+	return true
+}
