@@ -64,6 +64,7 @@ func (t *Tokenizer) keep() int {
 // total counts the window's tokens only.
 func (t *Tokenizer) encodeSeq(s *scratch, text string, enc *seqEnc, keep int, exact bool) error {
 	enc.toks, enc.total, enc.text = enc.toks[:0], 0, text
+	s.rawEnd = -1
 	if keep < 0 || t.unbounded {
 		err := t.encodeRange(s, text, 0, len(text), enc)
 		enc.total = len(enc.toks)
@@ -84,6 +85,9 @@ func (t *Tokenizer) encodeSeq(s *scratch, text string, enc *seqEnc, keep int, ex
 		return err
 	}
 	chunk := max(minChunkBytes, keep*chunkPerToken)
+	if t.chunkBytes > 0 {
+		chunk = t.chunkBytes
+	}
 	if len(text) <= chunk {
 		err := t.encodeRange(s, text, 0, len(text), enc)
 		enc.total = len(enc.toks)
@@ -188,94 +192,155 @@ func cutNear(text string, p, n int) int {
 }
 
 // encodeRange appends the tokens of text[from:to] to enc (offsets into
-// text).
+// text). encodeSeq calls it on consecutive chunks.
 func (t *Tokenizer) encodeRange(s *scratch, text string, from, to int, enc *seqEnc) error {
+	// A chunk's first piece starts inside the text, so Strip must keep the
+	// space that starts it (canChunk) — unless an added token of the
+	// previous chunk ends there, making it a piece of the whole text too.
+	mid := from > 0 && s.rawEnd != from
 	s.rawM = t.added.raw.find(text[from:to], s.rawM[:0])
 	last := from
 	for _, m := range s.rawM {
 		ms, me := from+int(m.s), from+int(m.e)
 		if ms > last {
-			if err := t.encodePiece(s, text, last, ms, enc); err != nil {
+			s.step.midText = mid && last == from
+			err := t.encodePiece(s, text, last, ms, enc)
+			s.step.midText = false
+			if err != nil {
 				return err
 			}
 		}
 		enc.pushAdded(m.id, int32(ms), int32(me))
 		last = me
 	}
+	s.rawEnd = last
 	if last < to {
-		return t.encodePiece(s, text, last, to, enc)
+		s.step.midText = mid && last == from
+		err := t.encodePiece(s, text, last, to, enc)
+		s.step.midText = false
+		return err
 	}
 	return nil
 }
 
 // canChunk says how texts can be cut into chunks tokenized one by one with
-// the same result as the whole text (see chunkMode):
-//   - the normalizer, if any, maps each ASCII character on its own
-//     (no Strip, Prepend, Replace, Precompiled) and keeps ASCII whitespace
-//     whitespace (chunkWS) or the space a space (chunkSpace);
-//   - chunkWS: the first pre-tokenizer removes whitespace as a split
-//     (BertPreTokenizer, Whitespace, WhitespaceSplit) and the others only
-//     split the words further;
-//   - chunkSpace: the pre-tokenizer is Metaspace with split, or ByteLevel
-//     with the GPT-2 regex, alone;
-//   - no added token holds ASCII whitespace or strips the whitespace on
-//     its right (it would take the space that starts the next chunk).
+// the same result as the whole text (see chunkMode). No added token may
+// hold ASCII whitespace or strip the whitespace on its right (it would take
+// the space that starts the next chunk).
+//
+// chunkWS: the normalizer, if any, maps each ASCII character on its own and
+// keeps ASCII whitespace whitespace; the first pre-tokenizer removes
+// whitespace as a split (BertPreTokenizer, Whitespace, WhitespaceSplit) and
+// the others only split the words further.
+//
+// chunkSpace: a cut is a single space between printable ASCII characters,
+// which every normalizer step keeps (per-character steps and Precompiled,
+// checked on each ASCII character; a grapheme never joins a printable
+// ASCII character and a space), Strip (it keeps a chunk's leading space:
+// scratch.midText) and Replace of a run of two or more spaces (no such run
+// touches the cut); the pre-tokenizer is Metaspace with split, after
+// splitters that do not split on the space, or ByteLevel with the GPT-2
+// regex alone: both start a word at the cut's space.
 func (t *Tokenizer) canChunk(added []addedJSON) chunkMode {
 	for _, a := range added {
 		if a.RStrip || strings.ContainsAny(a.Content, " \t\n\r") {
 			return chunkNone
 		}
 	}
-	if t.norm != nil && !t.norm.asciiOK {
-		return chunkNone
-	}
 	if len(t.pre) == 0 {
 		return chunkNone
 	}
-	mode := chunkNone
 	switch p := t.pre[0].(type) {
 	case bertPre, whitespacePre:
-		mode = chunkWS
+		return t.chunkWSOK()
 	case charSplit:
 		if p.behavior == removed && isWhitespaceMatcher(p) {
-			mode = chunkWS
+			return t.chunkWSOK()
 		}
+	}
+	switch p := t.pre[len(t.pre)-1].(type) {
 	case metaspacePre:
-		if p.split && len(t.pre) == 1 {
-			mode = chunkSpace
+		if !p.split {
+			return chunkNone
+		}
+		for _, q := range t.pre[:len(t.pre)-1] {
+			if c, ok := q.(charSplit); !ok || c.match(' ') {
+				return chunkNone
+			}
 		}
 	case byteLevelPre:
-		if p.useRegex && len(t.pre) == 1 {
-			mode = chunkSpace
+		if !p.useRegex || len(t.pre) > 1 {
+			return chunkNone
 		}
+	default:
+		return chunkNone
 	}
-	if mode == chunkWS {
-		for _, p := range t.pre[1:] {
-			if _, ok := p.(preSplitter); !ok {
+	if t.norm != nil && !t.norm.asciiOK && !spaceSafeSteps(t.norm.steps) {
+		return chunkNone
+	}
+	if t.norm != nil && t.norm.asciiOK {
+		if t.norm.ascii[' '] != ' ' {
+			return chunkNone
+		}
+		for c := byte('!'); c < 0x7f; c++ {
+			if m := t.norm.ascii[c]; m < 0 || !isPrintASCII(byte(m)) {
 				return chunkNone
 			}
 		}
 	}
-	if t.norm != nil {
-		for _, c := range []byte{' ', '\t', '\n', '\r'} {
-			m := t.norm.ascii[c]
-			switch {
-			case mode == chunkWS && (m < 0 || !isASCIISpace(byte(m))):
-				return chunkNone
-			case mode == chunkSpace && c == ' ' && m != ' ':
-				return chunkNone
+	return chunkSpace
+}
+
+// chunkWSOK is chunkWS when the normalizer and the pre-tokenizers after the
+// first allow it (see canChunk).
+func (t *Tokenizer) chunkWSOK() chunkMode {
+	for _, p := range t.pre[1:] {
+		if _, ok := p.(preSplitter); !ok {
+			return chunkNone
+		}
+	}
+	if t.norm == nil {
+		return chunkWS
+	}
+	if !t.norm.asciiOK {
+		return chunkNone
+	}
+	for _, c := range []byte{' ', '\t', '\n', '\r'} {
+		if m := t.norm.ascii[c]; m < 0 || !isASCIISpace(byte(m)) {
+			return chunkNone
+		}
+	}
+	return chunkWS
+}
+
+// spaceSafeSteps reports whether every normalizer step keeps a chunkSpace
+// cut (see canChunk).
+func spaceSafeSteps(steps []normStep) bool {
+	var sc stepScratch
+	var dst []nchar
+	for _, st := range steps {
+		switch st := st.(type) {
+		case stripStep:
+			continue
+		case regexReplaceStep:
+			if st.p.run >= 2 && st.p.runCh == ' ' {
+				continue
+			}
+			return false
+		case *precompiledStep:
+		default:
+			if !st.perChar() {
+				return false
 			}
 		}
-		if mode == chunkSpace {
-			// the characters either side of a cut must stay printable
-			for c := byte('!'); c < 0x7f; c++ {
-				if m := t.norm.ascii[c]; m < 0 || !isPrintASCII(byte(m)) {
-					return chunkNone
-				}
+		for c := byte(' '); c < 0x7f; c++ {
+			dst = st.apply(dst, []nchar{{rune(c), 0, 1}}, &sc)
+			if len(dst) != 1 || c == ' ' && dst[0].r != ' ' || c != ' ' && (dst[0].r >= 0x80 || !isPrintASCII(byte(dst[0].r))) {
+				return false
 			}
 		}
 	}
-	return mode
+	return true
 }
 
 // isWhitespaceMatcher reports whether a charSplit splits on exactly the

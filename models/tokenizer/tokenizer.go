@@ -173,8 +173,11 @@ type Tokenizer struct {
 	// chunk is how encodeSeq may cut a long text (chunkNone, chunkWS,
 	// chunkSpace; see canChunk).
 	chunk chunkMode
-	// unbounded turns bounded tokenization off (tests compare with it).
-	unbounded bool
+	// unbounded turns bounded tokenization off (tests compare with it);
+	// chunkBytes, when > 0, replaces encodeSeq's chunk size (tests cut
+	// often with it).
+	unbounded  bool
+	chunkBytes int
 }
 
 // Load reads a tokenizer.json file, and the model_max_length of the
@@ -425,6 +428,7 @@ type scratch struct {
 	as, ae      []int32
 	sp1, sp2    []span
 	rawM, normM []addedMatch
+	rawEnd      int // where encodeRange's last added token ended
 	step        stepScratch
 	a, b        seqEnc
 	// general pre-tokenization path
