@@ -44,25 +44,37 @@ func (t *Tokenizer) keep() int {
 	return -1
 }
 
+// passageNeed is how many tokens of a passage encodeSeq must count after a
+// query of queryTotal: more than the query's when the query alone fills the
+// maximum length (truncation then asks which one is longer), else none.
+func passageNeed(keep, queryTotal int) int {
+	if keep >= 0 && queryTotal >= keep {
+		return queryTotal
+	}
+	return -1
+}
+
 // encodeSeq tokenizes text (no specials, no truncation) into enc, keeping
-// at most keep tokens (keep < 0: all) in bounded memory.
+// at most keep tokens (keep < 0: all) in bounded memory, and counting them
+// until more than need are found (need < 0: until more than keep are).
 //
 // When the tokenizer can be chunked (t.chunk), a long text is tokenized
 // chunk by chunk, each ending at a cut where every stage of the tokenizer
 // has a hard boundary, so the tokens are exactly those of the whole text,
 // and only the tokens truncation can keep are held: with direction right,
-// the first keep, and the work stops once more than keep are found unless
-// exact asks for the whole count (the truncation rule needs it when both
-// sequences are long); with direction left, the last keep, counting all.
-// The only chunkable text whose tokens can differ from tokenizing it whole
-// is one without a cut for 64 KiB, which is cut at a character boundary.
+// the first keep, and the work stops once more than keep and need are
+// found (the truncation rule only asks whether the passage is longer than
+// the query, when both are long); with direction left, the last keep,
+// counting all. The only chunkable text whose tokens can differ from
+// tokenizing it whole is one without a cut for 64 KiB, which is cut at a
+// character boundary.
 //
 // Otherwise a text longer than max(256 KiB, 256 bytes per kept token) is
-// tokenized in one window of that size (its start for direction right, its
-// end for left), cut where possible as chunkSpace would; the tokens kept
-// can then differ from the whole text's near the window's edge only, and
-// total counts the window's tokens only.
-func (t *Tokenizer) encodeSeq(s *scratch, text string, enc *seqEnc, keep int, exact bool) error {
+// tokenized in windows of that size, cut where possible as chunkSpace
+// would (direction right: from its start, as chunks; left: its last window
+// only, whose tokens alone are counted). The tokens kept can then differ
+// from the whole text's near a window's edge only.
+func (t *Tokenizer) encodeSeq(s *scratch, text string, enc *seqEnc, keep, need int) error {
 	enc.toks, enc.total, enc.text = enc.toks[:0], 0, text
 	s.rawEnd = -1
 	if keep < 0 || t.unbounded {
@@ -71,22 +83,21 @@ func (t *Tokenizer) encodeSeq(s *scratch, text string, enc *seqEnc, keep int, ex
 		return err
 	}
 	left := t.trunc.Direction == Left
-	if t.chunk == chunkNone {
-		from, to := 0, len(text)
-		if w := max(fallbackMin, keep*fallbackPerToken); len(text) > w && keep > 0 {
-			if left {
-				from = cutNear(text, len(text)-w, len(text))
-			} else {
-				to = cutNear(text, w, len(text))
-			}
-		}
-		err := t.encodeRange(s, text, from, to, enc)
-		enc.total = len(enc.toks)
-		return err
-	}
 	chunk := max(minChunkBytes, keep*chunkPerToken)
 	if t.chunkBytes > 0 {
 		chunk = t.chunkBytes
+	}
+	if t.chunk == chunkNone {
+		chunk = max(fallbackMin, keep*fallbackPerToken)
+		if t.windowBytes > 0 {
+			chunk = t.windowBytes
+		}
+		if left && len(text) > chunk {
+			from := cutNear(text, len(text)-chunk, len(text))
+			err := t.encodeRange(s, text, from, len(text), enc)
+			enc.total = len(enc.toks)
+			return err
+		}
 	}
 	if len(text) <= chunk {
 		err := t.encodeRange(s, text, 0, len(text), enc)
@@ -107,8 +118,9 @@ func (t *Tokenizer) encodeSeq(s *scratch, text string, enc *seqEnc, keep int, ex
 			copy(enc.toks, enc.toks[d:])
 			enc.toks = enc.toks[:keep]
 			dropped += d
-		case !left && n > keep && !exact:
-			enc.total = n
+		case !left && n > keep && dropped+n > need:
+			enc.total = dropped + n
+			enc.toks = enc.toks[:keep]
 			return nil
 		case !left && n > keep:
 			dropped += n - keep
@@ -156,6 +168,11 @@ func (t *Tokenizer) cutAt(text string, c, chunk int) int {
 			if spaceCut(text, w) {
 				return w
 			}
+		case chunkNone:
+			if e := cutNear(text, target, len(text)); e > c {
+				return e
+			}
+			return runeStartBefore(text, target, c)
 		}
 	}
 	if lim == len(text) {

@@ -174,10 +174,10 @@ type Tokenizer struct {
 	// chunkSpace; see canChunk).
 	chunk chunkMode
 	// unbounded turns bounded tokenization off (tests compare with it);
-	// chunkBytes, when > 0, replaces encodeSeq's chunk size (tests cut
-	// often with it).
-	unbounded  bool
-	chunkBytes int
+	// chunkBytes and windowBytes, when > 0, replace encodeSeq's chunk and
+	// window sizes (tests cut often with them).
+	unbounded               bool
+	chunkBytes, windowBytes int
 }
 
 // Load reads a tokenizer.json file, and the model_max_length of the
@@ -331,7 +331,7 @@ func (t *Tokenizer) SpecialTokens(pair bool) int {
 func (t *Tokenizer) Encode(text string) (Encoding, error) {
 	s := t.pool.Get().(*scratch)
 	defer t.pool.Put(s)
-	if err := t.encodeSeq(s, text, &s.a, t.keep(), false); err != nil {
+	if err := t.encodeSeq(s, text, &s.a, t.keep(), -1); err != nil {
 		return Encoding{}, err
 	}
 	var out Encoding
@@ -347,10 +347,10 @@ func (t *Tokenizer) EncodePair(query, passage string) (Encoding, error) {
 	s := t.pool.Get().(*scratch)
 	defer t.pool.Put(s)
 	keep := t.keep()
-	if err := t.encodeSeq(s, query, &s.a, keep, true); err != nil {
+	if err := t.encodeSeq(s, query, &s.a, keep, math.MaxInt); err != nil {
 		return Encoding{}, err
 	}
-	if err := t.encodeSeq(s, passage, &s.b, keep, s.a.total >= keep); err != nil {
+	if err := t.encodeSeq(s, passage, &s.b, keep, passageNeed(keep, s.a.total)); err != nil {
 		return Encoding{}, err
 	}
 	var out Encoding
@@ -366,12 +366,12 @@ func (t *Tokenizer) encodeTracked(a string, b *string) (Encoding, []int8, error)
 	s := t.pool.Get().(*scratch)
 	defer t.pool.Put(s)
 	keep := t.keep()
-	if err := t.encodeSeq(s, a, &s.a, keep, b != nil); err != nil {
+	if err := t.encodeSeq(s, a, &s.a, keep, math.MaxInt); err != nil {
 		return Encoding{}, nil, err
 	}
 	var sb *seqEnc
 	if b != nil {
-		if err := t.encodeSeq(s, *b, &s.b, keep, s.a.total >= keep); err != nil {
+		if err := t.encodeSeq(s, *b, &s.b, keep, passageNeed(keep, s.a.total)); err != nil {
 			return Encoding{}, nil, err
 		}
 		sb = &s.b
@@ -390,7 +390,7 @@ func (t *Tokenizer) encodeTracked(a string, b *string) (Encoding, []int8, error)
 func (t *Tokenizer) CountTokens(text string) int {
 	s := t.pool.Get().(*scratch)
 	defer t.pool.Put(s)
-	if err := t.encodeSeq(s, text, &s.a, 0, true); err != nil {
+	if err := t.encodeSeq(s, text, &s.a, 0, math.MaxInt); err != nil {
 		return 0
 	}
 	return s.a.total
