@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"math"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -196,5 +197,26 @@ func TestBoundedWork(t *testing.T) {
 	}
 	if len(seen) != 3 {
 		t.Fatalf("chunk modes seen: %v", seen)
+	}
+}
+
+// TestBoundedHugeMaxLength: a maximum length near the int range neither
+// overflows the chunk sizes nor panics, in either direction.
+func TestBoundedHugeMaxLength(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	text := hostileText(rng, 20000)
+	for _, c := range boundedConfigs(t)[:1] {
+		for _, max := range []int{math.MaxInt, math.MaxInt / 2, math.MaxInt32, 1 << 40} {
+			for _, dir := range []Direction{Right, Left} {
+				tok := c.tok.WithTruncation(Truncation{MaxLength: max, Strategy: LongestFirst, Direction: dir})
+				whole := tok.WithTruncation(tok.trunc)
+				whole.unbounded = true
+				g, gerr := tok.EncodePair(text, text)
+				w, werr := whole.EncodePair(text, text)
+				if gerr != nil || werr != nil || !sameEncoding(g, w) {
+					t.Fatalf("max %d %v: %v, %v, equal %v", max, dir, gerr, werr, sameEncoding(g, w))
+				}
+			}
+		}
 	}
 }
