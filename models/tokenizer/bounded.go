@@ -78,8 +78,8 @@ func (t *Tokenizer) encodeSeq(s *scratch, text string, enc *seqEnc, keep, need i
 	enc.toks, enc.total, enc.text = enc.toks[:0], 0, text
 	s.rawEnd = -1
 	// A text of at most keep/8 bytes is tokenized whole: its memory is
-	// bounded by keep already (no character gives more than 8 tokens a
-	// byte), and the sizes below cannot overflow for a huge keep.
+	// bounded by keep already (a byte gives a few tokens at most), and the
+	// sizes below cannot overflow for a huge keep.
 	if keep < 0 || t.unbounded || len(text) <= keep/8 {
 		err := t.encodeRange(s, text, 0, len(text), enc)
 		enc.total = len(enc.toks)
