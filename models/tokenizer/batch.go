@@ -1,6 +1,9 @@
 package tokenizer
 
-import "fmt"
+import (
+	"fmt"
+	"math"
+)
 
 // BatchEncoder encodes many (query, passage) pairs with reused buffers: in
 // steady state it allocates nothing per pair. It is not safe for concurrent
@@ -30,13 +33,14 @@ type batchEncoder struct {
 
 func (be *batchEncoder) EncodePairs(query string, passages []string) ([]Encoding, error) {
 	t, s := be.t, &be.s
-	if err := t.encodeSeq(s, query, &s.a); err != nil {
+	keep := t.keep()
+	if err := t.encodeSeq(s, query, &s.a, keep, math.MaxInt); err != nil {
 		return nil, fmt.Errorf("tokenizer: query: %w", err)
 	}
 	be.buf.ids, be.buf.types, be.buf.mask, be.buf.offs = be.buf.ids[:0], be.buf.types[:0], be.buf.mask[:0], be.buf.offs[:0]
 	be.lens = be.lens[:0]
 	for i, p := range passages {
-		if err := t.encodeSeq(s, p, &s.b); err != nil {
+		if err := t.encodeSeq(s, p, &s.b, keep, passageNeed(keep, s.a.total)); err != nil {
 			return nil, fmt.Errorf("tokenizer: pair %d: %w", i, err)
 		}
 		n := len(be.buf.ids)
@@ -50,7 +54,7 @@ func (be *batchEncoder) EncodePairs(query string, passages []string) ([]Encoding
 
 func (be *batchEncoder) Encode(text string) (Encoding, error) {
 	t, s := be.t, &be.s
-	if err := t.encodeSeq(s, text, &s.a); err != nil {
+	if err := t.encodeSeq(s, text, &s.a, t.keep(), -1); err != nil {
 		return Encoding{}, err
 	}
 	be.buf.ids, be.buf.types, be.buf.mask, be.buf.offs = be.buf.ids[:0], be.buf.types[:0], be.buf.mask[:0], be.buf.offs[:0]

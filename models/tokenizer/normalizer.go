@@ -17,6 +17,9 @@ type nchar struct {
 // flattened into a list of steps at load.
 // stepScratch holds buffers steps reuse between calls.
 type stepScratch struct {
+	// midText: the text starts inside a longer one (a chunk encodeSeq cut
+	// at a space), so Strip keeps its leading whitespace.
+	midText bool
 	buf     []byte
 	out     []byte
 	it      norm.Iter
@@ -256,9 +259,9 @@ func matchRunes(cs []nchar, p []rune) bool {
 type stripStep struct{ left, right bool }
 
 func (stripStep) perChar() bool { return false }
-func (p stripStep) apply(dst, src []nchar, _ *stepScratch) []nchar {
+func (p stripStep) apply(dst, src []nchar, sc *stepScratch) []nchar {
 	i, j := 0, len(src)
-	if p.left {
+	if p.left && !sc.midText {
 		for i < j && isSpace(src[i].r) {
 			i++
 		}

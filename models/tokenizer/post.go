@@ -118,9 +118,9 @@ type encBuf struct {
 func (t *Tokenizer) build(a, b *seqEnc, out *encBuf) error {
 	nb := -1
 	if b != nil {
-		nb = len(b.toks)
+		nb = b.total
 	}
-	ka, kb, err := t.keepLens(len(a.toks), nb)
+	ka, kb, err := t.keepLens(a.total, nb)
 	if err != nil {
 		return err
 	}

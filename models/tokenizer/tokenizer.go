@@ -170,6 +170,14 @@ type Tokenizer struct {
 	// fusedBert: the pre-tokenizer is BertPreTokenizer alone, so words go
 	// straight from one scan to the model (bertWords).
 	fusedBert bool
+	// chunk is how encodeSeq may cut a long text (chunkNone, chunkWS,
+	// chunkSpace; see canChunk).
+	chunk chunkMode
+	// unbounded turns bounded tokenization off (tests compare with it);
+	// chunkBytes and windowBytes, when > 0, replace encodeSeq's chunk and
+	// window sizes (tests cut often with them).
+	unbounded               bool
+	chunkBytes, windowBytes int
 }
 
 // Load reads a tokenizer.json file, and the model_max_length of the
@@ -273,6 +281,7 @@ func parse(b []byte) (*Tokenizer, error) {
 	if len(t.trims) > 0 {
 		t.spaceCounts()
 	}
+	t.chunk = t.canChunk(f.AddedTokens)
 	return t, nil
 }
 
@@ -322,7 +331,7 @@ func (t *Tokenizer) SpecialTokens(pair bool) int {
 func (t *Tokenizer) Encode(text string) (Encoding, error) {
 	s := t.pool.Get().(*scratch)
 	defer t.pool.Put(s)
-	if err := t.encodeSeq(s, text, &s.a); err != nil {
+	if err := t.encodeSeq(s, text, &s.a, t.keep(), -1); err != nil {
 		return Encoding{}, err
 	}
 	var out Encoding
@@ -337,10 +346,11 @@ func (t *Tokenizer) Encode(text string) (Encoding, error) {
 func (t *Tokenizer) EncodePair(query, passage string) (Encoding, error) {
 	s := t.pool.Get().(*scratch)
 	defer t.pool.Put(s)
-	if err := t.encodeSeq(s, query, &s.a); err != nil {
+	keep := t.keep()
+	if err := t.encodeSeq(s, query, &s.a, keep, math.MaxInt); err != nil {
 		return Encoding{}, err
 	}
-	if err := t.encodeSeq(s, passage, &s.b); err != nil {
+	if err := t.encodeSeq(s, passage, &s.b, keep, passageNeed(keep, s.a.total)); err != nil {
 		return Encoding{}, err
 	}
 	var out Encoding
@@ -355,12 +365,13 @@ func (t *Tokenizer) EncodePair(query, passage string) (Encoding, error) {
 func (t *Tokenizer) encodeTracked(a string, b *string) (Encoding, []int8, error) {
 	s := t.pool.Get().(*scratch)
 	defer t.pool.Put(s)
-	if err := t.encodeSeq(s, a, &s.a); err != nil {
+	keep := t.keep()
+	if err := t.encodeSeq(s, a, &s.a, keep, math.MaxInt); err != nil {
 		return Encoding{}, nil, err
 	}
 	var sb *seqEnc
 	if b != nil {
-		if err := t.encodeSeq(s, *b, &s.b); err != nil {
+		if err := t.encodeSeq(s, *b, &s.b, keep, passageNeed(keep, s.a.total)); err != nil {
 			return Encoding{}, nil, err
 		}
 		sb = &s.b
@@ -374,14 +385,15 @@ func (t *Tokenizer) encodeTracked(a string, b *string) (Encoding, []int8, error)
 
 // CountTokens returns the number of tokens text encodes to without special
 // tokens and without truncation (0 when it cannot be encoded at all, which
-// only a vocabulary without its unk token causes).
+// only a vocabulary without its unk token causes). Its memory is bounded
+// whatever the text's size for the tokenizers encodeSeq can chunk.
 func (t *Tokenizer) CountTokens(text string) int {
 	s := t.pool.Get().(*scratch)
 	defer t.pool.Put(s)
-	if err := t.encodeSeq(s, text, &s.a); err != nil {
+	if err := t.encodeSeq(s, text, &s.a, 0, math.MaxInt); err != nil {
 		return 0
 	}
-	return len(s.a.toks)
+	return s.a.total
 }
 
 // token is one token of a sequence: its id and byte offsets into the
@@ -391,10 +403,14 @@ type token struct {
 	added    bool // an added token matched in the text
 }
 
-// seqEnc is one sequence's tokens before post-processing.
+// seqEnc is one sequence's tokens before post-processing: toks are all of
+// them, or when encodeSeq bounded the work, the first (direction right) or
+// last (left) ones truncation can keep; total is how many the whole text
+// has (at least len(toks)+1 when encodeSeq stopped early).
 type seqEnc struct {
-	toks []token
-	text string
+	toks  []token
+	total int
+	text  string
 }
 
 func (e *seqEnc) push(id, s, end int32) {
@@ -412,6 +428,7 @@ type scratch struct {
 	as, ae      []int32
 	sp1, sp2    []span
 	rawM, normM []addedMatch
+	rawEnd      int // where encodeRange's last added token ended
 	step        stepScratch
 	a, b        seqEnc
 	// general pre-tokenization path
@@ -426,27 +443,6 @@ type scratch struct {
 	syms    []bpeSym
 	heap    []mergeEnt
 	symBuf  []byte
-}
-
-// encodeSeq tokenizes text (no specials, no truncation) into enc.
-func (t *Tokenizer) encodeSeq(s *scratch, text string, enc *seqEnc) error {
-	enc.toks = enc.toks[:0]
-	enc.text = text
-	s.rawM = t.added.raw.find(text, s.rawM[:0])
-	last := 0
-	for _, m := range s.rawM {
-		if int(m.s) > last {
-			if err := t.encodePiece(s, text, last, int(m.s), enc); err != nil {
-				return err
-			}
-		}
-		enc.pushAdded(m.id, m.s, m.e)
-		last = int(m.e)
-	}
-	if last < len(text) {
-		return t.encodePiece(s, text, last, len(text), enc)
-	}
-	return nil
 }
 
 func isASCII(s string) bool {
