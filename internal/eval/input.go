@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -93,10 +94,11 @@ func parseJSONLLine(b []byte, n int) (Query, error) {
 		if t := bytes.TrimSpace(d); len(t) == 0 || (t[0] != '"' && t[0] != '{') {
 			return Query{}, fmt.Errorf("documents[%d] is not a string or an object", i)
 		}
-		v, err := strconv.Atoi(l.Labels[i].String())
-		if err != nil {
+		f, err := strconv.ParseFloat(l.Labels[i].String(), 64)
+		if err != nil || f != math.Trunc(f) || math.Abs(f) > 1<<31 {
 			return Query{}, fmt.Errorf("labels[%d] = %s is not an integer grade", i, l.Labels[i])
 		}
+		v := int(f)
 		id := strconv.Itoa(i)
 		q.DocIDs = append(q.DocIDs, id)
 		q.Qrels[id] = v
