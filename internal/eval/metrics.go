@@ -11,6 +11,7 @@ package eval
 import (
 	"math"
 	"sort"
+	"strconv"
 )
 
 // RelevantFrom is the label threshold of MRR and Recall: a document is
@@ -111,21 +112,7 @@ func (m Measure) String() string {
 	if m.K <= 0 {
 		return m.Name
 	}
-	return m.Name + "@" + itoa(m.K)
-}
-
-func itoa(n int) string {
-	if n == 0 {
-		return "0"
-	}
-	var b [20]byte
-	i := len(b)
-	for n > 0 {
-		i--
-		b[i] = byte('0' + n%10)
-		n /= 10
-	}
-	return string(b[i:])
+	return m.Name + "@" + strconv.Itoa(m.K)
 }
 
 // Of computes m for one query. An unknown measure name gives NaN.
