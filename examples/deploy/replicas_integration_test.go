@@ -11,7 +11,9 @@ package deploy
 // documents; one replica is killed with SIGKILL and another gets SIGTERM
 // mid-load. Every request must succeed exactly once with the results a lone
 // replica returns for it. The SIGTERM'd replica must answer /ready 503 while
-// it still serves (--drain-delay), then exit 0.
+// it still serves (--drain-delay), then exit 0. The replicas require an
+// API key (--api-key-file): the clients send it, HAProxy's checks of the
+// open /ready need none, and a request without it is a 401.
 //
 // Run it with `make integration`; CROSSRANK_BIN names another binary.
 
@@ -61,11 +63,12 @@ type replica struct {
 	done       chan error
 }
 
-func startReplica(t *testing.T, bin, model, lib, name string) *replica {
+// startReplica starts one replica that requires the API keys of keyFile.
+func startReplica(t *testing.T, bin, model, lib, keyFile, name string) *replica {
 	t.Helper()
 	r := &replica{name: name, addr: freeAddr(t), log: &bytes.Buffer{}, done: make(chan error, 1)}
 	r.cmd = exec.Command(bin, "serve", "--model", model, "--addr", r.addr, "--ort-lib", lib,
-		"--workers", "1", "--threads", "1", "--cache-size", "0",
+		"--api-key-file", keyFile, "--workers", "1", "--threads", "1", "--cache-size", "0",
 		"--drain-delay", "3s", "--shutdown-grace", "20s")
 	r.cmd.Stdout, r.cmd.Stderr = r.log, r.log
 	if err := r.cmd.Start(); err != nil {
@@ -130,10 +133,16 @@ type request struct {
 	n    int
 }
 
-// rerank posts req to url and returns the scores by document index,
-// checking each index comes back exactly once.
-func rerank(client *http.Client, url string, req request) (map[int]float64, error) {
-	resp, err := client.Post(url+"/v1/rerank", "application/json", bytes.NewReader(req.body))
+// rerank posts req to url with the API key and returns the scores by
+// document index, checking each index comes back exactly once.
+func rerank(client *http.Client, url, key string, req request) (map[int]float64, error) {
+	hr, err := http.NewRequest(http.MethodPost, url+"/v1/rerank", bytes.NewReader(req.body))
+	if err != nil {
+		return nil, err
+	}
+	hr.Header.Set("Content-Type", "application/json")
+	hr.Header.Set("Authorization", "Bearer "+key)
+	resp, err := client.Do(hr)
 	if err != nil {
 		return nil, err
 	}
@@ -207,9 +216,16 @@ func TestIntegrationReplicasSurviveFailure(t *testing.T) {
 	}
 	model, lib := testenv.TwinDir(t), testenv.ORTLib(t)
 
+	// Every replica requires an API key (--api-key-file; the second line is
+	// the one clients send); HAProxy's health checks on /ready need none.
+	key := fmt.Sprintf("replicas-%016x", rand.Uint64())
+	keyFile := filepath.Join(t.TempDir(), "api-keys")
+	if err := os.WriteFile(keyFile, []byte("# keys\nother-key-"+key+"\n"+key+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	reps := make([]*replica, 3)
 	for i := range reps {
-		reps[i] = startReplica(t, bin, model, lib, fmt.Sprintf("crossrank-%d", i))
+		reps[i] = startReplica(t, bin, model, lib, keyFile, fmt.Sprintf("crossrank-%d", i))
 	}
 	for _, r := range reps {
 		waitReady(t, "http://"+r.addr, 2*time.Minute)
@@ -239,6 +255,27 @@ func TestIntegrationReplicasSurviveFailure(t *testing.T) {
 	lbURL := "http://" + front
 	waitReady(t, lbURL, 30*time.Second)
 
+	// Through the balancer, a request without the key or with a wrong one is
+	// the replica's 401 with its Bearer challenge.
+	for _, bad := range []string{"", "wrong-" + key} {
+		hr, _ := http.NewRequest(http.MethodPost, lbURL+"/v1/rerank", strings.NewReader(`{"query":"q","documents":["d"]}`))
+		hr.Header.Set("Content-Type", "application/json")
+		if bad != "" {
+			hr.Header.Set("Authorization", "Bearer "+bad)
+		}
+		resp, err := http.DefaultClient.Do(hr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || !strings.HasPrefix(resp.Header.Get("WWW-Authenticate"), "Bearer") ||
+			!bytes.Contains(b, []byte(`"unauthorized"`)) {
+			t.Errorf("POST /v1/rerank through HAProxy with key %q: %d, WWW-Authenticate %q, %s",
+				bad, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), b)
+		}
+	}
+
 	// What a lone replica returns for each request (fp32 scores do not depend
 	// on batch-mates, so any replica gives the same).
 	reqs := requests()
@@ -246,7 +283,7 @@ func TestIntegrationReplicasSurviveFailure(t *testing.T) {
 	want := make([][]map[int]float64, itClients)
 	for c := range reqs {
 		for _, rq := range reqs[c] {
-			s, err := rerank(client, "http://"+reps[0].addr, rq)
+			s, err := rerank(client, "http://"+reps[0].addr, key, rq)
 			if err != nil {
 				t.Fatalf("reference: %v", err)
 			}
@@ -271,7 +308,7 @@ func TestIntegrationReplicasSurviveFailure(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i, rq := range reqs[c] {
-				got, err := rerank(client, lbURL, rq)
+				got, err := rerank(client, lbURL, key, rq)
 				completed.Add(1)
 				if err != nil {
 					fail("client %d request %d: %v", c, i, err)
@@ -321,7 +358,7 @@ func TestIntegrationReplicasSurviveFailure(t *testing.T) {
 	}
 	if !sawNotReady {
 		t.Error("crossrank-2's /ready did not turn 503 after SIGTERM")
-	} else if _, err := rerank(client, direct, reqs[0][0]); err != nil {
+	} else if _, err := rerank(client, direct, key, reqs[0][0]); err != nil {
 		t.Errorf("crossrank-2 stopped serving while draining: %v", err)
 	}
 	wg.Wait()
@@ -356,7 +393,7 @@ func TestIntegrationReplicasSurviveFailure(t *testing.T) {
 		t.Logf("haproxy per-server stats (retries wretr, redispatches wredis, status):\n%s", statsSummary(string(b)))
 	}
 	// The survivor still answers through the balancer.
-	if _, err := rerank(client, lbURL, reqs[1][0]); err != nil {
+	if _, err := rerank(client, lbURL, key, reqs[1][0]); err != nil {
 		t.Errorf("after the failures: %v", err)
 	}
 }

@@ -50,7 +50,7 @@ func (e *itEnv) hitsSuite(t *testing.T) {
 		}
 		// (json.Marshal would HTML-escape the response's "<em>")
 		req := fmt.Sprintf(`{"query":%q,"fields":["text"],"window":%d,"response":%s}`, itQuery, window, resp)
-		code, _, out := httpDo(t, "POST", e.sidecar+"/v1/rerank/hits", req)
+		code, _, out := e.api(t, "POST", "/v1/rerank/hits", req)
 		mustOK(t, what+": /v1/rerank/hits", code, out)
 		compareReranked(t, what, resp, out, window)
 	}
@@ -239,7 +239,7 @@ func (e *itEnv) authSuite(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, path := range []string{"/" + e.index + "/_search", "/_cluster/health"} {
-				pcode, phdr, viaProxy := httpDoHeader(t, "POST", e.sidecar+path, search, tc.hdr)
+				pcode, phdr, viaProxy := httpDoHeader(t, "POST", e.sidecar+path, search, withKey(tc.hdr, e.apiKey))
 				dcode, dhdr, direct := httpDoHeader(t, "POST", e.engine+path, plain, tc.hdr)
 				if pcode != 401 || dcode != 401 || !bytes.Equal(viaProxy, direct) {
 					t.Errorf("%s: proxy %d %s\nengine %d %s", path, pcode, viaProxy, dcode, direct)
@@ -249,7 +249,7 @@ func (e *itEnv) authSuite(t *testing.T) {
 				}
 			}
 			nd := fmt.Sprintf("{\"index\":%q}\n%s\n", e.index, search)
-			hdr := map[string]string{"Content-Type": "application/x-ndjson"}
+			hdr := map[string]string{"Content-Type": "application/x-ndjson", "X-Api-Key": e.apiKey}
 			for k, v := range tc.hdr {
 				hdr[k] = v
 			}
@@ -275,7 +275,7 @@ func (e *itEnv) esSetupSuite(t *testing.T) {
 	_, _, direct := e.do(t, "GET", e.engine+"/_inference/rerank/crossrank", "")
 	cmd := exec.Command(filepath.Join(e.root, "examples/elasticsearch/setup.sh"))
 	cmd.Env = append(os.Environ(), "ELASTICSEARCH_URL="+e.engine, "CROSSRANK_URL="+e.sidecar,
-		"ELASTICSEARCH_CURL=-u "+e.spec.user+":"+e.spec.password)
+		"CROSSRANK_API_KEY="+e.apiKey, "ELASTICSEARCH_CURL=-u "+e.spec.user+":"+e.spec.password)
 	out, err := cmd.CombinedOutput()
 	if err == nil {
 		t.Fatalf("setup.sh succeeded on a node without the inference module: %s", out)
@@ -284,4 +284,86 @@ func (e *itEnv) esSetupSuite(t *testing.T) {
 		t.Errorf("setup.sh output %q does not show the engine's answer %q", out, direct)
 	}
 	t.Logf("setup.sh on the integ-test node: %s", bytes.TrimSpace(out))
+}
+
+// withKey returns hdr (the engine's credentials, or none) with the
+// sidecar's key in X-Api-Key, as a client of the proxy sends it.
+func withKey(hdr map[string]string, key string) map[string]string {
+	out := map[string]string{"X-Api-Key": key}
+	for k, v := range hdr {
+		out[k] = v
+	}
+	return out
+}
+
+// keySuite checks the sidecar's own API key on the real sidecar in front
+// of the real engine: the rerank APIs, /v1/models, the _search proxy and
+// _msearch answer a request without the key, or with a wrong one, with the
+// sidecar's 401 (WWW-Authenticate: Bearer, the JSON error shape) and forward
+// nothing; in proxy mode a bearer token is the engine's, so only X-Api-Key
+// carries the sidecar's key; /health and /ready stay open.
+func (e *itEnv) keySuite(t *testing.T) {
+	rerank := fmt.Sprintf(`{"query":%q,"documents":["cross encoders rerank search results","bm25"]}`, itQuery)
+	search := fmt.Sprintf(`{"size":3,"query":{"match":{"text":%q}}}`, itQuery)
+	nd := fmt.Sprintf("{\"index\":%q}\n%s\n", e.index, search)
+	var engine map[string]string
+	if e.auth != "" {
+		engine = map[string]string{"Authorization": e.auth}
+	}
+	with := func(base map[string]string, k, v string) map[string]string {
+		out := map[string]string{k: v}
+		for bk, bv := range base {
+			out[bk] = bv
+		}
+		return out
+	}
+	refused := []struct {
+		name, method, path, body string
+		hdr                      map[string]string
+	}{
+		{"rerank without a key", "POST", "/v1/rerank", rerank, nil},
+		{"rerank with a wrong bearer token", "POST", "/v1/rerank", rerank, map[string]string{"Authorization": "Bearer wrong-" + e.apiKey}},
+		{"rerank with a wrong X-Api-Key", "POST", "/v1/rerank", rerank, map[string]string{"X-Api-Key": "wrong-" + e.apiKey}},
+		{"rerank/hits without a key", "POST", "/v1/rerank/hits", `{"query":"q","response":{"hits":{"hits":[]}}}`, nil},
+		{"models without a key", "GET", "/v1/models", "", nil},
+		{"_search with the engine's credentials, no key", "POST", "/" + e.index + "/_search", search, engine},
+		{"_search with a wrong key", "POST", "/" + e.index + "/_search", search, with(engine, "X-Api-Key", "wrong-"+e.apiKey)},
+		{"_search with the key as a bearer token", "POST", "/" + e.index + "/_search", search, map[string]string{"Authorization": "Bearer " + e.apiKey}},
+		{"_msearch without a key", "POST", "/_msearch", nd, with(engine, "Content-Type", "application/x-ndjson")},
+		{"other engine paths without a key", "GET", "/_cluster/health", "", engine},
+	}
+	for _, tc := range refused {
+		code, hdr, b := httpDoHeader(t, tc.method, e.sidecar+tc.path, tc.body, tc.hdr)
+		var r struct {
+			Error struct {
+				Type    string `json:"type"`
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if code != http.StatusUnauthorized || !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer") ||
+			json.Unmarshal(b, &r) != nil || r.Error.Type != "unauthorized" || r.Error.Message == "" {
+			t.Errorf("%s: %d, WWW-Authenticate %q, %s; want the sidecar's 401 with a Bearer challenge", tc.name, code, hdr.Get("WWW-Authenticate"), b)
+		}
+		if bytes.Contains(b, []byte(e.apiKey)) {
+			t.Errorf("%s: the answer shows the key: %s", tc.name, b)
+		}
+	}
+
+	accepted := []struct {
+		name, method, path, body string
+		hdr                      map[string]string
+	}{
+		{"rerank with the bearer token", "POST", "/v1/rerank", rerank, map[string]string{"Authorization": "Bearer " + e.apiKey}},
+		{"rerank with X-Api-Key", "POST", "/v1/rerank", rerank, map[string]string{"X-Api-Key": e.apiKey}},
+		{"models with the bearer token", "GET", "/v1/models", "", map[string]string{"Authorization": "Bearer " + e.apiKey}},
+		{"_search with the key", "POST", "/" + e.index + "/_search", search, with(engine, "X-Api-Key", e.apiKey)},
+		{"health without a key", "GET", "/health", "", nil},
+		{"ready without a key", "GET", "/ready", "", nil},
+	}
+	for _, tc := range accepted {
+		code, _, b := httpDoHeader(t, tc.method, e.sidecar+tc.path, tc.body, tc.hdr)
+		if code != http.StatusOK {
+			t.Errorf("%s: %d %s", tc.name, code, b)
+		}
+	}
 }

@@ -8,7 +8,10 @@ package proxy_test
 // started by scripts/elasticsearch/start.sh), the crossrank binary serving
 // the twin model in proxy mode in front of each, and `crossrank score` as the
 // independent source of expected scores. Run them with `make integration`
-// (which builds bin/crossrank and fetches the engines first). The engines
+// (which builds bin/crossrank and fetches the engines first). Every
+// sidecar runs with an API key, which the tests, the engines' connectors and
+// inference endpoints (set up by the examples' setup.sh) and the READMEs'
+// commands send for real. The engines
 // run one at a time. CROSSRANK_OPENSEARCH_URL, CROSSRANK_OPENSEARCH3_URL and
 // CROSSRANK_ELASTICSEARCH_URL reuse a running node instead of starting one
 // (Elasticsearch: user elastic, password $ELASTICSEARCH_PASSWORD or
@@ -18,7 +21,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	crand "crypto/rand"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -85,6 +90,7 @@ type itEnv struct {
 	run             string // its run folder ("" for a node reused from the environment)
 	auth            string // Authorization header value for the engine ("" when security is off)
 	sidecar         string // crossrank base URL (proxy and API)
+	apiKey          string // the sidecar's API key
 	index           string
 	docs            map[string]map[string]any // _id → _source as indexed
 }
@@ -97,11 +103,6 @@ func freePort(t *testing.T) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-func httpDo(t *testing.T, method, url, body string) (int, http.Header, []byte) {
-	t.Helper()
-	return httpDoHeader(t, method, url, body, nil)
 }
 
 func httpDoHeader(t *testing.T, method, url, body string, hdr map[string]string) (int, http.Header, []byte) {
@@ -149,14 +150,33 @@ func (e *itEnv) quietly(method, url, body string) {
 }
 
 // do sends a request with the engine's credentials (to the engine, or to
-// the proxy, which passes them on).
+// the proxy, which passes them on, with the sidecar's key in X-Api-Key).
 func (e *itEnv) do(t *testing.T, method, url, body string) (int, http.Header, []byte) {
 	t.Helper()
-	var hdr map[string]string
+	return httpDoHeader(t, method, url, body, e.headers(url, nil))
+}
+
+// headers returns hdr with the engine's credentials and, for a URL of the
+// sidecar, its API key in X-Api-Key (what a client of the proxy sends).
+func (e *itEnv) headers(url string, hdr map[string]string) map[string]string {
+	out := map[string]string{}
 	if e.auth != "" {
-		hdr = map[string]string{"Authorization": e.auth}
+		out["Authorization"] = e.auth
 	}
-	return httpDoHeader(t, method, url, body, hdr)
+	if e.sidecar != "" && strings.HasPrefix(url, e.sidecar+"/") {
+		out["X-Api-Key"] = e.apiKey
+	}
+	for k, v := range hdr {
+		out[k] = v
+	}
+	return out
+}
+
+// api sends a request to the sidecar's own API with its key as a bearer
+// token.
+func (e *itEnv) api(t *testing.T, method, path, body string) (int, http.Header, []byte) {
+	t.Helper()
+	return httpDoHeader(t, method, e.sidecar+path, body, map[string]string{"Authorization": "Bearer " + e.apiKey})
 }
 
 func mustOK(t *testing.T, what string, code int, body []byte) {
@@ -280,18 +300,24 @@ func setupIT(t *testing.T, spec engineSpec) *itEnv {
 		t.Fatalf("bulk: %d %s", resp.StatusCode, b)
 	}
 
-	// crossrank serve in proxy mode, defaults for the index.
+	// crossrank serve in proxy mode, defaults for the index, an API key.
 	addr := freePort(t)
 	e.sidecar = "http://" + addr
+	var key [16]byte
+	if _, err := crand.Read(key[:]); err != nil {
+		t.Fatal(err)
+	}
+	e.apiKey = hex.EncodeToString(key[:])
 	cfg := fmt.Sprintf(`addr: %s
 models: [%s]
 upstream: %s
+api_key: [%s]
 indices:
   %s:
     fields: [text]
     window: %d
     query_path: query.match.text
-`, addr, e.twin, e.engine, e.index, itWindow)
+`, addr, e.twin, e.engine, e.apiKey, e.index, itWindow)
 	cfgPath := filepath.Join(t.TempDir(), "crossrank.yaml")
 	if err := os.WriteFile(cfgPath, []byte(cfg), 0o644); err != nil {
 		t.Fatal(err)
@@ -599,6 +625,7 @@ func runEngineSuite(t *testing.T, spec engineSpec) {
 		}
 	})
 
+	t.Run("the sidecar's API key", e.keySuite)
 	t.Run("_msearch", func(t *testing.T) { e.msearchSuite(t, ex) })
 	t.Run("/v1/rerank/hits keeps what the engine sent", e.hitsSuite)
 	if spec.user != "" {
@@ -628,7 +655,7 @@ func (e *itEnv) mlSuite(t *testing.T, ex *expected) {
 		setup := func() map[string]string {
 			cmd := exec.Command(filepath.Join(e.root, "examples/opensearch/setup.sh"))
 			cmd.Env = append(os.Environ(), "OPENSEARCH_URL="+e.engine, "CROSSRANK_URL="+e.sidecar,
-				`DOCUMENT_FIELDS=["text"]`, `QUERY_JSONPATH=$._request.query.match.text.query`)
+				"CROSSRANK_API_KEY="+e.apiKey, `DOCUMENT_FIELDS=["text"]`, `QUERY_JSONPATH=$._request.query.match.text.query`)
 			cmd.Stderr = os.Stderr
 			out, err := cmd.Output()
 			if err != nil {
@@ -651,6 +678,8 @@ func (e *itEnv) mlSuite(t *testing.T, ex *expected) {
 			}
 		})
 
+		// The sidecar requires its key: these searches succeed only if the
+		// connectors send it (Authorization: Bearer ${credential.api_key}).
 		n := 20
 		for _, pipe := range []string{"crossrank-rerank", "crossrank-by-field"} {
 			body := fmt.Sprintf(`{"size":%d,"query":{"match":{"text":{"query":%q}}},"ext":{"rerank":{"query_context":{"query_text":%q}}}}`, n, itQuery, itQuery)

@@ -19,10 +19,7 @@ func (e *itEnv) msearchSuite(t *testing.T, ex *expected) {
 	ndjson := func(lines ...string) string { return strings.Join(lines, "\n") + "\n" }
 	post := func(t *testing.T, path, body string) (int, http.Header, []byte) {
 		t.Helper()
-		hdr := map[string]string{"Content-Type": "application/x-ndjson"}
-		if e.auth != "" {
-			hdr["Authorization"] = e.auth
-		}
+		hdr := e.headers(e.sidecar+path, map[string]string{"Content-Type": "application/x-ndjson"})
 		return httpDoHeader(t, "POST", e.sidecar+path, body, hdr)
 	}
 	idx := fmt.Sprintf(`{"index":%q}`, e.index)

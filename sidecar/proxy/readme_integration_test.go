@@ -87,7 +87,8 @@ func (e *itEnv) readmeSuite(t *testing.T) {
 	}
 	t.Logf("%s ran in %s", readme, time.Since(start).Round(time.Second))
 	// What the README promises shows in what it printed.
-	want := []string{`"_rerank"`, `"responses"`}
+	// (`"unauthorized"`: the sidecar's own 401 to the command without its key)
+	want := []string{`"_rerank"`, `"responses"`, `"unauthorized"`}
 	switch e.spec.flavor {
 	case "opensearch":
 		want = append(want, "RERANK_PIPELINE=crossrank-rerank", "BY_FIELD_PIPELINE=crossrank-by-field", `"previous_score"`)
