@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/crossrank/crossrank/models/assets"
+	"github.com/crossrank/crossrank/internal/assets"
 )
 
 // hostileWords mixes ASCII words, punctuation, accents, CJK, every family's

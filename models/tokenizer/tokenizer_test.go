@@ -102,7 +102,7 @@ func TestLoadErrors(t *testing.T) {
 			}
 		})
 	}
-	tok, err := Load(filepath.Join("..", "assets", "bert-base-uncased.json"))
+	tok, err := Load(filepath.Join("..", "..", "internal", "assets", "bert-base-uncased.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
