@@ -246,79 +246,87 @@ func New(ms []Model, opts ...Option) (*Engine, error) {
 	e.cache = cache.New(e.cacheSize)
 	e.emb = embcache.New(e.embBytes)
 	for _, m := range ms {
-		if m.Kind == "" {
-			m.Kind = models.CrossEncoder
-		}
-		var text models.TextTokenizer
-		switch m.Kind {
-		case models.CrossEncoder:
-			if m.Name == "" || m.Scorer == nil || m.Tokenizer == nil {
-				e.Close(context.Background())
-				return nil, fmt.Errorf("rerank: model %q needs a name, a scorer and a tokenizer", m.Name)
-			}
-		case models.BiEncoder:
-			var ok bool
-			text, ok = m.Tokenizer.(models.TextTokenizer)
-			if m.Name == "" || m.Embedder == nil || !ok {
-				e.Close(context.Background())
-				return nil, fmt.Errorf("rerank: bi-encoder %q needs a name, an embedder and a tokenizer that encodes single texts", m.Name)
-			}
-		default:
-			e.Close(context.Background())
-			return nil, fmt.Errorf("rerank: model %q: unknown kind %q", m.Name, m.Kind)
-		}
-		if _, dup := e.models[m.Name]; dup {
-			e.Close(context.Background())
-			return nil, fmt.Errorf("rerank: model %q given twice", m.Name)
-		}
-		bopts := []batcher.Option{batcher.WithRecorder(e.rec)}
-		if e.observer != nil {
-			bopts = append(bopts, batcher.WithObserver(e.observer))
-		}
-		if e.tp != nil {
-			bopts = append(bopts, batcher.WithTracerProvider(e.tp))
-		}
-		em := &model{Model: m, text: text}
-		if m.Kind == models.BiEncoder {
-			em.batcher = batcher.NewEmbedder(m.Name, m.Embedder, e.bcfg, bopts...)
-		} else {
-			em.batcher = batcher.New(m.Name, m.Scorer, e.bcfg, bopts...)
-		}
-		e.models[m.Name] = em
-		e.names = append(e.names, m.Name)
-	}
-	for name, stages := range e.cascades {
-		if name == "" {
-			e.Close(context.Background())
-			return nil, errors.New("rerank: a cascade needs a name")
-		}
-		if err := e.checkStages(stages); err != nil {
-			e.Close(context.Background())
-			return nil, fmt.Errorf("rerank: cascade %q: %w", name, err)
-		}
-	}
-	if e.def == "" {
-		e.def = ms[0].Name
-	} else if _, ok := e.models[e.def]; !ok {
-		e.Close(context.Background())
-		return nil, fmt.Errorf("rerank: default model %q is not among the models", e.def)
-	}
-	for alias, target := range e.aliases {
-		var err error
-		switch _, served := e.models[target]; {
-		case alias == "" || target == "":
-			err = fmt.Errorf("rerank: model alias %q=%q: both names are needed", alias, target)
-		case e.models[alias] != nil:
-			err = fmt.Errorf("rerank: model alias %q: a served model already has that name", alias)
-		case !served:
-			err = fmt.Errorf("rerank: model alias %q: its target %q is not served (served: %v)", alias, target, e.ModelNames())
-		}
-		if err != nil {
+		if err := e.add(m); err != nil {
 			e.Close(context.Background())
 			return nil, err
 		}
 	}
+	if e.def == "" {
+		e.def = ms[0].Name
+	}
+	if err := e.checkNames(); err != nil {
+		e.Close(context.Background())
+		return nil, err
+	}
 	return e, nil
+}
+
+// add checks one model and starts its batcher.
+func (e *Engine) add(m Model) error {
+	if m.Kind == "" {
+		m.Kind = models.CrossEncoder
+	}
+	var text models.TextTokenizer
+	switch m.Kind {
+	case models.CrossEncoder:
+		if m.Name == "" || m.Scorer == nil || m.Tokenizer == nil {
+			return fmt.Errorf("rerank: model %q needs a name, a scorer and a tokenizer", m.Name)
+		}
+	case models.BiEncoder:
+		var ok bool
+		text, ok = m.Tokenizer.(models.TextTokenizer)
+		if m.Name == "" || m.Embedder == nil || !ok {
+			return fmt.Errorf("rerank: bi-encoder %q needs a name, an embedder and a tokenizer that encodes single texts", m.Name)
+		}
+	default:
+		return fmt.Errorf("rerank: model %q: unknown kind %q", m.Name, m.Kind)
+	}
+	if _, dup := e.models[m.Name]; dup {
+		return fmt.Errorf("rerank: model %q given twice", m.Name)
+	}
+	bopts := []batcher.Option{batcher.WithRecorder(e.rec)}
+	if e.observer != nil {
+		bopts = append(bopts, batcher.WithObserver(e.observer))
+	}
+	if e.tp != nil {
+		bopts = append(bopts, batcher.WithTracerProvider(e.tp))
+	}
+	em := &model{Model: m, text: text}
+	if m.Kind == models.BiEncoder {
+		em.batcher = batcher.NewEmbedder(m.Name, m.Embedder, e.bcfg, bopts...)
+	} else {
+		em.batcher = batcher.New(m.Name, m.Scorer, e.bcfg, bopts...)
+	}
+	e.models[m.Name] = em
+	e.names = append(e.names, m.Name)
+	return nil
+}
+
+// checkNames checks what names other models once they are all added: the
+// cascades' stages, the default model and the aliases.
+func (e *Engine) checkNames() error {
+	for name, stages := range e.cascades {
+		if name == "" {
+			return errors.New("rerank: a cascade needs a name")
+		}
+		if err := e.checkStages(stages); err != nil {
+			return fmt.Errorf("rerank: cascade %q: %w", name, err)
+		}
+	}
+	if _, ok := e.models[e.def]; !ok {
+		return fmt.Errorf("rerank: default model %q is not among the models", e.def)
+	}
+	for alias, target := range e.aliases {
+		switch _, served := e.models[target]; {
+		case alias == "" || target == "":
+			return fmt.Errorf("rerank: model alias %q=%q: both names are needed", alias, target)
+		case e.models[alias] != nil:
+			return fmt.Errorf("rerank: model alias %q: a served model already has that name", alias)
+		case !served:
+			return fmt.Errorf("rerank: model alias %q: its target %q is not served (served: %v)", alias, target, e.ModelNames())
+		}
+	}
+	return nil
 }
 
 // Close stops the batchers after the queued pairs are scored, or when ctx
