@@ -51,9 +51,38 @@ const msDomain = "com.microsoft"
 // ConfigFile is written beside the quantised model and describes it.
 const ConfigFile = "quantize_config.json"
 
-// copiedFiles are the model-folder files carried over unchanged when present.
+// copiedFiles are the model-folder files carried over unchanged when present:
+// the model's and tokenizer's, and a sentence-transformers layout's (so a
+// quantised bi-encoder keeps its pooling). crossrank.json is carried over
+// with int8 set (see Dynamic).
 func copiedFiles() []string {
-	return []string{"config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt"}
+	return []string{"config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json", "vocab.txt",
+		"modules.json", "sentence_bert_config.json", "config_sentence_transformers.json", "1_Pooling/config.json"}
+}
+
+// markInt8 copies in's crossrank.json (the converter's description of the
+// folder), if any, to out with "int8": true.
+func markInt8(in, out string) error {
+	data, err := os.ReadFile(filepath.Join(in, "crossrank.json"))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("quantize: %w", err)
+	}
+	var meta map[string]any
+	if err := json.Unmarshal(data, &meta); err != nil {
+		return fmt.Errorf("quantize: %s: %w", filepath.Join(in, "crossrank.json"), err)
+	}
+	meta["int8"] = true
+	b, err := json.MarshalIndent(meta, "", "  ")
+	if err != nil {
+		return fmt.Errorf("quantize: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(out, "crossrank.json"), append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("quantize: %w", err)
+	}
+	return nil
 }
 
 // Config is the content of quantize_config.json.
@@ -118,9 +147,15 @@ func Dynamic(in, out string) error {
 		if err != nil {
 			return fmt.Errorf("quantize: %w", err)
 		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(out, name)), 0o755); err != nil {
+			return fmt.Errorf("quantize: %w", err)
+		}
 		if err := os.WriteFile(filepath.Join(out, name), data, 0o644); err != nil {
 			return fmt.Errorf("quantize: %w", err)
 		}
+	}
+	if err := markInt8(in, out); err != nil {
+		return err
 	}
 	rel, _ := filepath.Rel(in, src)
 	cfg := Config{Format: "QOperator", Mode: "dynamic", WeightType: "QInt8", ActivationType: "QUInt8",

@@ -453,3 +453,46 @@ func TestInt8BatchIndependence(t *testing.T) {
 	}
 	t.Logf("int8: pair alone vs with other batch-mates and padding: max |Δlogit| %.3g", worst)
 }
+
+// TestDynamicKeepsSentenceTransformersLayout: quantising a bi-encoder folder
+// carries its sentence-transformers files over (pooling included) and marks
+// crossrank.json as int8, so the quantised folder is served as the same kind.
+func TestDynamicKeepsSentenceTransformersLayout(t *testing.T) {
+	in := t.TempDir()
+	twin := testenv.TwinDir(t)
+	files := map[string]string{
+		"modules.json":          `[{"idx":0,"name":"0","path":"","type":"sentence_transformers.models.Transformer"},{"idx":1,"name":"1","path":"1_Pooling","type":"sentence_transformers.models.Pooling"}]`,
+		"1_Pooling/config.json": `{"word_embedding_dimension": 384, "pooling_mode_mean_tokens": true}`,
+		"crossrank.json":        `{"crossrank_kind": "bi-encoder", "int8": false, "max_length": 256}`,
+	}
+	for _, name := range []string{"onnx/model.onnx", "config.json", "tokenizer.json"} {
+		data, err := os.ReadFile(filepath.Join(twin, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		files[name] = string(data)
+	}
+	for name, body := range files {
+		p := filepath.Join(in, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "int8")
+	if err := quantize.Dynamic(in, out); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"modules.json", "1_Pooling/config.json"} {
+		got, err := os.ReadFile(filepath.Join(out, name))
+		if err != nil || string(got) != files[name] {
+			t.Errorf("%s not carried over: %q, %v", name, got, err)
+		}
+	}
+	meta, err := os.ReadFile(filepath.Join(out, "crossrank.json"))
+	if err != nil || !strings.Contains(string(meta), `"int8": true`) || !strings.Contains(string(meta), `"crossrank_kind": "bi-encoder"`) {
+		t.Errorf("crossrank.json = %s, %v; want the kind kept and int8 true", meta, err)
+	}
+}
