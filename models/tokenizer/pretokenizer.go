@@ -120,11 +120,7 @@ type charSplit struct {
 }
 
 func (c charSplit) split(b []byte, in, out []span) []span {
-	type piece struct {
-		sp      span
-		isMatch bool
-	}
-	var pieces []piece
+	var pieces []splitPiece
 	for _, sp := range in {
 		pieces = pieces[:0]
 		last := sp[0]
@@ -132,63 +128,18 @@ func (c charSplit) split(b []byte, in, out []span) []span {
 			r, n := decode(b, i)
 			if c.match(r) {
 				if last < i {
-					pieces = append(pieces, piece{span{last, i}, false})
+					pieces = append(pieces, splitPiece{span{last, i}, false})
 				}
-				pieces = append(pieces, piece{span{i, i + n}, true})
+				pieces = append(pieces, splitPiece{span{i, i + n}, true})
 				last = i + n
 			}
 			i += n
 		}
 		if last < sp[1] {
-			pieces = append(pieces, piece{span{last, sp[1]}, false})
+			pieces = append(pieces, splitPiece{span{last, sp[1]}, false})
 		}
-		base := len(out)
-		switch c.behavior {
-		case removed:
-			for _, p := range pieces {
-				if !p.isMatch {
-					out = append(out, p.sp)
-				}
-			}
-		case isolated:
-			for _, p := range pieces {
-				out = append(out, p.sp)
-			}
-		case mergedWithPrevious:
-			prev := false
-			for _, p := range pieces {
-				if p.isMatch && !prev && len(out) > base {
-					out[len(out)-1][1] = p.sp[1]
-				} else {
-					out = append(out, p.sp)
-				}
-				prev = p.isMatch
-			}
-		case mergedWithNext:
-			prev := false
-			for k := len(pieces) - 1; k >= 0; k-- {
-				p := pieces[k]
-				if p.isMatch && !prev && len(out) > base {
-					out[len(out)-1][0] = p.sp[0]
-				} else {
-					out = append(out, p.sp)
-				}
-				prev = p.isMatch
-			}
-			for i, j := base, len(out)-1; i < j; i, j = i+1, j-1 {
-				out[i], out[j] = out[j], out[i]
-			}
-		case contiguous:
-			prev := false
-			for _, p := range pieces {
-				if p.isMatch == prev && len(out) > base {
-					out[len(out)-1][1] = p.sp[1]
-				} else {
-					out = append(out, p.sp)
-				}
-				prev = p.isMatch
-			}
-		}
+		// The pieces are never empty, so foldPieces drops nothing here.
+		out = foldPieces(pieces, c.behavior, out)
 	}
 	return out
 }
