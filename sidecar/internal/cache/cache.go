@@ -20,8 +20,8 @@ const shards = 16
 // Cache is an LRU of logits bounded by a number of entries. It is safe for
 // concurrent use. The zero value is not usable; call New.
 type Cache struct {
-	seedA, seedB maphash.Seed
-	shard        [shards]shard
+	hash  Hasher
+	shard [shards]shard
 }
 
 type shard struct {
@@ -43,7 +43,7 @@ func New(size int) *Cache {
 	if size <= 0 {
 		return nil
 	}
-	c := &Cache{seedA: maphash.MakeSeed(), seedB: maphash.MakeSeed()}
+	c := &Cache{hash: NewHasher()}
 	per := (size + shards - 1) / shards
 	for i := range c.shard {
 		c.shard[i] = shard{max: per, ll: list.New(), items: make(map[Key]*list.Element)}
@@ -57,10 +57,26 @@ func (c *Cache) Key(model, pipeline, query, passage string) Key {
 	if c == nil {
 		return Key{}
 	}
-	return Key{a: sum(c.seedA, model, pipeline, query, passage), b: sum(c.seedB, model, pipeline, query, passage)}
+	return c.hash.Key(model, pipeline, query, passage)
 }
 
-func sum(seed maphash.Seed, parts ...string) uint64 {
+// Hasher makes Keys: two independent 64-bit hashes (random seeds) of
+// length-prefixed parts, so ("ab","c") and ("a","bc") differ. The score
+// cache and the embedding cache key their entries with it.
+type Hasher struct{ seedA, seedB maphash.Seed }
+
+// NewHasher returns a Hasher with fresh random seeds.
+func NewHasher() Hasher { return Hasher{seedA: maphash.MakeSeed(), seedB: maphash.MakeSeed()} }
+
+// Key hashes parts.
+func (h Hasher) Key(parts ...string) Key {
+	return Key{a: sum(h.seedA, parts), b: sum(h.seedB, parts)}
+}
+
+// Shard is the key's shard among n.
+func (k Key) Shard(n int) int { return int(k.a % uint64(n)) }
+
+func sum(seed maphash.Seed, parts []string) uint64 {
 	var h maphash.Hash
 	h.SetSeed(seed)
 	var n [8]byte

@@ -6,14 +6,14 @@ package embcache
 
 import (
 	"container/list"
-	"hash/maphash"
+	"github.com/crossrank/crossrank/sidecar/internal/cache"
 	"sync"
 )
 
 // Key identifies one embedded text: a 128-bit hash of the model, the
 // pipeline scope and the text (two independent 64-bit hashes, as the score
 // cache does).
-type Key struct{ a, b uint64 }
+type Key = cache.Key
 
 const shards = 16
 
@@ -25,8 +25,8 @@ const EntryOverhead = 128
 // 4 bytes per dimension plus EntryOverhead. It is safe for concurrent use.
 // A nil *Cache is a valid cache that never hits.
 type Cache struct {
-	seedA, seedB maphash.Seed
-	shard        [shards]shard
+	hash  cache.Hasher
+	shard [shards]shard
 }
 
 type shard struct {
@@ -48,7 +48,7 @@ func New(maxBytes int64) *Cache {
 	if maxBytes <= 0 {
 		return nil
 	}
-	c := &Cache{seedA: maphash.MakeSeed(), seedB: maphash.MakeSeed()}
+	c := &Cache{hash: cache.NewHasher()}
 	per := (maxBytes + shards - 1) / shards
 	for i := range c.shard {
 		c.shard[i] = shard{max: per, ll: list.New(), items: make(map[Key]*list.Element)}
@@ -61,27 +61,12 @@ func (c *Cache) Key(model, scope, text string) Key {
 	if c == nil {
 		return Key{}
 	}
-	return Key{a: sum(c.seedA, model, scope, text), b: sum(c.seedB, model, scope, text)}
-}
-
-func sum(seed maphash.Seed, parts ...string) uint64 {
-	var h maphash.Hash
-	h.SetSeed(seed)
-	var n [8]byte
-	for _, p := range parts {
-		l := uint64(len(p))
-		for i := range n {
-			n[i] = byte(l >> (8 * i))
-		}
-		h.Write(n[:])
-		h.WriteString(p)
-	}
-	return h.Sum64()
+	return c.hash.Key(model, scope, text)
 }
 
 func size(v []float32) int64 { return int64(4*len(v)) + EntryOverhead }
 
-func (c *Cache) shardOf(k Key) *shard { return &c.shard[k.a%shards] }
+func (c *Cache) shardOf(k Key) *shard { return &c.shard[k.Shard(shards)] }
 
 // Get returns the embedding cached under k (shared: callers must not
 // modify it) and marks it recently used.
