@@ -2,19 +2,10 @@ package ort_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"math"
-	"math/rand/v2"
-	"os"
-	"path/filepath"
-	"syscall"
 	"testing"
-	"time"
 
-	onnxruntime "github.com/yalue/onnxruntime_go"
-
-	"github.com/crossrank/crossrank/internal/onnx"
+	"github.com/crossrank/crossrank/internal/roofline"
 	"github.com/crossrank/crossrank/internal/testenv"
 	"github.com/crossrank/crossrank/models/ort"
 )
@@ -32,118 +23,28 @@ var (
 	benchLengths = []int{64, 128, 256}
 )
 
-// modelFLOPs counts the multiply-adds (×2) of one BERT cross-encoder pair
-// of length l, analytically from config.json: per layer the Q, K, V and
-// output projections (4·2·l·h²), the feed-forward pair (2·2·l·h·i), and the
-// attention products QKᵀ and AV (2·2·l²·h); then the pooler (2h²) and the
-// classifier (2h·labels). Embeddings, softmax, GELU and LayerNorm are left
-// out (a few percent).
+// modelFLOPs is roofline's count for one pair of l tokens of the model in dir.
 func modelFLOPs(tb testing.TB, dir string, l int) float64 {
 	tb.Helper()
-	raw, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	c, err := roofline.LoadConfig(dir)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	var c struct {
-		Hidden int `json:"hidden_size"`
-		Inter  int `json:"intermediate_size"`
-		Layers int `json:"num_hidden_layers"`
-	}
-	if err := json.Unmarshal(raw, &c); err != nil || c.Hidden == 0 || c.Inter == 0 || c.Layers == 0 {
-		tb.Fatalf("config.json: hidden %d intermediate %d layers %d (%v)", c.Hidden, c.Inter, c.Layers, err)
-	}
-	L, h, i := float64(l), float64(c.Hidden), float64(c.Inter)
-	perLayer := 8*L*h*h + 4*L*h*i + 4*L*L*h
-	return float64(c.Layers)*perLayer + 2*h*h + 2*h
+	return c.PairFLOPs(l)
 }
 
-func TestModelFLOPs(t *testing.T) {
-	// MiniLM-L6-H384 at 128 tokens, worked by hand:
-	// per layer 8·128·384² + 4·128·384·1536 + 4·128²·384
-	//         = 150,994,944 + 301,989,888 + 25,165,824 = 478,150,656;
-	// ×6 = 2,868,903,936; + pooler 294,912 + classifier 768 = 2,869,199,616.
-	got := modelFLOPs(t, testenv.TwinDir(t), 128)
-	if got != 2_869_199_616 {
-		t.Fatalf("modelFLOPs(twin, 128) = %.0f, want 2869199616", got)
-	}
-}
+func cpuSeconds(testing.TB) float64 { return roofline.CPUSeconds() }
 
-// cpuSeconds is the user+system CPU time this process has used. On a
-// shared machine, work per CPU-second is far steadier than work per
-// wall-second: time spent waiting for a core is not counted. (With more than
-// one intra-op thread it also counts ONNX Runtime's spin-waiting.)
-func cpuSeconds(tb testing.TB) float64 {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		tb.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
-}
-
-// sgemmPeak measures ONNX Runtime's fp32 MatMul (MLAS, the kernels the
-// model runs on) on a 2048×2048 by 2048×2048 product with a constant
-// right-hand side (pre-packed, like model weights), with the given intra-op
-// threads, and returns the best of reps runs in GFLOP per wall-second and
-// in GFLOP per CPU-second (per core busy).
 func sgemmPeak(tb testing.TB, threads, reps int) (wall, cpu float64) {
 	tb.Helper()
-	const n = 2048
-	r := rand.New(rand.NewPCG(1, 2))
-	w := make([]float32, n*n)
-	for i := range w {
-		w[i] = r.Float32() - 0.5
-	}
-	m := &onnx.Model{IRVersion: 8, ProducerName: "crossrank-bench", Opsets: []onnx.OpsetID{{Version: 13}}, Graph: &onnx.Graph{
-		Name:         "sgemm",
-		Nodes:        []*onnx.Node{{OpType: "MatMul", Inputs: []string{"A", "B"}, Outputs: []string{"C"}}},
-		Initializers: []*onnx.Tensor{onnx.FloatTensor("B", []int64{n, n}, w)},
-		Inputs:       []*onnx.ValueInfo{onnx.Input("A", onnx.Float, n, n)},
-		Outputs:      []*onnx.ValueInfo{onnx.Input("C", onnx.Float, n, n)},
-	}}
-	path := filepath.Join(tb.TempDir(), "sgemm.onnx")
-	if err := onnx.WriteFile(path, m); err != nil {
-		tb.Fatal(err)
-	}
 	if _, err := ort.Version(testenv.ORTLib(tb)); err != nil {
 		tb.Fatal(err)
 	}
-	so, err := onnxruntime.NewSessionOptions()
+	p, err := roofline.SgemmPeak(tb.TempDir(), threads, reps)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	defer so.Destroy()
-	if err := so.SetIntraOpNumThreads(threads); err != nil {
-		tb.Fatal(err)
-	}
-	a, err := onnxruntime.NewTensor(onnxruntime.NewShape(n, n), w)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer a.Destroy()
-	c, err := onnxruntime.NewEmptyTensor[float32](onnxruntime.NewShape(n, n))
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer c.Destroy()
-	s, err := onnxruntime.NewAdvancedSession(path, []string{"A"}, []string{"C"}, []onnxruntime.Value{a}, []onnxruntime.Value{c}, so)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer s.Destroy()
-	best, bestCPU := time.Duration(1<<63-1), math.Inf(1)
-	for i := range reps + 1 {
-		start, startCPU := time.Now(), cpuSeconds(tb)
-		if err := s.Run(); err != nil {
-			tb.Fatal(err)
-		}
-		if i == 0 {
-			continue // warm-up
-		}
-		best = min(best, time.Since(start))
-		bestCPU = min(bestCPU, cpuSeconds(tb)-startCPU)
-	}
-	const flops = 2 * n * n * n
-	return flops / best.Seconds() / 1e9, flops / bestCPU / 1e9
+	return p.Wall, p.CPU
 }
 
 // BenchmarkSgemmPeak reports this machine's fp32 matrix-multiply peak as
