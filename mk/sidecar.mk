@@ -36,3 +36,7 @@ bench-sidecar: setup-ort
 	$(GO) test -run XXX -bench 'BenchmarkSidecar|BenchmarkRawSession' -benchtime 1x -count $(SIDECAR_BENCH_COUNT) -timeout 60m ./sidecar/server/ | tee .cache/bench-sidecar.txt
 
 BENCH_TARGETS += bench-sidecar
+
+## profile-ops: share of ONNX Runtime kernel time per operator type on the twin (batch 16 x 72 tokens, 1 thread; needs venv-convert)
+profile-ops: setup-twin venv-convert
+	$(CONVERT_PY) scripts/models/profile_ops.py $(TWIN_DIR)/onnx/model.onnx --batch 16 --length 72
