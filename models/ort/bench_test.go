@@ -174,3 +174,55 @@ func BenchmarkGraphOptimizers(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkSessionOptions compares ONNX Runtime session settings the
+// sidecar could change on the MiniLM-sized twin at an MS MARCO-like shape
+// (16 pairs × 72 tokens), interleaved per thread count: the defaults,
+// intra-op spinning off (only matters with a thread pool, t=2), denormals
+// as zero, and the CPU memory arena off. It reports pairs per wall-second
+// and per CPU-second (see cpuSeconds).
+//
+//	go test -run '^$' -bench SessionOptions -benchtime 10x -count 5 ./models/ort/
+func BenchmarkSessionOptions(b *testing.B) {
+	ctx := context.Background()
+	variants := []struct {
+		name string
+		opts []ort.Option
+	}{
+		{"default", nil},
+		{"no-spin", []ort.Option{ort.WithSessionConfig("session.intra_op.allow_spinning", "0")}},
+		{"denormal-zero", []ort.Option{ort.WithSessionConfig("session.set_denormal_as_zero", "1")}},
+		{"no-arena", []ort.Option{ort.WithoutMemArena()}},
+	}
+	const n, l = 16, 72
+	batch := randomBatch(72016, n, l, true)
+	for _, threads := range benchThreads {
+		sessions := make([]*ort.Session, len(variants))
+		for i, v := range variants {
+			s, err := ort.Load(ctx, testenv.TwinDir(b), append([]ort.Option{ort.WithLibrary(testenv.ORTLib(b)), ort.WithThreads(threads, 1)}, v.opts...)...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			sessions[i] = s
+		}
+		for i, v := range variants {
+			b.Run(fmt.Sprintf("t=%d/%s", threads, v.name), func(b *testing.B) {
+				s := sessions[i]
+				if _, err := s.Score(ctx, batch); err != nil {
+					b.Fatal(err)
+				}
+				b.ResetTimer()
+				cpu0 := cpuSeconds(b)
+				for range b.N {
+					if _, err := s.Score(ctx, batch); err != nil {
+						b.Fatal(err)
+					}
+				}
+				cpu := cpuSeconds(b) - cpu0
+				b.ReportMetric(float64(n*b.N)/b.Elapsed().Seconds(), "pairs/s")
+				b.ReportMetric(float64(n*b.N)/cpu, "pairs/cpu-s")
+			})
+		}
+	}
+}

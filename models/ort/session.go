@@ -42,9 +42,23 @@ type config struct {
 	quantized    bool
 	name         string
 	noWarmup     bool
-	disabled     []string // graph optimisers to skip; nil: DefaultDisabledOptimizers
-	optimised    string   // where ORT writes its optimised graph ("": nowhere)
+	disabled     []string    // graph optimisers to skip; nil: DefaultDisabledOptimizers
+	optimised    string      // where ORT writes its optimised graph ("": nowhere)
+	entries      [][2]string // extra session config entries, in order
+	noArena      bool
 }
+
+// WithSessionConfig adds an ONNX Runtime session configuration entry
+// (onnxruntime_session_options_config_keys.h), e.g.
+// "session.intra_op.allow_spinning" = "0" or "session.set_denormal_as_zero"
+// = "1". A key ONNX Runtime does not know is accepted and ignored by it.
+func WithSessionConfig(key, value string) Option {
+	return func(c *config) { c.entries = append(c.entries, [2]string{key, value}) }
+}
+
+// WithoutMemArena turns ONNX Runtime's CPU memory arena off (each run
+// allocates and frees its tensors instead of reusing arena blocks).
+func WithoutMemArena() Option { return func(c *config) { c.noArena = true } }
 
 // WithLibrary sets the ONNX Runtime library path (default: FindLibrary("")).
 func WithLibrary(path string) Option { return func(c *config) { c.lib = path } }
@@ -380,6 +394,16 @@ func configure(so *onnxruntime.SessionOptions, cfg config, lib string) error {
 	if len(disabled) > 0 {
 		if err := so.AddSessionConfigEntry("optimization.disable_specified_optimizers", strings.Join(disabled, ";")); err != nil {
 			return fmt.Errorf("ort: disable optimizers %v: %w", disabled, err)
+		}
+	}
+	for _, e := range cfg.entries {
+		if err := so.AddSessionConfigEntry(e[0], e[1]); err != nil {
+			return fmt.Errorf("ort: session config %s=%s: %w", e[0], e[1], err)
+		}
+	}
+	if cfg.noArena {
+		if err := so.SetCpuMemArena(false); err != nil {
+			return fmt.Errorf("ort: memory arena off: %w", err)
 		}
 	}
 	if cfg.optimised != "" {
