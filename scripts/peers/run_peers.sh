@@ -47,6 +47,7 @@ if [[ " $ONLY " == *" infinity "* ]]; then
 	[[ -x $INFINITY_VENV/bin/infinity_emb ]] || { echo "run_peers: $INFINITY_VENV/bin/infinity_emb missing (make venv-infinity)" >&2; exit 1; }
 	IVER=$("$INFINITY_VENV/bin/python" -c 'import importlib.metadata as m; print(m.version("infinity_emb"))')
 fi
+TWIN=$(cd "$TWIN" && pwd)  # absolute: the optimum engine's view links to it
 mkdir -p "$OUT"
 # Nothing of an earlier run may stand in for this one's.
 rm -rf "$OUT"/round[0-9]* "$OUT"/torch_logits.jsonl "$OUT"/infinity_scores.jsonl "$OUT"/infinity_optimum_scores.jsonl
@@ -74,18 +75,29 @@ done
 # the torch engine loads model.safetensors through sentence-transformers'
 # CrossEncoder, the optimum engine loads onnx/model.onnx through optimum's
 # ORTModelForSequenceClassification (--onnx-disable-optimize: its optimiser
-# would write an optimised copy into the shared twin folder). Its threads:
+# would write an optimised copy into the shared twin folder). Infinity 0.0.78
+# hands optimum a local graph's full path where optimum wants a file name,
+# which optimum rejects when the folder holds one .onnx file, so the optimum
+# engine gets a view of the twin ($OUT/twin-optimum: links to its files, the
+# graph linked twice, so two .onnx files, both the twin's). Its threads:
 # OMP/MKL_NUM_THREADS bound PyTorch's intra-op pool (Infinity has no thread
 # flag; torch reads them at start), RAYON_NUM_THREADS the tokenizer's pool.
 # Telemetry off, Hugging Face offline. It is started for its slot of each
 # round and stopped after, so it never idles beside another contestant.
 # usage: start_infinity ENGINE LOG
 start_infinity() {
-	local extra=()
-	[[ $1 == optimum ]] && extra=(--onnx-disable-optimize)
+	local extra=() model=$TWIN f
+	if [[ $1 == optimum ]]; then
+		extra=(--onnx-disable-optimize)
+		model=$OUT/twin-optimum
+		rm -rf "$model" && mkdir -p "$model/onnx"
+		for f in "$TWIN"/*; do [[ -f $f ]] && ln -s "$f" "$model/"; done
+		ln -s "$TWIN/onnx/model.onnx" "$model/onnx/model.onnx"
+		ln -s "$TWIN/onnx/model.onnx" "$model/model.onnx"
+	fi
 	OMP_NUM_THREADS=$THREADS MKL_NUM_THREADS=$THREADS RAYON_NUM_THREADS=$THREADS \
 		HF_HUB_OFFLINE=1 HF_HOME="$OUT/hf-home" INFINITY_ANONYMOUS_USAGE_STATS=0 DO_NOT_TRACK=1 \
-		"$INFINITY_VENV/bin/infinity_emb" v2 --model-id "$TWIN" --served-model-name twin --engine "$1" \
+		"$INFINITY_VENV/bin/infinity_emb" v2 --model-id "$model" --served-model-name twin --engine "$1" \
 		--device cpu --host 127.0.0.1 --port "$IPORT" --url-prefix /v1 --no-model-warmup "${extra[@]}" >"$2" 2>&1 &
 	INF=$!
 	for _ in $(seq 1 600); do

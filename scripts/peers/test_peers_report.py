@@ -163,6 +163,29 @@ class ScoreCheck(unittest.TestCase):
                 if neg:
                     self.assertIn("catches it" if ok else "does NOT catch it", line)
 
+    def test_recorded_infinity_engines(self):
+        # Real scores of one request (testdata, recorded_with inside): the
+        # sidecar's raw logits, Infinity's torch engine (same logits) and its
+        # optimum engine, which drops token_type_ids (wrong logits).
+        g = json.load(open(os.path.join(HERE, "testdata", "infinity_twin_scores.json")))
+
+        def ours(q, texts):
+            self.assertEqual((q, texts), (g["query"], g["texts"]))
+            return g["sidecar_logits"]
+
+        def file(key):
+            return write_scores([{"query": g["query"], "texts": g["texts"], "logits": g[key]}])
+
+        good = peers_report.score_check("torch", file("infinity_torch_logits"), ours, 1e-4)
+        self.assertTrue(good["match"] and good["ok"], good)
+        self.assertEqual(good["pairs"], len(g["texts"]))
+        bad = peers_report.score_check("optimum", file("infinity_optimum_logits"), ours, 1e-4, negative=True)
+        self.assertFalse(bad["match"], bad)
+        self.assertTrue(bad["ok"], bad)
+        self.assertGreater(bad["max_abs_diff"], 0.1)
+        # The same wrong scores as an ordinary check fail it.
+        self.assertFalse(peers_report.score_check("optimum", file("infinity_optimum_logits"), ours, 1e-4)["ok"])
+
     def test_bad_files(self):
         for name, lines, msg in [
             ("length", [{"query": "q", "texts": ["a", "b", "c"], "logits": [1.0]}], "3 texts, 1 scores"),
