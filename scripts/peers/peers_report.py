@@ -217,7 +217,8 @@ def main() -> int:
         "",
         f"_Same requests ({first['requests']} requests of {first['batch']} pairs, synthetic MS MARCO-like), "
         f"same twin weights, same thread count; in-process peers score one request at a time, HTTP servers "
-        f"(the sidecar, Infinity) get the same client at each concurrency. {len(rounds)} rounds, each "
+        f"(the sidecar, Infinity) get the same client at each concurrency. {len(rounds)} "
+        f"round{'s' if len(rounds) != 1 else ''}, each "
         f"running every contestant once on the same machine; figures are medians over the rounds, and each ratio "
         f"is the median of the ratios within a round against the crossrank row at the same concurrency "
         f"(in-process peers: concurrency 1; else the first row, concurrency {first['concurrency']}); servers "
