@@ -65,6 +65,11 @@ func (s Sample) OK() bool { return s.Err == "" && s.Status == 200 }
 // Throughput is the request's pairs over its latency (pairs/s).
 func (s Sample) Throughput() float64 { return float64(s.Pairs) / (s.LatencyMs / 1000) }
 
+// idleConnDuration is how long an idle keep-alive connection is kept: less
+// than uvicorn's 5 s keep-alive (Infinity's server), since a POST on a
+// connection the server has closed fails and fasthttp does not retry POSTs.
+const idleConnDuration = 4 * time.Second
+
 // Client sends rerank requests to a target.
 type Client struct {
 	base   string
@@ -88,7 +93,7 @@ func NewClient(target, model string) (*Client, error) {
 			MaxConnsPerHost:     4096,
 			ReadTimeout:         5 * time.Minute,
 			WriteTimeout:        time.Minute,
-			MaxIdleConnDuration: time.Minute,
+			MaxIdleConnDuration: idleConnDuration,
 			MaxResponseBodySize: 256 << 20,
 		},
 	}, nil
