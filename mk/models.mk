@@ -91,32 +91,39 @@ $(CONVERT_VENV)/.crossrank-stamp: scripts/models/requirements.txt
 goldens-minilm: venv-convert setup-minilm
 	$(CONVERT_PY) scripts/models/minilm_goldens.py $(MINILM_DIR) internal/convert/testdata/minilm_goldens.json
 
-# Family twins (issue 13): small fixed-seed random-weight BERT, ELECTRA and
-# XLM-RoBERTa sequence classifiers made by transformers on PyTorch, in
-# .cache/models/twins-hf/<family>; only their goldens are committed
-# (internal/convert/testdata/twins_goldens.json). TestTwinsHFParity skips when
-# they are absent in a plain go test; test-convert-parity builds them and
-# requires them. It runs in CI through make integration.
+# Family twins (issue 13): small fixed-seed random-weight BERT, ELECTRA,
+# XLM-RoBERTa, ModernBERT and DeBERTa-v3 sequence classifiers made by
+# transformers on PyTorch, with their official ONNX export (optimum) in
+# onnx/model.onnx, in .cache/models/twins-hf/<family>; only their goldens are
+# committed (internal/convert/testdata/twins_goldens.json). TestTwinsHFParity
+# (converted graphs) and TestScoreTwinsHF (crossrank score on the official
+# exports) skip when they are absent in a plain go test; test-convert-parity
+# builds them and requires them. It runs in CI through make integration.
 TWINS_HF_DIR := $(CACHE)/models/twins-hf
+TWINS_HF_VERSION := $(shell sed -n 's/^VERSION = \([0-9]*\)$$/\1/p' scripts/models/twins_hf.py)
+TWINS_HF_STALE := $(shell grep -qsx 'twins-hf version $(TWINS_HF_VERSION)' $(TWINS_HF_DIR)/.crossrank-stamp || echo models-force)
 
 .PHONY: setup-twins-hf goldens-twins-hf test-convert-parity bench-convert
 
-## setup-twins-hf: the family twins (bert, electra, xlm-roberta) made by transformers, in .cache/models/twins-hf
+## setup-twins-hf: the family twins (bert, electra, xlm-roberta, modernbert, deberta-v2) made by transformers, with their optimum ONNX exports, in .cache/models/twins-hf
 setup-twins-hf: $(TWINS_HF_DIR)/.crossrank-stamp
 
-$(TWINS_HF_DIR)/.crossrank-stamp: scripts/models/twins_hf.py $(CONVERT_VENV)/.crossrank-stamp
+$(TWINS_HF_DIR)/.crossrank-stamp: scripts/models/twins_hf.py $(CONVERT_VENV)/.crossrank-stamp $(TWINS_HF_STALE)
 	@mkdir -p $(TWINS_HF_DIR)
-	$(call MODELS_LOCK,$(TWINS_HF_DIR)) bash -c '$(CONVERT_PY) scripts/models/twins_hf.py $(TWINS_HF_DIR) && touch $@'
+	$(call MODELS_LOCK,$(TWINS_HF_DIR)) bash -c '$(CONVERT_PY) scripts/models/twins_hf.py $(TWINS_HF_DIR) && \
+		echo "twins-hf version $(TWINS_HF_VERSION)" > $@'
 
 ## goldens-twins-hf: rebuild the family twins and regenerate their PyTorch logits in internal/convert/testdata/twins_goldens.json
 goldens-twins-hf: venv-convert
 	@mkdir -p $(TWINS_HF_DIR)
 	$(call MODELS_LOCK,$(TWINS_HF_DIR)) bash -c '$(CONVERT_PY) scripts/models/twins_hf.py $(TWINS_HF_DIR) \
-		--goldens internal/convert/testdata/twins_goldens.json && touch $(TWINS_HF_DIR)/.crossrank-stamp'
+		--goldens internal/convert/testdata/twins_goldens.json && \
+		echo "twins-hf version $(TWINS_HF_VERSION)" > $(TWINS_HF_DIR)/.crossrank-stamp'
 
-## test-convert-parity: converted family twins equal PyTorch logits within 1e-4 (needs venv-convert; part of make integration)
+## test-convert-parity: converted family twins, and crossrank score on their official exports, equal PyTorch logits within 1e-4 (needs venv-convert; part of make integration)
 test-convert-parity: setup-twins-hf setup-ort
 	CROSSRANK_REQUIRE_TWINS_HF=1 $(GO) test -count=1 -run 'TwinsHF|MiniLM' ./internal/convert
+	CROSSRANK_REQUIRE_TWINS_HF=1 $(GO) test -count=1 -run 'TwinsHF' ./cmd/crossrank
 
 integration: test-convert-parity
 
