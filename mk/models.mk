@@ -144,3 +144,36 @@ bench-convert: setup-twin setup-ort $(TWIN_OFFICIAL_DIR)/model.onnx
 	$(GO) run ./cmd/crossrank model convert --in $(TWIN_DIR) --out $(TWIN_CONVERTED_DIR)
 	$(GO) test -c -o $(CACHE)/bin/convert.test ./internal/convert
 	./scripts/models/bench-convert.sh $(CACHE)/bin/convert.test $(TWIN_OFFICIAL_DIR) $(TWIN_CONVERTED_DIR) 5
+
+# Bench-size family twins (issue 13): for ELECTRA, XLM-RoBERTa, ModernBERT
+# and DeBERTa-v3, a fixed-seed random-weight classifier with the layers and
+# width of a named reranker (vocabulary cut to 8192, which does not change
+# speed), its official export (optimum) and crossrank model convert's graph,
+# in .cache/models/bench-families/<family>/{official,converted} (~3 GB; the
+# safetensors are deleted once both graphs are written); BERT is the
+# MiniLM-L6-H384 shape twin, its official export above and its converted
+# graph in bench-families/bert/converted. Not part of make test or
+# make integration: it needs venv-convert and takes minutes per round.
+BENCH_FAMILIES_DIR := $(CACHE)/models/bench-families
+BENCH_FAMILIES_ROUNDS ?= 5
+BENCH_FAMILIES_BENCHTIME ?= 2x
+BENCH_FAMILIES_TABLE ?= $(CACHE)/bench-families.md
+
+.PHONY: setup-bench-families bench-families
+
+## setup-bench-families: bench-size twins of each family (real layers and width), official export and converted graph (~3 GB, needs venv-convert)
+setup-bench-families: $(BENCH_FAMILIES_DIR)/.crossrank-stamp
+
+$(BENCH_FAMILIES_DIR)/.crossrank-stamp: scripts/models/bench_families.py $(CONVERT_SRCS) $(TWIN_DIR)/config.json $(CONVERT_VENV)/.crossrank-stamp
+	@mkdir -p $(BENCH_FAMILIES_DIR)
+	$(call MODELS_LOCK,$(BENCH_FAMILIES_DIR)) bash -c 'rm -f $@ && \
+		$(CONVERT_PY) scripts/models/bench_families.py $(BENCH_FAMILIES_DIR) -- $(GO) run ./cmd/crossrank && \
+		rm -rf $(BENCH_FAMILIES_DIR)/bert.tmp-make && \
+		$(GO) run ./cmd/crossrank model convert --in $(TWIN_DIR) --out $(BENCH_FAMILIES_DIR)/bert.tmp-make/converted && \
+		rm -rf $(BENCH_FAMILIES_DIR)/bert && mv $(BENCH_FAMILIES_DIR)/bert.tmp-make $(BENCH_FAMILIES_DIR)/bert && touch $@'
+
+## bench-families: pairs/s of each family twin, official export vs converted graph, batch 16 × seq 128 and 512, 2 threads, BENCH_FAMILIES_ROUNDS (5) interleaved rounds, medians as a markdown table in .cache/bench-families.md
+bench-families: setup-ort setup-bench-families $(TWIN_OFFICIAL_DIR)/model.onnx
+	$(GO) test -c -o $(CACHE)/bin/convert.test ./internal/convert
+	./scripts/models/bench-families.sh $(CACHE)/bin/convert.test $(BENCH_FAMILIES_DIR) $(TWIN_OFFICIAL_DIR) \
+		$(BENCH_FAMILIES_DIR)/bert/converted $(BENCH_FAMILIES_ROUNDS) $(BENCH_FAMILIES_TABLE) $(BENCH_FAMILIES_BENCHTIME)
