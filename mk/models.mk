@@ -91,32 +91,39 @@ $(CONVERT_VENV)/.crossrank-stamp: scripts/models/requirements.txt
 goldens-minilm: venv-convert setup-minilm
 	$(CONVERT_PY) scripts/models/minilm_goldens.py $(MINILM_DIR) internal/convert/testdata/minilm_goldens.json
 
-# Family twins (issue 13): small fixed-seed random-weight BERT, ELECTRA and
-# XLM-RoBERTa sequence classifiers made by transformers on PyTorch, in
-# .cache/models/twins-hf/<family>; only their goldens are committed
-# (internal/convert/testdata/twins_goldens.json). TestTwinsHFParity skips when
-# they are absent in a plain go test; test-convert-parity builds them and
-# requires them. It runs in CI through make integration.
+# Family twins (issue 13): small fixed-seed random-weight BERT, ELECTRA,
+# XLM-RoBERTa, ModernBERT and DeBERTa-v3 sequence classifiers made by
+# transformers on PyTorch, with their official ONNX export (optimum) in
+# onnx/model.onnx, in .cache/models/twins-hf/<family>; only their goldens are
+# committed (internal/convert/testdata/twins_goldens.json). TestTwinsHFParity
+# (converted graphs) and TestScoreTwinsHF (crossrank score on the official
+# exports) skip when they are absent in a plain go test; test-convert-parity
+# builds them and requires them. It runs in CI through make integration.
 TWINS_HF_DIR := $(CACHE)/models/twins-hf
+TWINS_HF_VERSION := $(shell sed -n 's/^VERSION = \([0-9]*\)$$/\1/p' scripts/models/twins_hf.py)
+TWINS_HF_STALE := $(shell grep -qsx 'twins-hf version $(TWINS_HF_VERSION)' $(TWINS_HF_DIR)/.crossrank-stamp || echo models-force)
 
 .PHONY: setup-twins-hf goldens-twins-hf test-convert-parity bench-convert
 
-## setup-twins-hf: the family twins (bert, electra, xlm-roberta) made by transformers, in .cache/models/twins-hf
+## setup-twins-hf: the family twins (bert, electra, xlm-roberta, modernbert, deberta-v2) made by transformers, with their optimum ONNX exports, in .cache/models/twins-hf
 setup-twins-hf: $(TWINS_HF_DIR)/.crossrank-stamp
 
-$(TWINS_HF_DIR)/.crossrank-stamp: scripts/models/twins_hf.py $(CONVERT_VENV)/.crossrank-stamp
+$(TWINS_HF_DIR)/.crossrank-stamp: scripts/models/twins_hf.py $(CONVERT_VENV)/.crossrank-stamp $(TWINS_HF_STALE)
 	@mkdir -p $(TWINS_HF_DIR)
-	$(call MODELS_LOCK,$(TWINS_HF_DIR)) bash -c '$(CONVERT_PY) scripts/models/twins_hf.py $(TWINS_HF_DIR) && touch $@'
+	$(call MODELS_LOCK,$(TWINS_HF_DIR)) bash -c '$(CONVERT_PY) scripts/models/twins_hf.py $(TWINS_HF_DIR) && \
+		echo "twins-hf version $(TWINS_HF_VERSION)" > $@'
 
 ## goldens-twins-hf: rebuild the family twins and regenerate their PyTorch logits in internal/convert/testdata/twins_goldens.json
 goldens-twins-hf: venv-convert
 	@mkdir -p $(TWINS_HF_DIR)
 	$(call MODELS_LOCK,$(TWINS_HF_DIR)) bash -c '$(CONVERT_PY) scripts/models/twins_hf.py $(TWINS_HF_DIR) \
-		--goldens internal/convert/testdata/twins_goldens.json && touch $(TWINS_HF_DIR)/.crossrank-stamp'
+		--goldens internal/convert/testdata/twins_goldens.json && \
+		echo "twins-hf version $(TWINS_HF_VERSION)" > $(TWINS_HF_DIR)/.crossrank-stamp'
 
-## test-convert-parity: converted family twins equal PyTorch logits within 1e-4 (needs venv-convert; part of make integration)
+## test-convert-parity: converted family twins, and crossrank score on their official exports, equal PyTorch logits within 1e-4 (needs venv-convert; part of make integration)
 test-convert-parity: setup-twins-hf setup-ort
 	CROSSRANK_REQUIRE_TWINS_HF=1 $(GO) test -count=1 -run 'TwinsHF|MiniLM' ./internal/convert
+	CROSSRANK_REQUIRE_TWINS_HF=1 $(GO) test -count=1 -run 'TwinsHF' ./cmd/crossrank
 
 integration: test-convert-parity
 
@@ -137,3 +144,36 @@ bench-convert: setup-twin setup-ort $(TWIN_OFFICIAL_DIR)/model.onnx
 	$(GO) run ./cmd/crossrank model convert --in $(TWIN_DIR) --out $(TWIN_CONVERTED_DIR)
 	$(GO) test -c -o $(CACHE)/bin/convert.test ./internal/convert
 	./scripts/models/bench-convert.sh $(CACHE)/bin/convert.test $(TWIN_OFFICIAL_DIR) $(TWIN_CONVERTED_DIR) 5
+
+# Bench-size family twins (issue 13): for ELECTRA, XLM-RoBERTa, ModernBERT
+# and DeBERTa-v3, a fixed-seed random-weight classifier with the layers and
+# width of a named reranker (vocabulary cut to 8192, which does not change
+# speed), its official export (optimum) and crossrank model convert's graph,
+# in .cache/models/bench-families/<family>/{official,converted} (~3 GB; the
+# safetensors are deleted once both graphs are written); BERT is the
+# MiniLM-L6-H384 shape twin, its official export above and its converted
+# graph in bench-families/bert/converted. Not part of make test or
+# make integration: it needs venv-convert and takes minutes per round.
+BENCH_FAMILIES_DIR := $(CACHE)/models/bench-families
+BENCH_FAMILIES_ROUNDS ?= 5
+BENCH_FAMILIES_BENCHTIME ?= 2x
+BENCH_FAMILIES_TABLE ?= $(CACHE)/bench-families.md
+
+.PHONY: setup-bench-families bench-families
+
+## setup-bench-families: bench-size twins of each family (real layers and width), official export and converted graph (~3 GB, needs venv-convert)
+setup-bench-families: $(BENCH_FAMILIES_DIR)/.crossrank-stamp
+
+$(BENCH_FAMILIES_DIR)/.crossrank-stamp: scripts/models/bench_families.py $(CONVERT_SRCS) $(TWIN_DIR)/config.json $(CONVERT_VENV)/.crossrank-stamp
+	@mkdir -p $(BENCH_FAMILIES_DIR)
+	$(call MODELS_LOCK,$(BENCH_FAMILIES_DIR)) bash -c 'rm -f $@ && \
+		$(CONVERT_PY) scripts/models/bench_families.py $(BENCH_FAMILIES_DIR) -- $(GO) run ./cmd/crossrank && \
+		rm -rf $(BENCH_FAMILIES_DIR)/bert.tmp-make && \
+		$(GO) run ./cmd/crossrank model convert --in $(TWIN_DIR) --out $(BENCH_FAMILIES_DIR)/bert.tmp-make/converted && \
+		rm -rf $(BENCH_FAMILIES_DIR)/bert && mv $(BENCH_FAMILIES_DIR)/bert.tmp-make $(BENCH_FAMILIES_DIR)/bert && touch $@'
+
+## bench-families: pairs/s of each family twin, official export vs converted graph, batch 16 × seq 128 and 512, 2 threads, BENCH_FAMILIES_ROUNDS (5) interleaved rounds, medians as a markdown table in .cache/bench-families.md
+bench-families: setup-ort setup-bench-families $(TWIN_OFFICIAL_DIR)/model.onnx
+	$(GO) test -c -o $(CACHE)/bin/convert.test ./internal/convert
+	./scripts/models/bench-families.sh $(CACHE)/bin/convert.test $(BENCH_FAMILIES_DIR) $(TWIN_OFFICIAL_DIR) \
+		$(BENCH_FAMILIES_DIR)/bert/converted $(BENCH_FAMILIES_ROUNDS) $(BENCH_FAMILIES_TABLE) $(BENCH_FAMILIES_BENCHTIME)

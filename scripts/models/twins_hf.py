@@ -1,14 +1,18 @@
-"""Family twins for `crossrank model convert` parity (issue 13 item 2).
+"""Family twins for `crossrank model convert` and `crossrank score` parity (issue 13 item 2).
 
 For each family (bert, electra, xlm-roberta, modernbert, deberta-v2) this builds a small
 sequence classifier of the real architecture with transformers on PyTorch
 CPU from a fixed config and seed, writes it in Hugging Face layout
 (config.json with "crossrank_twin": true, model.safetensors, tokenizer
-files) to OUT/<family>, and with --goldens records the PyTorch logits of
+files) to OUT/<family>, exports it to OUT/<family>/onnx/model.onnx with the
+official exporter (optimum's, as `optimum-cli export onnx --task
+text-classification`), and with --goldens records the PyTorch logits of
 held-out (query, passage) pairs, including pairs longer than the maximum
 length (truncated, longest_first), with the token ids the family's HF
-tokenizer produced, so the Go parity test does not depend on crossrank's
-tokenizer.
+tokenizer produced, so the converted-graph parity test does not depend on
+crossrank's tokenizer (the `crossrank score` parity test does: it starts
+from the text). Every folder is written beside OUT/<family> and renamed
+into place.
 
 Weights: transformers' init, then every parameter redrawn from a fixed
 torch.Generator (normal: std 0.4 for attention query/key, 0.5 for
@@ -21,10 +25,14 @@ that LayerNorm scales and biases are not trivial and logits spread.
 import argparse
 import hashlib
 import json
+import math
 import os
 import platform
 import shutil
 import sys
+import unicodedata
+from importlib.metadata import version
+from collections import Counter
 
 import torch
 import transformers
@@ -37,6 +45,13 @@ from transformers import (BertConfig, BertForSequenceClassification, BertTokeniz
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SEED = 1234
+# VERSION is written into OUT/.crossrank-stamp by make setup-twins-hf: a
+# folder built by another version is rebuilt whatever its timestamps say.
+# 2: deterministic Unigram tokenizers, official ONNX export in onnx/model.onnx.
+VERSION = 2
+# Unigram pieces of the XLM-R and DeBERTa twins, specials included (171, as
+# the earlier trained vocabularies, keeps their weights' shapes and bytes).
+UNIGRAM_SIZE = 171
 
 QUERIES = ["what is a cross-encoder", "how do bananas ripen", "capital of Australia", "vitamin D deficiency symptoms"]
 PASSAGES = [
@@ -60,15 +75,61 @@ def bert_tokenizer():
                              do_lower_case=True, model_max_length=64)
 
 
-def xlmr_tokenizer():
-    # A small Unigram model with XLM-R's special tokens and template.
-    tok = Tokenizer(models.Unigram())
+def unigram_vocab(specials, size):
+    """A SentencePiece-style Unigram vocabulary of `size` pieces (specials
+    first, score 0) built deterministically from CORPUS: every character
+    (NFKC) and the substrings (2 to 6 characters) of its Metaspace words
+    ("\u2581" + word) seen at least twice, ranked by count × length, then
+    scored as SentencePiece does (hard EM): three rounds of Viterbi
+    segmentation of the corpus words, each piece scored log(uses / total),
+    less a small rank term so that no two pieces tie. tokenizers'
+    UnigramTrainer is not deterministic (equal-score pieces come out in
+    hash-map order), so two runs gave different ids and the goldens' ids
+    stopped matching the saved tokenizer.json."""
+    words = Counter()
+    for text in CORPUS:
+        for w in unicodedata.normalize("NFKC", text).split():
+            words["\u2581" + w] += 1
+    counts = Counter()
+    for w, c in words.items():
+        for i in range(len(w)):
+            for j in range(i + 1, min(len(w), i + 6) + 1):
+                counts[w[i:j]] += c
+    chars = sorted(p for p in counts if len(p) == 1)
+    multi = sorted((p for p in counts if len(p) > 1 and counts[p] > 1), key=lambda p: (-counts[p] * len(p), p))
+    pieces = chars + multi[:size - len(specials) - len(chars)]
+    z = sum(counts[p] * len(p) for p in pieces)
+    score = {p: math.log(counts[p] * len(p) / z) for p in pieces}
+    for _ in range(3):
+        uses = Counter({p: 0.5 for p in pieces})
+        for w, c in sorted(words.items()):
+            best = [(0.0, 0)] + [(-math.inf, 0)] * len(w)  # (score, start of the last piece) per prefix length
+            for j in range(1, len(w) + 1):
+                for i in range(max(0, j - 6), j):
+                    if w[i:j] in score and best[i][0] + score[w[i:j]] > best[j][0]:
+                        best[j] = (best[i][0] + score[w[i:j]], i)
+            j = len(w)
+            while j > 0:
+                i = best[j][1]
+                uses[w[i:j]] += c
+                j = i
+        total = sum(uses.values())
+        score = {p: math.log(uses[p] / total) for p in pieces}
+    ranked = sorted(pieces, key=lambda p: (-score[p], p))
+    return [(s, 0.0) for s in specials] + [(p, round(score[p] - 1e-4 * r, 6)) for r, p in enumerate(ranked)]
+
+
+def unigram_tokenizer(specials, unk):
+    tok = Tokenizer(models.Unigram(unigram_vocab(specials, UNIGRAM_SIZE), unk_id=specials.index(unk), byte_fallback=False))
     tok.normalizer = normalizers.NFKC()
     tok.pre_tokenizer = pre_tokenizers.Metaspace()
     tok.decoder = decoders.Metaspace()
-    trainer = trainers.UnigramTrainer(vocab_size=400, special_tokens=["<s>", "<pad>", "</s>", "<unk>"],
-                                      unk_token="<unk>", shrinking_factor=0.75)
-    tok.train_from_iterator(CORPUS * 4, trainer)
+    return tok
+
+
+def xlmr_tokenizer():
+    # A small Unigram model with XLM-R's special tokens and template.
+    tok = unigram_tokenizer(["<s>", "<pad>", "</s>", "<unk>"], "<unk>")
     tok.add_special_tokens(["<mask>"])
     tok.post_processor = processors.TemplateProcessing(
         single="<s> $A </s>", pair="<s> $A </s> </s> $B </s>", special_tokens=[("<s>", 0), ("</s>", 2)])
@@ -95,13 +156,7 @@ def modernbert_tokenizer():
 
 def deberta_tokenizer():
     # A small Unigram model with DeBERTa-v3's special tokens ([PAD] 0, [CLS] 1, [SEP] 2, [UNK] 3).
-    tok = Tokenizer(models.Unigram())
-    tok.normalizer = normalizers.NFKC()
-    tok.pre_tokenizer = pre_tokenizers.Metaspace()
-    tok.decoder = decoders.Metaspace()
-    trainer = trainers.UnigramTrainer(vocab_size=400, special_tokens=["[PAD]", "[CLS]", "[SEP]", "[UNK]"],
-                                      unk_token="[UNK]", shrinking_factor=0.75)
-    tok.train_from_iterator(CORPUS * 4, trainer)
+    tok = unigram_tokenizer(["[PAD]", "[CLS]", "[SEP]", "[UNK]"], "[UNK]")
     tok.add_special_tokens(["[MASK]"])
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", 1), ("[SEP]", 2)])
@@ -176,9 +231,25 @@ def build(name, cls, tok, cfg, out):
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
     tok.save_pretrained(tmp)
+    export_onnx(tmp)
     shutil.rmtree(out, ignore_errors=True)
     os.rename(tmp, out)
     return model
+
+
+def export_onnx(folder):
+    """The official export: optimum's ONNX exporter (what `optimum-cli export
+    onnx --task text-classification` runs, with its validation against
+    PyTorch) on the saved folder, its model.onnx moved to onnx/model.onnx,
+    where Hugging Face repositories keep it and crossrank looks first."""
+    from optimum.exporters.onnx import main_export
+    exp = os.path.join(folder, "onnx-export")
+    main_export(folder, exp, task="text-classification", local_files_only=True, library_name="transformers")
+    os.makedirs(os.path.join(folder, "onnx"))
+    for name in ("model.onnx", "model.onnx_data"):  # the second only for graphs over 2 GB
+        if os.path.exists(os.path.join(exp, name)):
+            os.rename(os.path.join(exp, name), os.path.join(folder, "onnx", name))
+    shutil.rmtree(exp)
 
 
 def goldens(name, model, tok):
@@ -189,12 +260,17 @@ def goldens(name, model, tok):
     pairs = []
     for i in range(logits.shape[0]):
         n = int(enc["attention_mask"][i].sum())
-        row = {"query": QUERIES[i % len(QUERIES)], "passage_index": i // len(QUERIES),
+        row = {"query": QUERIES[i % len(QUERIES)], "passage_index": i // len(QUERIES), "passage": PASSAGES[i // len(QUERIES)],
                "input_ids": enc["input_ids"][i][:n].tolist(), "logits": [float(f"{v:.9g}") for v in logits[i].tolist()]}
         if "token_type_ids" in enc:
             row["token_type_ids"] = enc["token_type_ids"][i][:n].tolist()
         pairs.append(row)
     return pairs
+
+
+def sha256(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 def main():
@@ -205,15 +281,15 @@ def main():
     torch.set_num_threads(2)
     result = {"command": "make goldens-twins-hf", "seed": SEED,
               "versions": {"python": platform.python_version(), "torch": torch.__version__,
-                           "transformers": transformers.__version__},
+                           "transformers": transformers.__version__, "optimum": version("optimum"),
+                           "optimum-onnx": version("optimum-onnx")},
               "families": {}}
     for name, (cls, tok, cfg) in families().items():
         out = os.path.join(args.out, name)
         model = build(name, cls, tok, cfg, out)
-        with open(os.path.join(out, "model.safetensors"), "rb") as f:
-            sha = hashlib.sha256(f.read()).hexdigest()
+        sha, tok_sha = sha256(os.path.join(out, "model.safetensors")), sha256(os.path.join(out, "tokenizer.json"))
         fam = {"architecture": cls.__name__, "max_length": tok.model_max_length, "pad_token_id": tok.pad_token_id,
-               "num_labels": cfg.num_labels, "safetensors_sha256": sha}
+               "num_labels": cfg.num_labels, "safetensors_sha256": sha, "tokenizer_sha256": tok_sha}
         if args.goldens:
             fam["pairs"] = goldens(name, model, tok)
         result["families"][name] = fam
