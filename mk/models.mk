@@ -7,7 +7,7 @@
 
 TWIN_DIR := $(CACHE)/models/twin
 TWIN_INT8_DIR := $(CACHE)/models/twin-int8
-TWIN_SRCS := $(filter-out %_test.go,$(wildcard internal/twin/*.go internal/onnx/*.go internal/assets/*)) cmd/crossrank/cmd_model.go
+TWIN_SRCS := $(filter-out %_test.go,$(wildcard internal/twin/*.go internal/convert/*.go internal/convert/safetensors/*.go internal/onnx/*.go internal/assets/*)) cmd/crossrank/cmd_model.go
 QUANTIZE_SRCS := $(filter-out %_test.go,$(wildcard internal/quantize/*.go internal/onnx/*.go)) cmd/crossrank/cmd_model.go
 MODELS_LOCK = $(if $(shell command -v flock),flock $(1).lock,)
 # A folder written by another generator version (tests generate on demand,

@@ -6,7 +6,7 @@
 //	config.json          BertForSequenceClassification config (+ "crossrank_twin": true)
 //	tokenizer.json       bert-base-uncased, truncation max_length 512 longest_first
 //	tokenizer_config.json, special_tokens_map.json, vocab.txt  (for Python and JS loaders)
-//	onnx/model.onnx      the graph as a PyTorch/Optimum export writes it, opset 11
+//	onnx/model.onnx      the graph crossrank model convert writes from these files, opset 11
 //	model.safetensors    the same weights under BertForSequenceClassification names
 //
 // The output is byte-identical for the same Config. Twin scores carry no
@@ -16,6 +16,7 @@ package twin
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -23,17 +24,18 @@ import (
 	"path/filepath"
 
 	"github.com/crossrank/crossrank/internal/assets"
+	"github.com/crossrank/crossrank/internal/convert"
 )
 
 // Version changes whenever the bytes Write produces for a given Config
 // change; config.json records it as "crossrank_twin_version" so caches of an
 // older twin can be detected and rebuilt.
-const Version = 5
+const Version = 6
 
-// Opset is the ONNX opset the twin graph is written at. ONNX Runtime's
-// graph optimiser fuses Attention only for the opset-11 forms of Unsqueeze,
-// Softmax, Add and Reshape, so the twin stays at 11 like older Optimum exports.
-const Opset = 11
+// Opset is the ONNX opset the twin graph is written at: convert.Opset, the
+// graph writer's (ONNX Runtime's graph optimiser fuses Attention only for
+// the opset-11 forms of Unsqueeze, Softmax, Add and Reshape).
+const Opset = convert.Opset
 
 // Config is the twin's architecture and seed.
 type Config struct {
@@ -104,6 +106,22 @@ func Write(dir string, cfg Config) error {
 			return fmt.Errorf("twin: write %s: %w", p, err)
 		}
 	}
+	// The graph is the one crossrank model convert writes from these
+	// config.json and model.safetensors: one graph writer for twins and
+	// converted checkpoints.
+	m, _, err := convert.Build(context.Background(), dir)
+	if err != nil {
+		return fmt.Errorf("twin: onnx: %w", err)
+	}
+	m.ProducerName, m.ProducerVersion = "crossrank-twin", fmt.Sprint(Version)
+	model, err := m.Marshal()
+	if err != nil {
+		return fmt.Errorf("twin: onnx: %w", err)
+	}
+	p := filepath.Join(dir, "onnx", "model.onnx")
+	if err := os.WriteFile(p, model, 0o644); err != nil {
+		return fmt.Errorf("twin: write %s: %w", p, err)
+	}
 	return nil
 }
 
@@ -121,10 +139,6 @@ func render(cfg Config, w *weights) ([]file, error) {
 	if err != nil {
 		return nil, err
 	}
-	model, err := buildGraph(cfg, w).Marshal()
-	if err != nil {
-		return nil, fmt.Errorf("twin: onnx: %w", err)
-	}
 	st, err := safetensors(w)
 	if err != nil {
 		return nil, err
@@ -139,7 +153,6 @@ func render(cfg Config, w *weights) ([]file, error) {
 		{"tokenizer_config.json", []byte(tokenizerConfig)},
 		{"special_tokens_map.json", []byte(specialTokens)},
 		{"vocab.txt", vocab},
-		{filepath.Join("onnx", "model.onnx"), model},
 		{"model.safetensors", st},
 	}, nil
 }

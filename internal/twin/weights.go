@@ -142,19 +142,6 @@ func newWeights(cfg Config) *weights {
 	return w
 }
 
-// transposed returns a [in, out] copy of a [out, in] Linear weight, the
-// layout of an exported MatMul initializer.
-func (t *tensor) transposed() []float32 {
-	rows, cols := int(t.shape[0]), int(t.shape[1])
-	out := make([]float32, len(t.data))
-	for i := 0; i < rows; i++ {
-		for j := 0; j < cols; j++ {
-			out[j*rows+i] = t.data[i*cols+j]
-		}
-	}
-	return out
-}
-
 // safetensors encodes the weights in the safetensors format: an 8-byte
 // little-endian header length, a JSON header (keys sorted, padded with
 // spaces to 8 bytes), then the little-endian data of each tensor in header
