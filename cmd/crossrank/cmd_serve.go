@@ -131,7 +131,7 @@ func newSidecar(ctx context.Context, cfg config.Config, log *slog.Logger) (sc *s
 	eopts := []rerank.Option{
 		rerank.WithBatcher(batcher.Config{
 			MaxBatchPairs: cfg.MaxBatchPairs, MaxBatchTokens: cfg.MaxBatchTokens, MaxWait: cfg.MaxWait.D(),
-			MaxQueuePairs: cfg.MaxQueuePairs, Workers: cfg.Workers, FIFO: cfg.FIFOBatching,
+			MaxQueuePairs: cfg.MaxQueuePairs, Workers: cfg.Workers, FIFO: cfg.FIFOBatching, EDF: cfg.EDF,
 		}),
 		rerank.WithCacheSize(cfg.CacheSize),
 		rerank.WithEmbeddingCacheBytes(int64(cfg.EmbeddingCacheBytes)),
@@ -335,7 +335,7 @@ func (sc *sidecar) Run(ctx context.Context, ln net.Listener) error {
 	info, _ := sc.eng.ModelInfo(def)
 	sc.log.Info("listening", "addr", addr, "models", sc.eng.ModelNames(),
 		"default_model", def, "kind", string(info.Kind), "weights", weights(info),
-		"profile", sc.cfg.Profile, "precision", info.Precision, "workers", sc.cfg.Workers, "max_batch_pairs", sc.cfg.MaxBatchPairs, "max_wait", sc.cfg.MaxWait.D())
+		"profile", sc.cfg.Profile, "precision", info.Precision, "workers", sc.cfg.Workers, "max_batch_pairs", sc.cfg.MaxBatchPairs, "edf", sc.cfg.EDF, "max_wait", sc.cfg.MaxWait.D())
 	sc.log.Info("dashboard and metrics", "dashboard", "http://"+addr+"/dashboard", "metrics", "http://"+addr+"/metrics", "stats", "http://"+addr+"/v1/stats")
 	if err := sc.srv.Run(ctx, ln, sc.cfg.ShutdownGrace.D()); err != nil {
 		return fmt.Errorf("serve: %w", err)

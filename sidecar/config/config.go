@@ -83,6 +83,7 @@ type Config struct {
 	MaxWait               Duration `yaml:"max_wait" help:"longest a pair waits for its batch to fill"`
 	MaxQueuePairs         int      `yaml:"max_queue_pairs" help:"pairs waiting per model before requests get 429"`
 	FIFOBatching          bool     `yaml:"fifo_batching" help:"batch in arrival order instead of grouping by length"`
+	EDF                   bool     `yaml:"edf" help:"schedule across requests earliest deadline first (deadline = arrival + timeout_ms or request_timeout) instead of fair queueing; lengths are still grouped"`
 	CacheSize             int      `yaml:"cache_size" help:"score cache entries (0: off)"`
 	EmbeddingCacheBytes   int      `yaml:"embedding_cache_bytes" help:"bi-encoder embedding cache bound in bytes (0: off)"`
 	MaxDocuments          int      `yaml:"max_documents" help:"documents per request"`
