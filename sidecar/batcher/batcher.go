@@ -63,11 +63,13 @@ type Config struct {
 	// FIFO turns length grouping off: batches take pairs in arrival order
 	// (kept for comparison in benchmarks).
 	FIFO bool
-	// EDF anchors each batch on the waiting pair whose request has the
-	// earliest deadline (its context's deadline; a request without one
-	// counts as due an hour after it arrived), instead of start-time fair
-	// queueing; ties go to the lower fair-queueing round, then arrival
-	// order. Length grouping around the anchor is unchanged. See
+	// EDF schedules across requests earliest deadline first instead of by
+	// start-time fair queueing: a request's deadline is its context's (a
+	// request without one counts as due an hour after it arrived); a batch
+	// is formed from the pairs of the requests due first (whole requests,
+	// in deadline order, until they hold MaxBatchPairs pairs), length
+	// grouped around the most urgent request's pair with the lowest
+	// fair-queueing round. Equal deadlines go in arrival order. See
 	// sidecar/RATIONALE.md, "Latency under open load".
 	EDF bool
 }
@@ -487,6 +489,56 @@ func (b *Batcher) form(pending []*pair) (chosen, rest []*pair, round int64) {
 		}
 		return chosen, append(pending[:0], pending[n:]...), pending[0].round
 	}
+	if b.cfg.EDF {
+		return b.formEDF(pending)
+	}
+	return b.group(pending)
+}
+
+// formEDF picks the next batch earliest deadline first. The candidates are
+// the urgent window: whole requests in deadline order (ties by arrival)
+// until they hold MaxBatchPairs pairs; the batch is the length-grouped run
+// around the anchor among them (group). Limiting the candidates matters as
+// much as the anchor: over the whole queue, the run around the anchor
+// would be filled with later requests' pairs of similar length, so every
+// request in the queue would progress a little per batch (processor
+// sharing) and the most urgent one would finish late.
+func (b *Batcher) formEDF(pending []*pair) (chosen, rest []*pair, round int64) {
+	count := map[*request]int{}
+	var reqs []*request
+	for _, p := range pending {
+		if count[p.req] == 0 {
+			reqs = append(reqs, p.req)
+		}
+		count[p.req]++
+	}
+	sort.Slice(reqs, func(i, j int) bool {
+		if !reqs[i].deadline.Equal(reqs[j].deadline) {
+			return reqs[i].deadline.Before(reqs[j].deadline)
+		}
+		return reqs[i].id < reqs[j].id
+	})
+	window := map[*request]bool{}
+	for n, k := 0, 0; k < len(reqs) && n < b.cfg.MaxBatchPairs; k++ {
+		window[reqs[k]] = true
+		n += count[reqs[k]]
+	}
+	var in, out []*pair
+	for _, p := range pending {
+		if window[p.req] {
+			in = append(in, p)
+		} else {
+			out = append(out, p)
+		}
+	}
+	chosen, rest, round = b.group(in)
+	return chosen, append(rest, out...), round
+}
+
+// group picks the length-grouped batch around the most urgent pair of
+// pending (see Group) and returns it, the pairs left, and the anchor's
+// virtual round.
+func (b *Batcher) group(pending []*pair) (chosen, rest []*pair, round int64) {
 	sort.Slice(pending, func(i, j int) bool {
 		a, c := pending[i], pending[j]
 		if a.length != c.length {

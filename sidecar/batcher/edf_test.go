@@ -14,9 +14,10 @@ import (
 )
 
 // TestEDFOrder runs the real batcher on the twin: while its one worker is
-// held on a first batch, requests A, B and C (8 pairs each, arriving in that
-// order, each of its own length so that length grouping keeps them apart)
-// queue with the deadlines of the row; the order in which their batches
+// held on a first batch, requests A, B and C (8 pairs each, a batch's worth,
+// arriving in that order, each of its own length so that length grouping
+// keeps them apart, or all of one length) queue with the deadlines of the
+// row; the order in which their batches
 // then run is the scheduling order. With EDF it is earliest deadline first
 // (no deadline counts as due an hour after arrival; equal deadlines fall
 // back to fair queueing, i.e. arrival order here); without it, deadlines
@@ -32,13 +33,16 @@ func TestEDFOrder(t *testing.T) {
 		edf      bool
 		deadline [3]time.Duration // from now, for A, B, C; 0: no deadline
 		want     string
+		same     bool // all pairs of one length: only EDF's urgent window keeps requests apart
 	}{
-		{"edf: later arrival, earlier deadline runs first", true, [3]time.Duration{3 * hour, 2 * hour, 1 * hour}, "CBA"},
-		{"edf: deadlines in arrival order", true, [3]time.Duration{1 * hour, 2 * hour, 3 * hour}, "ABC"},
-		{"edf: middle one most urgent", true, [3]time.Duration{2 * hour, 1 * min, 3 * hour}, "BAC"},
-		{"edf: equal deadlines keep fair order", true, [3]time.Duration{2 * hour, 2 * hour, 2 * hour}, "ABC"},
-		{"edf: no deadline is due an hour after arrival", true, [3]time.Duration{none, 2 * hour, 30 * min}, "CAB"},
-		{"fair: deadlines ignored", false, [3]time.Duration{3 * hour, 2 * hour, 1 * hour}, "ABC"},
+		{"edf: later arrival, earlier deadline runs first", true, [3]time.Duration{3 * hour, 2 * hour, 1 * hour}, "CBA", false},
+		{"edf: deadlines in arrival order", true, [3]time.Duration{1 * hour, 2 * hour, 3 * hour}, "ABC", false},
+		{"edf: middle one most urgent", true, [3]time.Duration{2 * hour, 1 * min, 3 * hour}, "BAC", false},
+		{"edf: equal deadlines keep fair order", true, [3]time.Duration{2 * hour, 2 * hour, 2 * hour}, "ABC", false},
+		{"edf: no deadline is due an hour after arrival", true, [3]time.Duration{none, 2 * hour, 30 * min}, "CAB", false},
+		{"fair: deadlines ignored", false, [3]time.Duration{3 * hour, 2 * hour, 1 * hour}, "ABC", false},
+		{"edf: one length, the most urgent request runs alone", true, [3]time.Duration{3 * hour, 2 * hour, 1 * hour}, "CBA", true},
+		{"edf: one length, equal deadlines in arrival order", true, [3]time.Duration{hour, hour, hour}, "ABC", true},
 	}
 	twin := loadTwin(t)
 	for _, tt := range tests {
@@ -61,7 +65,11 @@ func TestEDFOrder(t *testing.T) {
 					ctx, cancel = context.WithTimeout(ctx, d)
 					defer cancel()
 				}
-				pairs := uniform(rng, 8, 20+10*i)
+				length := 20 + 10*i
+				if tt.same {
+					length = 20
+				}
+				pairs := uniform(rng, 8, length)
 				go func() { r, err := b.Submit(ctx, pairs); results <- res{name, r, err} }()
 				waitQueued(t, b, 8*(i+1)) // arrival order is submission order
 			}
