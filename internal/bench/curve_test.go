@@ -111,3 +111,17 @@ func TestCurveASCII(t *testing.T) {
 		}
 	}
 }
+
+// ExamplePlan plans replicas from a measured curve: the highest offered
+// rate whose p95 meets the target (while throughput tracks the load) is
+// what one replica serves.
+func ExamplePlan() {
+	curve := &bench.Curve{Batch: 32, Points: []bench.CurvePoint{
+		{OfferedRPS: 1, AchievedRPS: 1, P50: 300, P95: 400, P99: 450},
+		{OfferedRPS: 2, AchievedRPS: 2, P50: 350, P95: 700, P99: 900},
+		{OfferedRPS: 3, AchievedRPS: 2.5, P50: 2000, P95: 5000, P99: 6000},
+	}}
+	r := bench.Plan(curve, bench.CapacityPlan{TargetQPS: 25, P95Target: time.Second})
+	fmt.Println(r.PerReplicaRPS, r.Replicas)
+	// Output: 2 13
+}
