@@ -81,6 +81,9 @@ type Info struct {
 	// Label is the name of the classifier column a cross-encoder scores
 	// (its config.json id2label entry, "" when it has none).
 	Label string
+	// Precision is the weights' precision of the graph in use: "int8" for
+	// a dynamically quantised graph, "fp32" otherwise ("" when unknown).
+	Precision string
 }
 
 // Sequence is one encoded (query, passage) pair: token IDs and token type

@@ -25,9 +25,18 @@ type benchFlags struct {
 	duration, soak, timeout                                            time.Duration
 	quiet                                                              bool
 	writeRequests                                                      string
+	// Rate sweep (latency–throughput curve) and capacity line.
+	rateSweep           string
+	capacityConcurrency int
+	capacity            float64
+	deadline            time.Duration
+	targetQPS           float64
+	topK                int
+	p95Target           time.Duration
 	// In-process sidecar (--model) tuning.
 	threads, workers, cacheSize, maxBatchPairs int
 	provider                                   string
+	edf                                        bool
 }
 
 func newBenchCmd() *cobra.Command {
@@ -42,7 +51,16 @@ report's sections and tables), DIR/report.json and PNG plots.
 
   crossrank bench --target http://127.0.0.1:8080 --synthetic --batch 64 --concurrency 2 --duration 60s --report out/bench
   crossrank bench --model .cache/models/twin --sweep "batch=16,32,64;concurrency=1,2,4" --duration 20s --report out/sweep
-  crossrank bench --target http://127.0.0.1:8080 --soak 10m --report out/soak`,
+  crossrank bench --target http://127.0.0.1:8080 --soak 10m --report out/soak
+  crossrank bench --model .cache/models/twin --rate-sweep auto --batch 32 --duration 20s \
+      --target-qps 50 --top-k 32 --p95-target 1s --report out/curve
+
+--rate-sweep first measures the capacity in a closed loop (--capacity-concurrency
+requests in flight), then offers open-loop rates at the given fractions of it
+(auto: 0.2,0.4,0.6,0.8,0.9,1.0,1.2) and writes the latency–throughput curve
+(p50/p95/p99, p99/p50, achieved throughput, requests dropped past their
+deadline, the knee) into the report; with --target-qps it adds the capacity
+line: replicas of this machine needed for that load at --p95-target.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBench(cmd, f) },
 	}
@@ -70,7 +88,15 @@ report's sections and tables), DIR/report.json and PNG plots.
 	fl.IntVar(&f.workers, "workers", 0, "--model: batches run at once (default: serve's)")
 	fl.IntVar(&f.cacheSize, "cache-size", 0, "--model: score-cache entries (default 0: measure the model, not the cache)")
 	fl.IntVar(&f.maxBatchPairs, "max-batch-pairs", 0, "--model: pairs per batch (default: serve's)")
+	fl.BoolVar(&f.edf, "edf", false, "--model: schedule earliest deadline first (serve's edf)")
 	fl.StringVar(&f.provider, "provider", "", "--model: execution provider (default: serve's, cpu)")
+	fl.StringVar(&f.rateSweep, "rate-sweep", "", `latency–throughput sweep: open-loop rates at these fractions of the measured capacity ("auto": 0.2,0.4,0.6,0.8,0.9,1.0,1.2)`)
+	fl.IntVar(&f.capacityConcurrency, "capacity-concurrency", 4, "--rate-sweep: requests in flight of the closed-loop capacity run")
+	fl.Float64Var(&f.capacity, "capacity", 0, "--rate-sweep: capacity in requests/s to use instead of measuring it")
+	fl.DurationVar(&f.deadline, "deadline", 0, "send each request timeout_ms = this (the sidecar drops pairs still queued past it; default: none sent)")
+	fl.Float64Var(&f.targetQPS, "target-qps", 0, "--rate-sweep: write the capacity line for this many requests/s")
+	fl.IntVar(&f.topK, "top-k", 0, "--rate-sweep: pairs per request of the capacity line (default --batch)")
+	fl.DurationVar(&f.p95Target, "p95-target", 0, "--rate-sweep: p95 latency the capacity line must meet")
 	fl.StringVar(&f.writeRequests, "write-requests", "", "write --requests requests of --batch documents from the corpus to this JSONL file and exit (for the peer benches)")
 	return cmd
 }
@@ -97,6 +123,7 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	if err != nil {
 		return err
 	}
+	client.SetDeadline(f.deadline)
 	dir := f.report
 	if dir == "" {
 		dir = filepath.Join("out", "bench-"+time.Now().Format("20060102-150405"))
@@ -110,7 +137,12 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	if !f.quiet && isTerminal(stderr) {
 		opts.Progress = progressBars(stderr, len(configs))
 	}
-	rep, err := bench.Bench(ctx, opts)
+	var rep *bench.Report
+	if f.rateSweep != "" {
+		rep, err = bench.Sweep(ctx, opts, sweepOf(f, configs[0]))
+	} else {
+		rep, err = bench.Bench(ctx, opts)
+	}
 	if err != nil {
 		return err
 	}
@@ -121,6 +153,20 @@ func runBench(cmd *cobra.Command, f benchFlags) error {
 	for _, c := range rep.Configs {
 		fmt.Fprintf(out, "%-28s %6d req  %5d err  lat p50 %7.1fms p95 %7.1fms  %8.1f pairs/s\n",
 			c.Label, c.Requests, c.Errors, c.Latency.P50, c.Latency.P95, c.AggThroughput)
+	}
+	if c := rep.Curve; c != nil {
+		fmt.Fprintf(out, "capacity %.2f req/s; %s\n", c.CapacityRPS, c.KneeRule)
+		for i, pt := range c.Points {
+			mark := ""
+			if i == c.Knee {
+				mark = "  <- knee"
+			}
+			fmt.Fprintf(out, "offered %7.2f/s (%.2fx)  achieved %7.2f/s  p50 %7.1fms p95 %7.1fms p99 %7.1fms  p99/p50 %.2f  dropped %d  errors %d%s\n",
+				pt.OfferedRPS, pt.Fraction, pt.AchievedRPS, pt.P50, pt.P95, pt.P99, pt.P99OverP50, pt.Dropped, pt.Errors, mark)
+		}
+		if c.Plan != nil {
+			fmt.Fprintln(out, c.Plan.Line)
+		}
 	}
 	fmt.Fprintf(out, "report: %s\n", filepath.Join(dir, "report.md"))
 	return nil
@@ -160,6 +206,23 @@ func benchConfigs(f benchFlags) ([]bench.Config, error) {
 	if f.soak > 0 && f.sweep != "" {
 		return nil, fmt.Errorf("bench: --soak runs one configuration; drop --sweep")
 	}
+	if f.rateSweep != "" {
+		switch {
+		case f.sweep != "" || f.soak > 0:
+			return nil, fmt.Errorf("bench: --rate-sweep makes its own configurations; drop --sweep and --soak")
+		case f.rate > 0:
+			return nil, fmt.Errorf("bench: --rate-sweep chooses the rates from the measured capacity; drop --rate (or give --capacity)")
+		case f.capacityConcurrency < 1:
+			return nil, fmt.Errorf("bench: --capacity-concurrency must be at least 1")
+		case f.capacity < 0 || f.targetQPS < 0 || f.topK < 0 || f.p95Target < 0 || f.deadline < 0:
+			return nil, fmt.Errorf("bench: --capacity, --target-qps, --top-k, --p95-target and --deadline must not be negative")
+		}
+		if _, err := bench.ParseFractions(f.rateSweep); err != nil {
+			return nil, err
+		}
+	} else if f.targetQPS > 0 || f.p95Target > 0 || f.topK > 0 {
+		return nil, fmt.Errorf("bench: --target-qps, --top-k and --p95-target plan from a curve: add --rate-sweep")
+	}
 	base := bench.Config{Batch: f.batch, Concurrency: f.concurrency, Rate: f.rate, Duration: f.duration,
 		Requests: f.requests, Warmup: f.warmup, Timeout: f.timeout}
 	if f.soak > 0 {
@@ -181,6 +244,13 @@ func benchConfigs(f benchFlags) ([]bench.Config, error) {
 		}
 	}
 	return configs, nil
+}
+
+// sweepOf is the rate sweep of the flags (checked by benchConfigs).
+func sweepOf(f benchFlags, base bench.Config) bench.RateSweep {
+	fr, _ := bench.ParseFractions(f.rateSweep)
+	return bench.RateSweep{Base: base, Fractions: fr, CapacityConcurrency: f.capacityConcurrency, Capacity: f.capacity,
+		Plan: bench.CapacityPlan{TargetQPS: f.targetQPS, TopK: f.topK, P95Target: f.p95Target}}
 }
 
 // benchCorpus is --corpus, or the synthetic corpus.
@@ -211,6 +281,7 @@ func benchTarget(ctx context.Context, f benchFlags) (target string, stop func(),
 		if f.provider != "" {
 			c.Provider = f.provider
 		}
+		c.EDF = f.edf
 	})
 }
 

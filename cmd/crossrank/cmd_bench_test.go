@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"math"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -312,5 +313,81 @@ func TestDashboardLiveSidecar(t *testing.T) {
 	t.Logf("screenshot: %s", shot)
 	if errs := br.ConsoleErrors(); len(errs) > 0 {
 		t.Errorf("console errors:\n%s", strings.Join(errs, "\n"))
+	}
+}
+
+// TestBenchRateSweep runs `bench --rate-sweep` on the twin in process: a
+// closed-loop capacity run, then open-loop runs at fractions of it; the
+// report holds the curve (table, knee rule, ASCII plot) and the capacity
+// line, whose replica count follows the documented rule from the measured
+// curve.
+func TestBenchRateSweep(t *testing.T) {
+	testenv.ORTLib(t)
+	twin := testenv.TwinDir(t)
+	dir := t.TempDir()
+	var out, errOut bytes.Buffer
+	cmd := newBenchCmd()
+	cmd.SetOut(&out)
+	cmd.SetErr(&errOut)
+	cmd.SetArgs([]string{"--model", twin, "--batch", "4", "--rate-sweep", "0.5,1.5", "--capacity-concurrency", "2", "--duration", "2s",
+		"--warmup", "1", "--deadline", "30s", "--target-qps", "20", "--p95-target", "30s", "--report", dir, "--quiet"})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		t.Fatalf("bench: %v\n%s", err, errOut.String())
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "report.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Configs []struct{ Label string } `json:"configs"`
+		Curve   *bench.Curve             `json:"curve"`
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatal(err)
+	}
+	c := rep.Curve
+	if c == nil || len(rep.Configs) != 3 || len(c.Points) != 2 || !(c.CapacityRPS > 0) || c.CapacityConcurrency != 2 {
+		t.Fatalf("report: %d configs, curve %+v", len(rep.Configs), c)
+	}
+	for i, f := range []float64{0.5, 1.5} {
+		p := c.Points[i]
+		if p.Fraction != f || math.Abs(p.OfferedRPS-f*c.CapacityRPS) > 1e-9 || p.Config != i+2 || p.Requests == 0 || p.Dropped < 0 {
+			t.Errorf("point %d: %+v (capacity %g)", i, p, c.CapacityRPS)
+		}
+	}
+	if c.Plan == nil {
+		t.Fatal("no capacity line")
+	}
+	if c.Plan.PerReplicaRPS > 0 && c.Plan.Replicas != int(math.Ceil(20*4/(c.Plan.PerReplicaRPS*4))) {
+		t.Errorf("capacity line %+v does not follow the rule", c.Plan)
+	}
+	md, err := os.ReadFile(filepath.Join(dir, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"## Latency–Throughput Curve (open loop)", "| Offered | x Capacity |", "Dropped past deadline", "Knee = highest offered rate",
+		"offered req/s  latency", "Capacity: 20 QPS × top-4 at p95 ≤ 30s", "### Config 1: batch=4, concurrency=2"} {
+		if !strings.Contains(string(md), want) {
+			t.Errorf("report.md lacks %q", want)
+		}
+	}
+	if !strings.Contains(out.String(), "capacity ") || !strings.Contains(out.String(), "offered ") {
+		t.Errorf("stdout: %s", out.String())
+	}
+	for _, args := range [][]string{
+		{"--model", twin, "--rate-sweep", "1,0.5"},
+		{"--model", twin, "--rate-sweep", "auto", "--rate", "3"},
+		{"--model", twin, "--rate-sweep", "auto", "--sweep", "batch=4"},
+		{"--model", twin, "--target-qps", "10"},
+	} {
+		c := newBenchCmd()
+		c.SetOut(io.Discard)
+		c.SetErr(io.Discard)
+		c.SetArgs(args)
+		if err := c.ExecuteContext(ctx); err == nil {
+			t.Errorf("bench %v: want an error", args)
+		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/crossrank/crossrank/internal/hub"
 	"github.com/crossrank/crossrank/internal/metrics/nvml"
 	"github.com/crossrank/crossrank/internal/metrics/prom"
+	"github.com/crossrank/crossrank/internal/modeldir"
 	"github.com/crossrank/crossrank/internal/tracing"
 	"github.com/crossrank/crossrank/models"
 	"github.com/crossrank/crossrank/models/loader"
@@ -130,7 +131,7 @@ func newSidecar(ctx context.Context, cfg config.Config, log *slog.Logger) (sc *s
 	eopts := []rerank.Option{
 		rerank.WithBatcher(batcher.Config{
 			MaxBatchPairs: cfg.MaxBatchPairs, MaxBatchTokens: cfg.MaxBatchTokens, MaxWait: cfg.MaxWait.D(),
-			MaxQueuePairs: cfg.MaxQueuePairs, Workers: cfg.Workers, FIFO: cfg.FIFOBatching,
+			MaxQueuePairs: cfg.MaxQueuePairs, Workers: cfg.Workers, FIFO: cfg.FIFOBatching, EDF: cfg.EDF,
 		}),
 		rerank.WithCacheSize(cfg.CacheSize),
 		rerank.WithEmbeddingCacheBytes(int64(cfg.EmbeddingCacheBytes)),
@@ -242,19 +243,48 @@ func (sc *sidecar) loadModels(ctx context.Context, specs []config.ModelSpec) err
 		if err != nil {
 			return err
 		}
-		m, err := loader.Load(ctx, s.Name, dir, opts...)
+		popts, err := profileOptions(cfg.Profile, s.Name, dir)
+		if err != nil {
+			return err
+		}
+		m, err := loader.Load(ctx, s.Name, dir, append(opts, popts...)...)
 		if err != nil {
 			return err
 		}
 		sc.models = append(sc.models, m)
 		info := m.Info()
 		sc.log.Info("model loaded", "name", s.Name, "kind", string(info.Kind), "weights", weights(info), "dir", s.Dir, "file", info.File,
-			"provider", info.Provider, "max_length", info.MaxLength, "threads", cfg.Threads)
+			"profile", cfg.Profile, "precision", info.Precision, "provider", info.Provider, "max_length", info.MaxLength, "threads", cfg.Threads)
+		if cfg.Profile == config.ProfileAccurate && info.Precision == "int8" {
+			sc.log.Warn(fmt.Sprintf("model %q: profile accurate, but the folder holds only an int8 graph (%s): serving int8", s.Name, info.File))
+		}
 		if info.Twin {
 			sc.log.Warn(fmt.Sprintf("model %q is a crossrank shape twin with random weights: its scores are NOT meaningful relevance (use --model-pull or a real model folder for real ranking)", s.Name))
 		}
 	}
 	return nil
+}
+
+// profileOptions returns the loader options of a serving profile for the
+// model folder dir: accurate keeps the default file search (fp32 first);
+// fast opens the folder's int8 graph (modeldir.QuantizedFiles), and a folder
+// without one is a start error that says how to make it. Quantising is not
+// done implicitly at start (unlike safetensors conversion): int8 changes
+// scores, and its ranking agreement is something to measure per model
+// before serving it, so the int8 folder is an explicit artefact.
+func profileOptions(profile, name, dir string) ([]ort.Option, error) {
+	switch profile {
+	case "", config.ProfileAccurate:
+		return nil, nil
+	case config.ProfileFast:
+		if !modeldir.HasQuantized(dir) {
+			return nil, fmt.Errorf("model %s: --profile fast serves an int8 graph, and %s has none (looked for %s); make one with\n"+
+				"  crossrank model quantize --in %s --out %s-int8\nand serve --model %s-int8 --profile fast",
+				name, dir, strings.Join(modeldir.QuantizedFiles(), ", "), dir, strings.TrimRight(dir, "/"), strings.TrimRight(dir, "/"))
+		}
+		return []ort.Option{ort.WithQuantized()}, nil
+	}
+	return nil, fmt.Errorf("model %s: unknown profile %q (accurate or fast)", name, profile)
 }
 
 // weights says whether a model's weights are trained or a random twin.
@@ -305,7 +335,7 @@ func (sc *sidecar) Run(ctx context.Context, ln net.Listener) error {
 	info, _ := sc.eng.ModelInfo(def)
 	sc.log.Info("listening", "addr", addr, "models", sc.eng.ModelNames(),
 		"default_model", def, "kind", string(info.Kind), "weights", weights(info),
-		"workers", sc.cfg.Workers, "max_batch_pairs", sc.cfg.MaxBatchPairs, "max_wait", sc.cfg.MaxWait.D())
+		"profile", sc.cfg.Profile, "precision", info.Precision, "workers", sc.cfg.Workers, "max_batch_pairs", sc.cfg.MaxBatchPairs, "edf", sc.cfg.EDF, "max_wait", sc.cfg.MaxWait.D())
 	sc.log.Info("dashboard and metrics", "dashboard", "http://"+addr+"/dashboard", "metrics", "http://"+addr+"/metrics", "stats", "http://"+addr+"/v1/stats")
 	if err := sc.srv.Run(ctx, ln, sc.cfg.ShutdownGrace.D()); err != nil {
 		return fmt.Errorf("serve: %w", err)

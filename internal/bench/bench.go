@@ -1,6 +1,9 @@
 // Package bench is crossrank's load generator: it sends MS MARCO-like (or
 // file) rerank requests to a sidecar in closed or open loop, over one
-// configuration or a batch × concurrency sweep, polls the sidecar's
+// configuration, a batch × concurrency sweep, or a rate sweep (Sweep: the
+// capacity measured in closed loop, then open-loop rates at fractions of it,
+// giving the latency–throughput curve with its knee and a capacity line;
+// docs/observability.md has the rules), polls the sidecar's
 // /v1/stats like the dashboard does, and writes report.md (the sections and
 // tables of the reference deployment's report), report.json with every raw
 // number, and plots.

@@ -30,6 +30,7 @@ type Report struct {
 	StatsError  string          `json:"stats_error,omitempty"` // why there are no dashboard metrics
 	Dashboard   []MetricSummary `json:"dashboard_summary"`
 	Soak        *SoakReport     `json:"soak,omitempty"`
+	Curve       *Curve          `json:"curve,omitempty"` // rate sweep (Sweep)
 	Plots       []string        `json:"plots"`
 }
 
@@ -265,6 +266,10 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 
 	writeOverall(&b, r.Configs)
 	p("\n")
+
+	if r.Curve != nil {
+		r.Curve.markdown(&b)
+	}
 
 	if r.Soak != nil {
 		r.Soak.markdown(&b)

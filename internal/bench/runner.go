@@ -72,11 +72,18 @@ const idleConnDuration = 4 * time.Second
 
 // Client sends rerank requests to a target.
 type Client struct {
-	base   string
-	path   string
-	model  string
-	client *fasthttp.Client
+	base  string
+	path  string
+	model string
+	// deadline, when > 0, is sent as each request's timeout_ms: the
+	// sidecar drops the pairs of a request still queued past it.
+	deadline time.Duration
+	client   *fasthttp.Client
 }
+
+// SetDeadline makes every request carry timeout_ms = d (0: none, the
+// target's default applies).
+func (c *Client) SetDeadline(d time.Duration) { c.deadline = d }
 
 // NewClient returns a client for target (e.g. http://127.0.0.1:8080);
 // model, when not empty, is sent as the request's "model".
@@ -106,6 +113,7 @@ type rerankRequest struct {
 	Model     string            `json:"model,omitempty"`
 	Query     string            `json:"query"`
 	Documents []json.RawMessage `json:"documents"`
+	TimeoutMS int               `json:"timeout_ms,omitempty"`
 }
 
 type rerankResponse struct {
@@ -117,7 +125,11 @@ type rerankResponse struct {
 
 // Rerank sends one request and checks that every document came back scored.
 func (c *Client) Rerank(ctx context.Context, query string, docs []json.RawMessage, timeout time.Duration) (int, error) {
-	body, err := json.Marshal(rerankRequest{Model: c.model, Query: query, Documents: docs})
+	rr := rerankRequest{Model: c.model, Query: query, Documents: docs}
+	if c.deadline > 0 {
+		rr.TimeoutMS = max(1, int(c.deadline/time.Millisecond))
+	}
+	body, err := json.Marshal(rr)
 	if err != nil {
 		return 0, fmt.Errorf("bench: encode request: %w", err)
 	}
@@ -146,14 +158,14 @@ func (c *Client) Rerank(ctx context.Context, query string, docs []json.RawMessag
 		}
 		return code, fmt.Errorf("bench: POST %s: HTTP %d: %s", c.path, code, msg)
 	}
-	var rr rerankResponse
-	if err := json.Unmarshal(resp.Body(), &rr); err != nil {
+	var out rerankResponse
+	if err := json.Unmarshal(resp.Body(), &out); err != nil {
 		return code, fmt.Errorf("bench: decode response: %w", err)
 	}
-	if len(rr.Results) != len(docs) {
-		return code, fmt.Errorf("bench: %d results for %d documents", len(rr.Results), len(docs))
+	if len(out.Results) != len(docs) {
+		return code, fmt.Errorf("bench: %d results for %d documents", len(out.Results), len(docs))
 	}
-	for _, r := range rr.Results {
+	for _, r := range out.Results {
 		if r.Score == nil || r.Index < 0 || r.Index >= len(docs) {
 			return code, fmt.Errorf("bench: malformed result %+v", r)
 		}

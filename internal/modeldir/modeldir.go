@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -66,6 +67,7 @@ type Meta struct {
 	Pooling   []string `json:"pooling"`
 	Normalize bool     `json:"normalize"`
 	MaxLength int      `json:"max_length"`
+	Int8      bool     `json:"int8"` // the graph is dynamically quantised (crossrank model quantize)
 }
 
 // Pooling is a bi-encoder's sentence-transformers pooling.
@@ -167,6 +169,31 @@ func Open(dir string, opts ...Option) (*Dir, error) {
 			dir, candidates, ErrNeedsConversion, dir, dir)
 	}
 	return nil, fmt.Errorf("modeldir: %s: no ONNX file (looked for %v)", dir, candidates)
+}
+
+// Precision returns "int8" when the graph in use is dynamically quantised
+// and "fp32" otherwise. A graph is int8 when it is one of QuantizedFiles,
+// when crossrank.json says "int8": true, or when the folder is the output of
+// `crossrank model quantize` (quantize_config.json beside it: that command
+// writes the int8 graph as onnx/model.onnx too, so the folder serves it by
+// default).
+func (d *Dir) Precision() string {
+	if slices.Contains(QuantizedFiles(), d.File) || (d.Meta != nil && d.Meta.Int8) ||
+		fileExists(filepath.Join(d.Path, "quantize_config.json")) {
+		return "int8"
+	}
+	return "fp32"
+}
+
+// HasQuantized reports whether dir holds one of QuantizedFiles, the int8
+// graph that WithQuantized opens.
+func HasQuantized(dir string) bool {
+	for _, f := range QuantizedFiles() {
+		if fileExists(filepath.Join(dir, filepath.FromSlash(f))) {
+			return true
+		}
+	}
+	return false
 }
 
 // readTokenizerConfig reads model_max_length from tokenizer_config.json.

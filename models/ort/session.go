@@ -266,6 +266,7 @@ func Load(ctx context.Context, dir string, opts ...Option) (*Session, error) {
 		Twin:       md.Config.CrossrankTwin,
 		Kind:       models.CrossEncoder,
 		Trained:    md.Trained,
+		Precision:  md.Precision(),
 	}
 	if s.embed {
 		s.info.Kind, s.info.NumLabels, s.info.Dim = models.BiEncoder, 0, s.classes

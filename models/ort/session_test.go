@@ -62,7 +62,7 @@ func TestLoadTwin(t *testing.T) {
 	s := loadTwin(t)
 	info := s.Info()
 	want := models.Info{Name: "twin", Dir: testenv.TwinDir(t), File: "onnx/model.onnx", Provider: "cpu",
-		MaxLength: 512, NumLabels: 1, HasTypeIDs: true, Twin: true, Kind: models.CrossEncoder, Label: "LABEL_0"}
+		MaxLength: 512, NumLabels: 1, HasTypeIDs: true, Twin: true, Kind: models.CrossEncoder, Label: "LABEL_0", Precision: "fp32"}
 	if info != want {
 		t.Fatalf("Info = %+v\nwant %+v", info, want)
 	}

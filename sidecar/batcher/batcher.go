@@ -63,6 +63,15 @@ type Config struct {
 	// FIFO turns length grouping off: batches take pairs in arrival order
 	// (kept for comparison in benchmarks).
 	FIFO bool
+	// EDF schedules across requests earliest deadline first instead of by
+	// start-time fair queueing: a request's deadline is its context's (a
+	// request without one counts as due an hour after it arrived); a batch
+	// is formed from the pairs of the requests due first (whole requests,
+	// in deadline order, until they hold MaxBatchPairs pairs), length
+	// grouped around the most urgent request's pair with the lowest
+	// fair-queueing round. Equal deadlines go in arrival order. See
+	// sidecar/RATIONALE.md, "Latency under open load".
+	EDF bool
 }
 
 // DefaultConfig returns the defaults measured on a 2-core machine with the
@@ -177,6 +186,8 @@ type request struct {
 	ctx  context.Context
 	seqs []Seq
 	enq  time.Time
+	// deadline is ctx's deadline, or enq + noDeadline (EDF ordering).
+	deadline time.Time
 	// served counts the request's pairs put into batches so far; only the
 	// loop goroutine touches it.
 	served int
@@ -255,7 +266,11 @@ func (b *Batcher) Queued() int { return int(b.queued.Load()) }
 // the queue cannot take them, ErrClosed after Close, ctx.Err() when ctx ends
 // first (its pairs still waiting are then dropped), or the backend's error.
 func (b *Batcher) Submit(ctx context.Context, seqs []Seq) (*Result, error) {
-	r := &request{id: b.reqSeq.Add(1), ctx: ctx, seqs: seqs, enq: time.Now(), done: make(chan struct{})}
+	now := time.Now()
+	r := &request{id: b.reqSeq.Add(1), ctx: ctx, seqs: seqs, enq: now, deadline: now.Add(noDeadline), done: make(chan struct{})}
+	if dl, ok := ctx.Deadline(); ok {
+		r.deadline = dl
+	}
 	r.res.Request = r.id
 	if b.embed != nil {
 		r.res.Embeddings = make([][]float32, len(seqs))
@@ -409,13 +424,23 @@ func oldest(p []*pair) time.Time {
 	return t
 }
 
-// dropDead removes the pairs of requests whose context is done.
+// noDeadline is how long after its arrival a request without a deadline
+// counts as due, for EDF ordering.
+const noDeadline = time.Hour
+
+// dropDead removes the pairs of requests whose context is done, and counts
+// them by reason with the recorder's metrics.DropRecorder, when it has one.
 func (b *Batcher) dropDead(p []*pair) []*pair {
 	out := p[:0]
 	dropped := 0
+	var reqs map[*request]int
 	for _, x := range p {
 		if x.req.ctx.Err() != nil {
 			dropped++
+			if reqs == nil {
+				reqs = map[*request]int{}
+			}
+			reqs[x.req]++
 			continue
 		}
 		out = append(out, x)
@@ -424,6 +449,22 @@ func (b *Batcher) dropDead(p []*pair) []*pair {
 	if dropped > 0 {
 		b.queued.Add(-int64(dropped))
 		b.rec.QueuePairs(-dropped)
+		if dr, ok := b.rec.(metrics.DropRecorder); ok {
+			var n, pairs [2]int // deadline, cancelled
+			for r, k := range reqs {
+				i := 1
+				if errors.Is(r.ctx.Err(), context.DeadlineExceeded) {
+					i = 0
+				}
+				n[i]++
+				pairs[i] += k
+			}
+			for i, reason := range []string{metrics.DropDeadline, metrics.DropCancelled} {
+				if n[i] > 0 {
+					dr.Dropped(b.name, reason, n[i], pairs[i])
+				}
+			}
+		}
 	}
 	return out
 }
@@ -448,6 +489,56 @@ func (b *Batcher) form(pending []*pair) (chosen, rest []*pair, round int64) {
 		}
 		return chosen, append(pending[:0], pending[n:]...), pending[0].round
 	}
+	if b.cfg.EDF {
+		return b.formEDF(pending)
+	}
+	return b.group(pending)
+}
+
+// formEDF picks the next batch earliest deadline first. The candidates are
+// the urgent window: whole requests in deadline order (ties by arrival)
+// until they hold MaxBatchPairs pairs; the batch is the length-grouped run
+// around the anchor among them (group). Limiting the candidates matters as
+// much as the anchor: over the whole queue, the run around the anchor
+// would be filled with later requests' pairs of similar length, so every
+// request in the queue would progress a little per batch (processor
+// sharing) and the most urgent one would finish late.
+func (b *Batcher) formEDF(pending []*pair) (chosen, rest []*pair, round int64) {
+	count := map[*request]int{}
+	var reqs []*request
+	for _, p := range pending {
+		if count[p.req] == 0 {
+			reqs = append(reqs, p.req)
+		}
+		count[p.req]++
+	}
+	sort.Slice(reqs, func(i, j int) bool {
+		if !reqs[i].deadline.Equal(reqs[j].deadline) {
+			return reqs[i].deadline.Before(reqs[j].deadline)
+		}
+		return reqs[i].id < reqs[j].id
+	})
+	window := map[*request]bool{}
+	for n, k := 0, 0; k < len(reqs) && n < b.cfg.MaxBatchPairs; k++ {
+		window[reqs[k]] = true
+		n += count[reqs[k]]
+	}
+	var in, out []*pair
+	for _, p := range pending {
+		if window[p.req] {
+			in = append(in, p)
+		} else {
+			out = append(out, p)
+		}
+	}
+	chosen, rest, round = b.group(in)
+	return chosen, append(rest, out...), round
+}
+
+// group picks the length-grouped batch around the most urgent pair of
+// pending (see Group) and returns it, the pairs left, and the anchor's
+// virtual round.
+func (b *Batcher) group(pending []*pair) (chosen, rest []*pair, round int64) {
 	sort.Slice(pending, func(i, j int) bool {
 		a, c := pending[i], pending[j]
 		if a.length != c.length {
@@ -463,9 +554,18 @@ func (b *Batcher) form(pending []*pair) (chosen, rest []*pair, round int64) {
 		lengths[i] = p.length
 	}
 	// The anchor is the most urgent pair: lowest virtual round, then the
-	// request with the fewest pairs served so far, then arrival order.
+	// request with the fewest pairs served so far, then arrival order; with
+	// EDF, the earliest deadline first.
 	anchor := 0
 	for i, p := range pending {
+		if b.cfg.EDF {
+			if a := pending[anchor]; !p.req.deadline.Equal(a.req.deadline) {
+				if p.req.deadline.Before(a.req.deadline) {
+					anchor = i
+				}
+				continue
+			}
+		}
 		a := pending[anchor]
 		if p.round != a.round {
 			if p.round < a.round {

@@ -74,11 +74,14 @@ func direct(t testing.TB, s models.Scorer, q batcher.Seq) float32 {
 // the workers busy for as long as it needs, independent of machine speed.
 type gated struct {
 	models.Scorer
-	gate chan struct{}
-	once sync.Once
+	gate    chan struct{}
+	once    sync.Once
+	entered chan struct{} // gets a value (when there is room) as Score is entered
 }
 
-func newGated(s models.Scorer) *gated { return &gated{Scorer: s, gate: make(chan struct{})} }
+func newGated(s models.Scorer) *gated {
+	return &gated{Scorer: s, gate: make(chan struct{}), entered: make(chan struct{}, 1)}
+}
 
 // gatedBatcher starts a batcher over g whose cleanup opens the gate first, so
 // a failing test cannot leave Close waiting on a closed gate.
@@ -100,6 +103,10 @@ func uniform(rng *rand.Rand, n, pLen int) []batcher.Seq {
 }
 
 func (g *gated) Score(ctx context.Context, b *models.Batch) ([]float32, error) {
+	select {
+	case g.entered <- struct{}{}:
+	default:
+	}
 	<-g.gate
 	return g.Scorer.Score(ctx, b)
 }

@@ -74,6 +74,7 @@ type Config struct {
 	UnknownModelDefault   bool     `yaml:"unknown_model_default" help:"serve the default model for a model name that is neither served nor an alias (with a Warning response header) instead of answering 404"`
 	ORTLib                string   `yaml:"ort_lib" help:"ONNX Runtime shared library (default: found automatically)"`
 	Provider              string   `yaml:"provider" help:"execution provider: cpu, cuda, tensorrt, coreml"`
+	Profile               string   `yaml:"profile" help:"accurate: serve the fp32 graph; fast: serve the model folder's int8 graph (onnx/model_quantized.onnx, made by crossrank model quantize)"`
 	ORTDisabledOptimizers []string `yaml:"ort_disabled_optimizers" help:"ONNX Runtime graph optimisers to skip (default on cpu: AttentionFusion, measured faster; none: run all)"`
 	Workers               int      `yaml:"workers" help:"batches run at once per model"`
 	Threads               int      `yaml:"threads" help:"intra-op threads per batch"`
@@ -82,6 +83,7 @@ type Config struct {
 	MaxWait               Duration `yaml:"max_wait" help:"longest a pair waits for its batch to fill"`
 	MaxQueuePairs         int      `yaml:"max_queue_pairs" help:"pairs waiting per model before requests get 429"`
 	FIFOBatching          bool     `yaml:"fifo_batching" help:"batch in arrival order instead of grouping by length"`
+	EDF                   bool     `yaml:"edf" help:"schedule across requests earliest deadline first (deadline = arrival + timeout_ms or request_timeout) instead of fair queueing; lengths are still grouped"`
 	CacheSize             int      `yaml:"cache_size" help:"score cache entries (0: off)"`
 	EmbeddingCacheBytes   int      `yaml:"embedding_cache_bytes" help:"bi-encoder embedding cache bound in bytes (0: off)"`
 	MaxDocuments          int      `yaml:"max_documents" help:"documents per request"`
@@ -123,6 +125,7 @@ func Default() Config {
 		Addr:                "127.0.0.1:8080",
 		ModelCache:          ".cache/models",
 		Provider:            "cpu",
+		Profile:             ProfileAccurate,
 		Workers:             b.Workers,
 		Threads:             1,
 		MaxBatchPairs:       b.MaxBatchPairs,
@@ -143,6 +146,14 @@ func Default() Config {
 		MaxConns:         server.DefaultMaxConns,
 	}
 }
+
+// Serving profiles (Config.Profile).
+const (
+	// ProfileAccurate serves a model's fp32 graph (the default).
+	ProfileAccurate = "accurate"
+	// ProfileFast serves a model's dynamically quantised int8 graph.
+	ProfileFast = "fast"
+)
 
 // Flags binds the configuration to a flag set.
 type Flags struct {
@@ -564,6 +575,9 @@ func (c Config) validateServing() []error {
 	case "debug", "info", "warn", "error":
 	default:
 		bad("log_level %q is not debug, info, warn or error", c.LogLevel)
+	}
+	if c.Profile != ProfileAccurate && c.Profile != ProfileFast {
+		bad("profile %q is not accurate (fp32) or fast (int8)", c.Profile)
 	}
 	if c.DefaultPipe != "" && c.DefaultPipe != "none" && c.Pipelines != nil {
 		if _, ok := c.Pipelines[c.DefaultPipe]; !ok && c.PipelinesFile == "" {

@@ -72,6 +72,28 @@ func TestCascades(t *testing.T) {
 	}
 }
 
+// TestProfile: the profile is read from the YAML key, the environment and
+// the flag of the same name, flags winning, and defaults to accurate.
+func TestProfile(t *testing.T) {
+	tests := []struct {
+		name, yaml string
+		env        map[string]string
+		args       []string
+		want       string
+	}{
+		{"default", "models: [a]\n", nil, nil, ProfileAccurate},
+		{"yaml", "models: [a]\nprofile: fast\n", nil, nil, ProfileFast},
+		{"env", "models: [a]\n", map[string]string{"CROSSRANK_PROFILE": "fast"}, nil, ProfileFast},
+		{"flag over yaml", "models: [a]\nprofile: fast\n", nil, []string{"--profile", "accurate"}, ProfileAccurate},
+	}
+	for _, tt := range tests {
+		cfg, err := load(t, tt.yaml, tt.env, tt.args...)
+		if err != nil || cfg.Profile != tt.want {
+			t.Errorf("%s: profile %q, %v; want %q", tt.name, cfg.Profile, err, tt.want)
+		}
+	}
+}
+
 func TestEnvList(t *testing.T) {
 	cfg, err := load(t, "", map[string]string{"CROSSRANK_MODEL": "x=/x, /y/z/", "CROSSRANK_FIFO_BATCHING": "true"})
 	if err != nil {
@@ -106,6 +128,8 @@ func TestErrors(t *testing.T) {
 		{"cascade keep 0", "models: [mini=/m, ce=/c]\ncascades:\n  fast: [{model: mini, keep: 0}, {model: ce, keep: 20}]\n", nil, nil, "keep 0 must be at least 1"},
 		{"cascade no stages", "models: [mini=/m]\ncascades:\n  fast: []\n", nil, nil, `cascade "fast" has no stages`},
 		{"cascade unknown key", "models: [mini=/m]\ncascades:\n  fast: [{model: mini, top: 3}]\n", nil, nil, "top"},
+		{"unknown profile", "models: [a]\nprofile: turbo\n", nil, nil, `profile "turbo"`},
+		{"unknown profile flag", "", nil, []string{"--model", "a", "--profile", "int8"}, `profile "int8"`},
 		{"negative embedding cache", "", nil, []string{"--model", "a", "--embedding-cache-bytes", "-1"}, "embedding_cache_bytes"},
 	}
 	for _, tt := range tests {

@@ -39,6 +39,26 @@ type Recorder interface {
 	Panic(route string)
 }
 
+// Reasons a batcher drops a request's waiting pairs before inference
+// (DropRecorder.Dropped).
+const (
+	// DropDeadline: the request's deadline (timeout_ms or the server's
+	// request_timeout) passed while its pairs waited.
+	DropDeadline = "deadline"
+	// DropCancelled: the request was cancelled (its client left).
+	DropCancelled = "cancelled"
+)
+
+// DropRecorder is implemented by recorders that count what the batcher drops
+// before inference because its request ended while it waited (the batcher
+// calls it when its recorder has it, as the engine does with
+// rerank.EmbeddingCacheRecorder, so Recorder stays as it is).
+type DropRecorder interface {
+	// Dropped records that requests requests of model lost pairs waiting
+	// pairs for reason (DropDeadline or DropCancelled).
+	Dropped(model, reason string, requests, pairs int)
+}
+
 // Nop is a Recorder that records nothing.
 type Nop struct{}
 

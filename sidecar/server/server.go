@@ -523,6 +523,10 @@ func (s *Server) handleModels(w http.ResponseWriter, r *http.Request) {
 		b = jsonw.AppendString(b, info.File)
 		b = append(b, `,"provider":`...)
 		b = jsonw.AppendString(b, info.Provider)
+		if info.Precision != "" {
+			b = append(b, `,"precision":`...)
+			b = jsonw.AppendString(b, info.Precision)
+		}
 		b = append(b, `,"max_length":`...)
 		b = strconv.AppendInt(b, int64(info.MaxLength), 10)
 		b = append(b, `,"twin":`...)

@@ -41,6 +41,8 @@ type Prom struct {
 	embMisses    prometheus.Counter
 	pluginErrors *prometheus.CounterVec
 	panics       *prometheus.CounterVec
+	dropReqs     *prometheus.CounterVec
+	dropPairs    *prometheus.CounterVec
 	gpuMemory    prometheus.Gauge
 	gpuUtil      prometheus.Gauge
 
@@ -53,6 +55,7 @@ type Prom struct {
 }
 
 var _ metrics.Recorder = (*Prom)(nil)
+var _ metrics.DropRecorder = (*Prom)(nil)
 
 type config struct {
 	window   time.Duration
@@ -151,11 +154,18 @@ func New(opts ...Option) *Prom {
 	p.pluginErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "crossrank_plugin_errors_total", Help: "Plugin failures by plugin and kind.",
 	}, []string{"plugin", "kind"})
+	p.dropReqs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "crossrank_dropped_requests_total", Help: "Requests whose waiting pairs the batcher dropped before inference, by model and reason (deadline: timeout_ms or request_timeout passed; cancelled: the client left).",
+	}, []string{"model", "reason"})
+	p.dropPairs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "crossrank_dropped_pairs_total", Help: "Pairs the batcher dropped before inference because their request ended while they waited, by model and reason.",
+	}, []string{"model", "reason"})
 	p.panics = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "crossrank_panics_total", Help: "Panics recovered while serving a request, by route (each answered 500; the server kept serving).",
 	}, []string{"route"})
 	p.reg.MustRegister(p.panics, p.requests, p.reqDuration, p.stages, p.batchPairs, p.tokens,
 		p.queuePairs, p.inflight, p.pairs, p.cacheHits, p.cacheMisses, p.embHits, p.embMisses, p.pluginErrors,
+		p.dropReqs, p.dropPairs,
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		collectors.NewGoCollector())
 	if cfg.gpu != nil {
@@ -295,6 +305,14 @@ func (p *Prom) EmbeddingCache(hits, misses int) {
 		p.embMisses.Add(float64(misses))
 	}
 	p.ring.EmbeddingCache(hits, misses)
+}
+
+// Dropped counts requests and pairs the batcher dropped before inference
+// (metrics.DropRecorder).
+func (p *Prom) Dropped(model, reason string, requests, pairs int) {
+	p.dropReqs.WithLabelValues(model, reason).Add(float64(requests))
+	p.dropPairs.WithLabelValues(model, reason).Add(float64(pairs))
+	p.ring.Dropped(requests, pairs)
 }
 
 // PluginError implements metrics.Recorder.

@@ -52,6 +52,8 @@ type bucket struct {
 	embHits      int
 	embMisses    int
 	pluginErrors int
+	dropReqs     int
+	dropPairs    int
 	res          ResourceSample
 	inflight     int
 	queuePairs   int
@@ -208,6 +210,16 @@ func (r *Ring) EmbeddingCache(hits, misses int) {
 	b.embMisses += misses
 }
 
+// Dropped records requests whose waiting pairs the batcher dropped before
+// inference because their deadline passed (or their client left).
+func (r *Ring) Dropped(requests, pairs int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	b := r.cur()
+	b.dropReqs += requests
+	b.dropPairs += pairs
+}
+
 // PluginError counts one plugin failure.
 func (r *Ring) PluginError() {
 	r.mu.Lock()
@@ -250,15 +262,20 @@ type Point struct {
 	CacheMisses     int      `json:"cache_misses"`
 	// EmbeddingCacheHits and EmbeddingCacheMisses count a bi-encoder's
 	// texts found in, or missing from, the embedding cache that second.
-	EmbeddingCacheHits   int      `json:"embedding_cache_hits"`
-	EmbeddingCacheMisses int      `json:"embedding_cache_misses"`
-	PluginErrors         int      `json:"plugin_errors"`
-	CPUPct               *float64 `json:"cpu_pct"`
-	RSSMB                *float64 `json:"memory_mb"`
-	GPUMemMB             *float64 `json:"gpu_memory_mb,omitempty"`
-	GPUUtilPct           *float64 `json:"gpu_util_pct,omitempty"`
-	Inflight             *int     `json:"inflight"`
-	QueuePairs           *int     `json:"queue_pairs"`
+	EmbeddingCacheHits   int `json:"embedding_cache_hits"`
+	EmbeddingCacheMisses int `json:"embedding_cache_misses"`
+	PluginErrors         int `json:"plugin_errors"`
+	// DroppedRequests and DroppedPairs count the requests whose waiting
+	// pairs the batcher dropped before inference that second (deadline
+	// passed or client gone), and those pairs.
+	DroppedRequests int      `json:"dropped_requests"`
+	DroppedPairs    int      `json:"dropped_pairs"`
+	CPUPct          *float64 `json:"cpu_pct"`
+	RSSMB           *float64 `json:"memory_mb"`
+	GPUMemMB        *float64 `json:"gpu_memory_mb,omitempty"`
+	GPUUtilPct      *float64 `json:"gpu_util_pct,omitempty"`
+	Inflight        *int     `json:"inflight"`
+	QueuePairs      *int     `json:"queue_pairs"`
 }
 
 // Snapshot is the /v1/stats document.
@@ -355,6 +372,7 @@ func fillPoint(p *Point, b *bucket) {
 	}
 	p.CacheHits, p.CacheMisses, p.PluginErrors = b.cacheHits, b.cacheMisses, b.pluginErrors
 	p.EmbeddingCacheHits, p.EmbeddingCacheMisses = b.embHits, b.embMisses
+	p.DroppedRequests, p.DroppedPairs = b.dropReqs, b.dropPairs
 	if b.res.HaveProcess {
 		p.CPUPct = fptr(b.res.CPUPercent)
 		p.RSSMB = fptr(b.res.RSSMB)
