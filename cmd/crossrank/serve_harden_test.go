@@ -141,8 +141,14 @@ func TestServeMemoryBound(t *testing.T) {
 	}
 	growth := peak - idle
 	t.Logf("idle RSS %d MB, peak %d MB, growth %d MB, in-flight bound %d MB", idle>>20, peak>>20, growth>>20, inflight>>20)
-	if growth > 2*inflight {
-		t.Errorf("peak RSS grew by %d MB, more than twice the %d MB of bytes in flight", growth>>20, inflight>>20)
+	// The bound: twice the bytes in flight (the garbage collector lets the
+	// heap reach twice the live data at GOGC=100) plus a fixed 16 MB for
+	// what does not scale with the bodies (ONNX Runtime's arena for a
+	// 512-token batch, the tokenizer's 256 KiB windows, HTTP buffers).
+	// Measured 107-132 MB here for 64 MB in flight, from run to run; the
+	// regression this guards against (bodies charged once) measured 272 MB.
+	if limit := int64(2*inflight + 16<<20); growth > limit {
+		t.Errorf("peak RSS grew by %d MB, more than the %d MB allowed for %d MB of bytes in flight", growth>>20, limit>>20, inflight>>20)
 	}
 }
 
