@@ -65,3 +65,24 @@ func pearson(x, y []float64) float64 {
 func SameTop(a, b []string) bool {
 	return len(a) > 0 && len(b) > 0 && a[0] == b[0]
 }
+
+// TopKOverlap is the share of the first k documents of ranking a that are
+// also among the first k of b, out of min(k, len(a), len(b)) (1 when both
+// are empty or k < 1). Its mean over queries is the top-k agreement.
+func TopKOverlap(a, b []string, k int) float64 {
+	n := min(k, len(a), len(b))
+	if n < 1 {
+		return 1
+	}
+	in := make(map[string]bool, n)
+	for _, id := range b[:n] {
+		in[id] = true
+	}
+	same := 0
+	for _, id := range a[:n] {
+		if in[id] {
+			same++
+		}
+	}
+	return float64(same) / float64(n)
+}

@@ -128,3 +128,27 @@ func ExampleNDCG() {
 	fmt.Printf("%.4f\n", NDCG([]string{"d3", "d1", "d2"}, qrels, 10))
 	// Output: 0.8597
 }
+
+func TestTopKOverlap(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b []string
+		k    int
+		want float64
+	}{
+		{"same", []string{"a", "b", "c"}, []string{"a", "b", "c"}, 10, 1},
+		{"same set, other order", []string{"a", "b", "c"}, []string{"c", "a", "b"}, 3, 1},
+		{"one of two", []string{"a", "b", "c"}, []string{"a", "c", "b"}, 2, 0.5},
+		{"disjoint top", []string{"a", "b", "c", "d"}, []string{"c", "d", "a", "b"}, 2, 0},
+		{"shorter list bounds k", []string{"a", "b"}, []string{"b", "a", "c"}, 10, 1},
+		{"empty", nil, nil, 10, 1},
+		{"k zero", []string{"a"}, []string{"b"}, 0, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := TopKOverlap(tt.a, tt.b, tt.k); got != tt.want {
+				t.Errorf("TopKOverlap(%v, %v, %d) = %v, want %v", tt.a, tt.b, tt.k, got, tt.want)
+			}
+		})
+	}
+}

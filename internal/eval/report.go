@@ -42,6 +42,9 @@ type Agreement struct {
 	Spearman float64 `json:"spearman"`
 	// Top1 is the share of queries whose first document is the same.
 	Top1 float64 `json:"top1_agreement"`
+	// Top10 is the mean over queries of the share of the reference's first
+	// ten documents that are also among this configuration's first ten.
+	Top10 float64 `json:"top10_agreement"`
 }
 
 // ConfigResult is one configuration's row of the report.
@@ -119,18 +122,20 @@ func percentile(sorted []float64, p float64) float64 {
 // Agree compares cfg's rankings with ref's on qs.
 func Agree(refName string, ref, cfg map[string]Ranked, refMean, cfgMean map[string]float64, qs []Query) *Agreement {
 	a := &Agreement{Reference: refName, NDCGDiff: cfgMean["nDCG@10"] - refMean["nDCG@10"]}
-	var rho float64
+	var rho, top10 float64
 	var nRho, same int
 	for _, q := range qs {
 		if SameTop(ref[q.ID].Order, cfg[q.ID].Order) {
 			same++
 		}
+		top10 += TopKOverlap(ref[q.ID].Order, cfg[q.ID].Order, 10)
 		if v := Spearman(ref[q.ID].Scores, cfg[q.ID].Scores); !math.IsNaN(v) {
 			rho += v
 			nRho++
 		}
 	}
 	a.Top1 = float64(same) / float64(len(qs))
+	a.Top10 = top10 / float64(len(qs))
 	a.Spearman = math.NaN()
 	if nRho > 0 {
 		a.Spearman = rho / float64(nRho)
@@ -174,10 +179,10 @@ func (r *Report) Markdown() string {
 		}
 	}
 	if len(agree) > 0 {
-		fmt.Fprintf(&b, "\nAgreement with `%s` (nDCG@10 difference, mean Spearman rho of the scores per query, share of queries with the same top document):\n\n", agree[0].Agreement.Reference)
-		b.WriteString("| configuration | ΔnDCG@10 | Spearman | top-1 agreement |\n|---|---:|---:|---:|\n")
+		fmt.Fprintf(&b, "\nAgreement with `%s` (nDCG@10 difference, mean Spearman rho of the scores per query, share of queries with the same top document, mean share of the reference's top ten also in this top ten):\n\n", agree[0].Agreement.Reference)
+		b.WriteString("| configuration | ΔnDCG@10 | Spearman | top-1 agreement | top-10 agreement |\n|---|---:|---:|---:|---:|\n")
 		for _, c := range agree {
-			fmt.Fprintf(&b, "| %s | %+.4f | %.4f | %.4f |\n", c.Name, c.Agreement.NDCGDiff, c.Agreement.Spearman, c.Agreement.Top1)
+			fmt.Fprintf(&b, "| %s | %+.4f | %.4f | %.4f | %.4f |\n", c.Name, c.Agreement.NDCGDiff, c.Agreement.Spearman, c.Agreement.Top1, c.Agreement.Top10)
 		}
 	}
 	b.WriteString("\nMRR@10 is the mean of RR@10; a document is relevant for MRR and Recall when its label is at least 1. Latency is the client's wall time per /v1/rerank request, one request at a time.\n")
