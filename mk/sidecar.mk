@@ -10,7 +10,7 @@ SIDECAR_BENCH_COUNT ?= 3
 
 # The packages that call ONNX Runtime or NVML themselves (or are the binary
 # that links them); every other package must build with CGO_ENABLED=0.
-CGO_PKGS := ./cmd/crossrank ./models/ort ./models/loader ./internal/metrics/nvml ./internal/testenv ./internal/reranktest
+CGO_PKGS := ./cmd/crossrank ./models/ort ./models/loader ./internal/metrics/nvml ./internal/testenv ./internal/reranktest ./internal/roofline
 
 ## check-nocgo: every package but CGO_PKGS builds without cgo
 check-nocgo:
