@@ -48,7 +48,10 @@ SEED = 1234
 # VERSION is written into OUT/.crossrank-stamp by make setup-twins-hf: a
 # folder built by another version is rebuilt whatever its timestamps say.
 # 2: deterministic Unigram tokenizers, official ONNX export in onnx/model.onnx.
-VERSION = 2
+# 3: tokenizer.json saved without the truncation/padding state a previous
+#    call left (ELECTRA's, which shares BERT's tokenizer, differed between a
+#    goldens run and a plain build).
+VERSION = 3
 # Unigram pieces of the XLM-R and DeBERTa twins, specials included (171, as
 # the earlier trained vocabularies, keeps their weights' shapes and bytes).
 UNIGRAM_SIZE = 171
@@ -230,6 +233,12 @@ def build(name, cls, tok, cfg, out):
     tmp = out + ".tmp-make"
     shutil.rmtree(tmp, ignore_errors=True)
     model.save_pretrained(tmp, safe_serialization=True)
+    # A call with truncation=True/padding=True (goldens, or an earlier
+    # family sharing this tokenizer: BERT and ELECTRA) leaves that state in
+    # the fast tokenizer, and save_pretrained would write it into
+    # tokenizer.json; save the tokenizer as made, whatever ran before.
+    tok.backend_tokenizer.no_truncation()
+    tok.backend_tokenizer.no_padding()
     tok.save_pretrained(tmp)
     export_onnx(tmp)
     shutil.rmtree(out, ignore_errors=True)
