@@ -113,22 +113,7 @@ func BenchmarkEfficiency(b *testing.B) {
 				mu.Unlock()
 				b.StartTimer()
 				t0, cpu0 := time.Now(), roofline.CPUSeconds()
-				var next atomic.Int64
-				var wg sync.WaitGroup
-				for range effClients {
-					wg.Go(func() {
-						for {
-							i := int(next.Add(1)) - 1
-							if i >= len(bodies) {
-								return
-							}
-							if r := post(b, sc.base+"/v1/rerank", bodies[i]); r.status != 200 {
-								b.Errorf("status %d: %s", r.status, r.body)
-							}
-						}
-					})
-				}
-				wg.Wait()
+				closedLoop(b, sc.base+"/v1/rerank", bodies, effClients, func(time.Duration) {})
 				el, cpu := time.Since(t0).Seconds(), roofline.CPUSeconds()-cpu0
 				mu.Lock()
 				perWorker := peak.Wall * float64(c.threads) / float64(cores) // GFLOP/s one worker can reach
