@@ -2,11 +2,13 @@ package convert_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/crossrank/crossrank/internal/onnx"
+	"github.com/crossrank/crossrank/internal/roofline"
 	"github.com/crossrank/crossrank/internal/testenv"
 	"github.com/crossrank/crossrank/models"
 	"github.com/crossrank/crossrank/models/ort"
@@ -60,6 +62,48 @@ func BenchmarkConvertedVsOfficial(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(p.N*b.N)/b.Elapsed().Seconds(), "pairs/s")
+		})
+	}
+}
+
+// BenchmarkLastLayer compares, through the server's ONNX Runtime session
+// (models/ort, one intra-op thread), the twin's graph as Build writes it
+// (last layer for [CLS] only) with the graph that keeps every token
+// through the last layer (testenv.TwinAllTokensDir). Each iteration runs both on the same batch, one
+// after the other, so both meet the same machine; reported are CPU
+// milliseconds per batch of each and their ratio.
+//
+//	go test -run '^$' -bench LastLayer -benchtime 20x ./internal/convert/
+func BenchmarkLastLayer(b *testing.B) {
+	ctx := context.Background()
+	sessions := map[string]*ort.Session{}
+	for name, dir := range map[string]string{"cls": testenv.TwinDir(b), "full": testenv.TwinAllTokensDir(b)} {
+		s, err := ort.Load(ctx, dir, ort.WithLibrary(testenv.ORTLib(b)), ort.WithThreads(1, 1))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { s.Close() })
+		sessions[name] = s
+	}
+	for _, shape := range [][2]int{{16, 72}, {4, 72}, {16, 128}} {
+		b.Run(fmt.Sprintf("b=%d/L=%d", shape[0], shape[1]), func(b *testing.B) {
+			p := testenv.SyntheticPairs(shape[0], shape[1], 5)
+			batch := &models.Batch{N: p.N, L: p.L, InputIDs: p.IDs, AttentionMask: p.Mask, TokenTypeIDs: p.Types}
+			cpu := map[string]float64{}
+			for i := -1; i < b.N; i++ { // i = -1 warms both
+				for _, name := range []string{"full", "cls"} {
+					t0 := roofline.CPUSeconds()
+					if _, err := sessions[name].Score(ctx, batch); err != nil {
+						b.Fatal(err)
+					}
+					if i >= 0 {
+						cpu[name] += roofline.CPUSeconds() - t0
+					}
+				}
+			}
+			b.ReportMetric(1000*cpu["full"]/float64(b.N), "full-cpu-ms")
+			b.ReportMetric(1000*cpu["cls"]/float64(b.N), "cls-cpu-ms")
+			b.ReportMetric(cpu["full"]/cpu["cls"], "speed-up")
 		})
 	}
 }

@@ -33,6 +33,12 @@ type graphBuilder struct {
 	err  error
 	used map[string]bool // checkpoint tensors read
 	done map[string]bool // initializers added, by name
+	// clsOnly computes the last layer's queries, attention output and
+	// feed-forward for the first token only (keys and values still for
+	// every token): the head reads nothing else. Set for cross-encoders of
+	// the BERT-style families; see RATIONALE.md, "The last layer for
+	// [CLS] only".
+	clsOnly bool
 }
 
 // added reports whether an initializer called name is in the graph, and
@@ -256,14 +262,22 @@ func (b *graphBuilder) encoder(ctx context.Context) string {
 		}
 		s := fmt.Sprintf("/encoder/layer.%d", l)
 		lp := fmt.Sprintf("%sencoder.layer.%d.", p, l)
-		proj := func(name string, perm ...int64) string {
-			v := b.linear(x, s+"/attention/self/"+name, lp+"attention.self."+name, h, h)
+		proj := func(in, name string, perm ...int64) string {
+			v := b.linear(in, s+"/attention/self/"+name, lp+"attention.self."+name, h, h)
 			v = b.Node("Reshape", s+"/attention/self/"+name+"/Reshape", []string{v, heads4})
 			return b.Node("Transpose", s+"/attention/self/"+name+"/Transpose", []string{v}, onnx.Ints("perm", perm...))
 		}
-		q := proj("query", 0, 2, 1, 3)
-		k := proj("key", 0, 2, 3, 1)
-		v := proj("value", 0, 2, 1, 3)
+		var q, k, v string
+		if b.clsOnly && l == c.NumHiddenLayers-1 {
+			// Keys and values for every token; from here on only [CLS]:
+			// x becomes [N, 1, H], the attention below one query row per
+			// head, and the feed-forward one row per sequence.
+			k, v = proj(x, "key", 0, 2, 3, 1), proj(x, "value", 0, 2, 1, 3)
+			x = b.Node("Gather", s+"/Gather_cls", []string{x, b.Ints([]int64{1}, 0)}, onnx.Int("axis", 1))
+			q = proj(x, "query", 0, 2, 1, 3)
+		} else {
+			q, k, v = proj(x, "query", 0, 2, 1, 3), proj(x, "key", 0, 2, 3, 1), proj(x, "value", 0, 2, 1, 3)
+		}
 		sc := b.Node("MatMul", s+"/attention/self/MatMul", []string{q, k})
 		sc = b.Node("Div", s+"/attention/self/Div", []string{sc, b.Scalar(float32(math.Sqrt(float64(dh))))})
 		sc = b.Node("Add", s+"/attention/self/Add", []string{sc, mask})
@@ -341,4 +355,16 @@ func (c *hfConfig) inputs() []*onnx.ValueInfo {
 		in = append(in, onnx.Input("token_type_ids", onnx.Int64, "batch_size", "sequence_length"))
 	}
 	return in
+}
+
+// LastLayerCLSOnly reports whether g is a graph Build wrote with the last
+// layer computed for [CLS] only (see graphBuilder.clsOnly): it looks for
+// the Gather that node's name marks.
+func LastLayerCLSOnly(g *onnx.Graph) bool {
+	for _, n := range g.Nodes {
+		if n.OpType == "Gather" && strings.HasPrefix(n.Name, "/encoder/layer.") && strings.HasSuffix(n.Name, "/Gather_cls") {
+			return true
+		}
+	}
+	return false
 }

@@ -22,11 +22,18 @@ import (
 // session is closed when the test ends.
 func Twin(t testing.TB, threads int) rerank.Model {
 	t.Helper()
-	m, err := loader.Load(context.Background(), "twin", testenv.TwinDir(t), ort.WithLibrary(testenv.ORTLib(t)), ort.WithThreads(threads, 1))
+	return Load(t, "twin", testenv.TwinDir(t), threads)
+}
+
+// Load loads the model folder dir served as name with the given intra-op
+// threads; it is closed when the test ends.
+func Load(t testing.TB, name, dir string, threads int) rerank.Model {
+	t.Helper()
+	m, err := loader.Load(context.Background(), name, dir, ort.WithLibrary(testenv.ORTLib(t)), ort.WithThreads(threads, 1))
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { m.Scorer.Close() })
+	t.Cleanup(func() { m.Close() })
 	return m
 }
 
@@ -59,12 +66,7 @@ func Reference(t testing.TB, m rerank.Model, tr tokenizer.Truncation, batch int,
 // served as name; it is closed when the test ends.
 func MiniLM(t testing.TB, name string, threads int) rerank.Model {
 	t.Helper()
-	m, err := loader.Load(context.Background(), name, testenv.MiniLMDir(t), ort.WithLibrary(testenv.ORTLib(t)), ort.WithThreads(threads, 1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	return m
+	return Load(t, name, testenv.MiniLMDir(t), threads)
 }
 
 // MiniLMGolden is internal/convert/testdata/minilm_goldens.json: texts and

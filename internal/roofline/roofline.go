@@ -26,6 +26,12 @@ type Config struct {
 	Hidden int `json:"hidden_size"`
 	Inter  int `json:"intermediate_size"`
 	Layers int `json:"num_hidden_layers"`
+	// CLSOnlyLast says the graph's last layer computes the first token's
+	// query, attention output and feed-forward only (keys and values for
+	// every token), as crossrank's converted cross-encoders do; the
+	// Executed counts then leave the skipped work out. config.json does not
+	// say it: the caller sets it from the graph.
+	CLSOnlyLast bool `json:"-"`
 }
 
 // LoadConfig reads dir/config.json.
@@ -58,16 +64,40 @@ func (c Config) PairFLOPs(l int) float64 {
 	return float64(c.Layers)*perLayer + 2*h*h + 2*h
 }
 
+// ExecutedPairFLOPs is PairFLOPs less what a CLSOnlyLast graph skips: its
+// last layer runs the K and V projections on all l tokens (4·l·h²) but the
+// Q and output projections (4h²), the feed-forward (4·h·i) and the
+// attention products (4·l·h) for one query row only. Without CLSOnlyLast it
+// is PairFLOPs.
+func (c Config) ExecutedPairFLOPs(l int) float64 {
+	if !c.CLSOnlyLast {
+		return c.PairFLOPs(l)
+	}
+	L, h, i := float64(l), float64(c.Hidden), float64(c.Inter)
+	full := 8*L*h*h + 4*L*h*i + 4*L*L*h
+	last := 4*L*h*h + 4*h*h + 4*h*i + 4*L*h
+	return c.PairFLOPs(l) - full + last
+}
+
 // BatchFLOPs is the useful work of a batch of pairs holding realTokens
 // tokens before padding: pairs sequences of the mean real length. (The
 // attention term grows with the square of the length, so this slightly
 // undercounts a batch of unequal lengths; by under 1% for MiniLM-sized
 // models at MS MARCO lengths.)
 func (c Config) BatchFLOPs(pairs, realTokens int) float64 {
+	return perBatch(c.PairFLOPs, pairs, realTokens)
+}
+
+// ExecutedBatchFLOPs is BatchFLOPs counted with ExecutedPairFLOPs.
+func (c Config) ExecutedBatchFLOPs(pairs, realTokens int) float64 {
+	return perBatch(c.ExecutedPairFLOPs, pairs, realTokens)
+}
+
+func perBatch(pair func(int) float64, pairs, realTokens int) float64 {
 	if pairs <= 0 {
 		return 0
 	}
-	return float64(pairs) * c.PairFLOPs(int(math.Round(float64(realTokens)/float64(pairs))))
+	return float64(pairs) * pair(int(math.Round(float64(realTokens)/float64(pairs))))
 }
 
 // Peak is one SgemmPeak measurement.

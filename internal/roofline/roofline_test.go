@@ -28,6 +28,20 @@ func TestPairFLOPs(t *testing.T) {
 	if got := c.BatchFLOPs(0, 0); got != 0 {
 		t.Fatalf("BatchFLOPs(0, 0) = %v, want 0", got)
 	}
+	if got, want := c.ExecutedPairFLOPs(128), c.PairFLOPs(128); got != want {
+		t.Fatalf("ExecutedPairFLOPs(128) without CLSOnlyLast = %.0f, want PairFLOPs %.0f", got, want)
+	}
+	// With CLSOnlyLast the last layer is K, V on 128 tokens
+	// (4·128·384² = 75,497,472) plus Q, O, feed-forward and attention for
+	// one row (4·384² + 4·384·1536 + 4·128·384 = 589,824 + 2,359,296 +
+	// 196,608): 78,643,200 instead of 478,150,656.
+	c.CLSOnlyLast = true
+	if got, want := c.ExecutedPairFLOPs(128), 2_869_199_616.0-478_150_656+78_643_200; got != want {
+		t.Fatalf("ExecutedPairFLOPs(128) = %.0f, want %.0f", got, want)
+	}
+	if got, want := c.ExecutedBatchFLOPs(4, 512), 4*c.ExecutedPairFLOPs(128); got != want {
+		t.Fatalf("ExecutedBatchFLOPs(4, 512) = %.0f, want %.0f", got, want)
+	}
 }
 
 func TestLoadConfigErrors(t *testing.T) {

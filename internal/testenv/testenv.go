@@ -6,6 +6,7 @@
 package testenv
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -14,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/crossrank/crossrank/internal/convert"
+	"github.com/crossrank/crossrank/internal/onnx"
 	"github.com/crossrank/crossrank/internal/quantize"
 	"github.com/crossrank/crossrank/internal/twin"
 )
@@ -78,6 +81,29 @@ func TwinDir(t testing.TB) string {
 	dir := filepath.Join(Root(t), ".cache", "models", "twin")
 	if err := ensure(dir, twinFresh, func(tmp string) error { return twin.Write(tmp, twin.Default()) }); err != nil {
 		t.Fatalf("testenv: twin: %v (try make setup-twin)", err)
+	}
+	return dir
+}
+
+// TwinAllTokensDir returns .cache/models/twin-all-tokens under the root: the
+// default twin with the graph convert.WithAllTokens writes (every token kept
+// through the last layer, where TwinDir's graph computes [CLS] alone), for
+// comparisons. Generated when missing or stale.
+func TwinAllTokensDir(t testing.TB) string {
+	t.Helper()
+	dir := filepath.Join(Root(t), ".cache", "models", "twin-all-tokens")
+	build := func(tmp string) error {
+		if err := twin.Write(tmp, twin.Default()); err != nil {
+			return err
+		}
+		m, _, err := convert.Build(context.Background(), tmp, convert.WithAllTokens())
+		if err != nil {
+			return err
+		}
+		return onnx.WriteFile(filepath.Join(tmp, "onnx", "model.onnx"), m)
+	}
+	if err := ensure(dir, twinFresh, build); err != nil {
+		t.Fatalf("testenv: twin-all-tokens: %v", err)
 	}
 	return dir
 }

@@ -81,7 +81,9 @@ func TestORTFusion(t *testing.T) {
 		n  int
 	}{
 		{"EmbedLayerNormalization", 1},
-		{"Attention", 6},
+		// The last layer computes [CLS]'s query alone (convert's
+		// clsOnly), which AttentionFusion does not match: 5 of 6.
+		{"Attention", 5},
 		{"SkipLayerNormalization", 12},
 	} {
 		if ops[want.op] != want.n {
@@ -92,7 +94,7 @@ func TestORTFusion(t *testing.T) {
 		t.Errorf("optimised graph has %d BiasGelu, %d FastGelu, %d Gelu nodes; want 6 in all", ops["BiasGelu"], ops["FastGelu"], ops["Gelu"])
 	}
 	for _, gone := range []string{"Softmax", "Erf", "ReduceMean"} {
-		if ops[gone] != 0 {
+		if n := ops[gone]; n != 0 && !(gone == "Softmax" && n == 1) { // the last layer's own
 			t.Errorf("optimised graph still has %d %s nodes", ops[gone], gone)
 		}
 	}

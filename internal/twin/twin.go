@@ -30,7 +30,7 @@ import (
 // Version changes whenever the bytes Write produces for a given Config
 // change; config.json records it as "crossrank_twin_version" so caches of an
 // older twin can be detected and rebuilt.
-const Version = 6
+const Version = 7
 
 // Opset is the ONNX opset the twin graph is written at: convert.Opset, the
 // graph writer's (ONNX Runtime's graph optimiser fuses Attention only for

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -11,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crossrank/crossrank/internal/convert"
+	"github.com/crossrank/crossrank/internal/onnx"
 	"github.com/crossrank/crossrank/internal/reranktest"
 	"github.com/crossrank/crossrank/internal/roofline"
 	"github.com/crossrank/crossrank/internal/testenv"
@@ -29,20 +32,27 @@ const (
 // effConfig is one serving configuration BenchmarkEfficiency compares.
 type effConfig struct {
 	batch, workers, threads, overhead int
+	allTokens                         bool // the twin graph that keeps every token through the last layer
 }
 
 func (c effConfig) name() string {
-	return fmt.Sprintf("batch=%d/workers=%dx%d/overhead=%d", c.batch, c.workers, c.threads, c.overhead)
+	n := fmt.Sprintf("batch=%d/workers=%dx%d/overhead=%d", c.batch, c.workers, c.threads, c.overhead)
+	if c.allTokens {
+		n += "/last-layer=all-tokens"
+	}
+	return n
 }
 
-// effConfigs: the defaults first; CROSSRANK_EFF_ALL=1 adds the variants the
-// findings in sidecar/RATIONALE.md compare.
+// effConfigs: the defaults first, then the same with the graph that keeps
+// every token through the last layer (what the checkpoint computes and
+// other servers run); CROSSRANK_EFF_ALL=1 adds the variants the findings in
+// sidecar/RATIONALE.md compare.
 func effConfigs() []effConfig {
 	defOverhead := batcher.DefaultConfig().OverheadTokens
-	cs := []effConfig{{16, 2, 1, defOverhead}}
+	cs := []effConfig{{16, 2, 1, defOverhead, false}, {16, 2, 1, defOverhead, true}}
 	if os.Getenv("CROSSRANK_EFF_ALL") != "" {
-		cs = append(cs, effConfig{16, 1, 2, defOverhead}, effConfig{32, 2, 1, defOverhead},
-			effConfig{16, 2, 1, 64}, effConfig{8, 2, 1, defOverhead})
+		cs = append(cs, effConfig{16, 1, 2, defOverhead, false}, effConfig{32, 2, 1, defOverhead, false},
+			effConfig{16, 2, 1, 64, false}, effConfig{8, 2, 1, defOverhead, false})
 	}
 	return cs
 }
@@ -56,8 +66,11 @@ func effConfigs() []effConfig {
 //     the peak — the share of the machine's limit the sidecar reaches;
 //   - busy%: the workers' inference time over wall time × workers;
 //   - pad%: padded tokens that are not real;
-//   - kernel%: the FLOP rate inside inference on padded tokens over the
-//     per-worker share of the peak — how well ONNX Runtime runs these shapes;
+//   - kernel%: the FLOP rate inside inference on padded tokens, counting
+//     the FLOPs the graph executes (roofline's Executed counts: the twin's
+//     last layer computes [CLS] alone), over the per-worker share of the
+//     peak — how well ONNX Runtime runs these shapes;
+//   - exec-eff%: eff% counting executed FLOPs instead of the model's;
 //   - cpu%: process CPU time over wall × cores (what the rest of the
 //     process, tokenizer, HTTP and JSON, adds beside inference shows as
 //     cpu% - busy%);
@@ -65,7 +78,8 @@ func effConfigs() []effConfig {
 //     peak per CPU-second: the same share counted in CPU time, which time
 //     spent waiting for a core on a shared machine does not move.
 //
-// eff ≈ busy × (1 - pad) × kernel, so the three say where the rest goes.
+// eff ≈ busy × (1 - pad) × kernel × (model FLOPs / executed FLOPs), so the
+// factors say where the rest goes.
 //
 //	CROSSRANK_EFF_ALL=1 go test -run '^$' -bench Efficiency -benchtime 5x ./sidecar/server/
 func BenchmarkEfficiency(b *testing.B) {
@@ -78,22 +92,37 @@ func BenchmarkEfficiency(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	clsOnly := map[string]bool{}
+	for _, dir := range []string{testenv.TwinDir(b), testenv.TwinAllTokensDir(b)} {
+		graph, err := onnx.ReadFile(filepath.Join(dir, "onnx", "model.onnx"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		clsOnly[dir] = convert.LastLayerCLSOnly(graph.Graph)
+	}
 	cores := 2
 	if v, err := strconv.Atoi(os.Getenv("CROSSRANK_EFF_CORES")); err == nil && v > 0 {
 		cores = v
 	}
 	for _, c := range effConfigs() {
 		b.Run(c.name(), func(b *testing.B) {
-			m := reranktest.Twin(b, c.threads)
+			dir := testenv.TwinDir(b)
+			if c.allTokens {
+				dir = testenv.TwinAllTokensDir(b)
+			}
+			cfg := cfg
+			cfg.CLSOnlyLast = clsOnly[dir]
+			m := reranktest.Load(b, "twin", dir, c.threads)
 			var mu sync.Mutex
-			var flops, padFLOPs float64
+			var flops, execFLOPs, padFLOPs float64
 			var real, padded int
 			var inference time.Duration
 			obs := func(bi batcher.BatchInfo) {
 				mu.Lock()
 				defer mu.Unlock()
 				flops += cfg.BatchFLOPs(bi.Pairs, bi.RealTokens)
-				padFLOPs += cfg.BatchFLOPs(bi.Pairs, bi.PaddedTokens)
+				execFLOPs += cfg.ExecutedBatchFLOPs(bi.Pairs, bi.RealTokens)
+				padFLOPs += cfg.ExecutedBatchFLOPs(bi.Pairs, bi.PaddedTokens)
 				real += bi.RealTokens
 				padded += bi.PaddedTokens
 				inference += bi.Inference
@@ -101,7 +130,7 @@ func BenchmarkEfficiency(b *testing.B) {
 			sc := start(b, []rerank.Model{m}, []rerank.Option{rerank.WithCacheSize(0), rerank.WithBatchObserver(obs),
 				rerank.WithBatcher(batcher.Config{MaxBatchPairs: c.batch, Workers: c.workers, OverheadTokens: c.overhead})})
 			post(b, sc.base+"/v1/rerank", bodies[0]) // warm
-			var effs, busys, pads, kernels, cpus, cpuEffs, rates, peaks []float64
+			var effs, execEffs, busys, pads, kernels, cpus, cpuEffs, rates, peaks []float64
 			for range b.N {
 				b.StopTimer()
 				peak, err := roofline.SgemmPeak(b.TempDir(), cores, 3)
@@ -109,7 +138,7 @@ func BenchmarkEfficiency(b *testing.B) {
 					b.Fatal(err)
 				}
 				mu.Lock()
-				flops, padFLOPs, real, padded, inference = 0, 0, 0, 0, 0
+				flops, execFLOPs, padFLOPs, real, padded, inference = 0, 0, 0, 0, 0, 0
 				mu.Unlock()
 				b.StartTimer()
 				t0, cpu0 := time.Now(), roofline.CPUSeconds()
@@ -118,6 +147,7 @@ func BenchmarkEfficiency(b *testing.B) {
 				mu.Lock()
 				perWorker := peak.Wall * float64(c.threads) / float64(cores) // GFLOP/s one worker can reach
 				effs = append(effs, 100*flops/el/1e9/peak.Wall)
+				execEffs = append(execEffs, 100*execFLOPs/el/1e9/peak.Wall)
 				busys = append(busys, 100*inference.Seconds()/(el*float64(c.workers)))
 				pads = append(pads, 100*float64(padded-real)/float64(padded))
 				kernels = append(kernels, 100*padFLOPs/inference.Seconds()/1e9/perWorker)
@@ -128,6 +158,7 @@ func BenchmarkEfficiency(b *testing.B) {
 				mu.Unlock()
 			}
 			b.ReportMetric(median(effs), "eff%")
+			b.ReportMetric(median(execEffs), "exec-eff%")
 			b.ReportMetric(median(busys), "busy%")
 			b.ReportMetric(median(pads), "pad%")
 			b.ReportMetric(median(kernels), "kernel%")
