@@ -35,9 +35,9 @@ type graphBuilder struct {
 	done map[string]bool // initializers added, by name
 	// clsOnly computes the last layer's queries, attention output and
 	// feed-forward for the first token only (keys and values still for
-	// every token): the head reads nothing else. Set for cross-encoders of
-	// the BERT-style families; see RATIONALE.md, "The last layer for
-	// [CLS] only".
+	// every token): the head reads nothing else. Set for cross-encoders and
+	// cls-pooling bi-encoders of the BERT-style families; see RATIONALE.md,
+	// "The last layer for [CLS] only".
 	clsOnly bool
 }
 

@@ -3,6 +3,7 @@ package convert_test
 import (
 	"context"
 	"math"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -67,9 +68,58 @@ func TestLastLayerCLSOnly(t *testing.T) {
 		t.Fatalf("[CLS]-only last layer differs from the full graph by %.2g (limit 1e-5)", worst)
 	}
 
+	// all-MiniLM-L6-v2 mean-pools every token: it keeps them all.
 	_, biModel, biMeta := writeGraph(t, testenv.MiniLMDir(t))
 	if biMeta.Kind != convert.KindBiEncoder || biMeta.LastLayerCLSOnly || convert.LastLayerCLSOnly(biModel.Graph) {
-		t.Fatalf("bi-encoder: kind %s, last_layer_cls_only %v, detected %v; want a bi-encoder with every token kept",
+		t.Fatalf("mean-pooling bi-encoder: kind %s, last_layer_cls_only %v, detected %v; want a bi-encoder with every token kept",
 			biMeta.Kind, biMeta.LastLayerCLSOnly, convert.LastLayerCLSOnly(biModel.Graph))
+	}
+}
+
+// TestLastLayerCLSOnlyBiEncoder does the same for a bi-encoder that pools
+// [CLS] alone (as BGE's embedding models do): all-MiniLM-L6-v2's weights
+// with its Pooling module switched to cls.
+func TestLastLayerCLSOnlyBiEncoder(t *testing.T) {
+	src := testenv.MiniLMDir(t)
+	dir := t.TempDir()
+	for _, f := range []string{"config.json", "model.safetensors", "modules.json", "sentence_bert_config.json", "tokenizer.json"} {
+		if err := os.Symlink(filepath.Join(src, f), filepath.Join(dir, f)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "1_Pooling"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pooling := `{"word_embedding_dimension": 384, "pooling_mode_cls_token": true, "pooling_mode_mean_tokens": false}`
+	if err := os.WriteFile(filepath.Join(dir, "1_Pooling", "config.json"), []byte(pooling), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	clsPath, _, clsMeta := writeGraph(t, dir)
+	fullPath, _, fullMeta := writeGraph(t, dir, convert.WithAllTokens())
+	if clsMeta.Kind != convert.KindBiEncoder || !clsMeta.LastLayerCLSOnly || fullMeta.LastLayerCLSOnly {
+		t.Fatalf("cls-pooling bi-encoder: kind %s, last_layer_cls_only %v (want true), with all tokens %v (want false)",
+			clsMeta.Kind, clsMeta.LastLayerCLSOnly, fullMeta.LastLayerCLSOnly)
+	}
+	cls := newRunner(t, clsPath, clsMeta.Inputs, clsMeta.Output)
+	full := newRunner(t, fullPath, fullMeta.Inputs, fullMeta.Output)
+	p := testenv.SyntheticPairs(12, 40, 8)
+	a, err := cls.run(p.N, p.L, p.IDs, p.Mask, p.Types)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := full.run(p.N, p.L, p.IDs, p.Mask, p.Types)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != p.N*clsMeta.OutputDim || len(b) != len(a) {
+		t.Fatalf("%d and %d values, want %d", len(a), len(b), p.N*clsMeta.OutputDim)
+	}
+	worst := 0.0
+	for i := range a {
+		worst = max(worst, math.Abs(float64(a[i]-b[i])))
+	}
+	t.Logf("cls-pooling bi-encoder, [CLS]-only last layer vs every token: max |Δ| %.2g over %d embeddings", worst, p.N)
+	if worst > 1e-5 {
+		t.Fatalf("embeddings differ by %.2g (limit 1e-5)", worst)
 	}
 }

@@ -76,6 +76,11 @@ func TestTwinsHFParity(t *testing.T) {
 			if md.Kind != convert.KindCrossEncoder || md.Trained || md.OutputDim != fg.NumLabels || md.MaxLength != fg.MaxLength {
 				t.Fatalf("metadata %+v: want an untrained cross-encoder with %d labels, max length %d", md, fg.NumLabels, fg.MaxLength)
 			}
+			// BERT-style families get the [CLS]-only last layer, so the
+			// parity below covers it; ModernBERT and DeBERTa keep every token.
+			if wantCLS := family != "modernbert" && family != "deberta-v2"; md.LastLayerCLSOnly != wantCLS {
+				t.Fatalf("last_layer_cls_only %v, want %v", md.LastLayerCLSOnly, wantCLS)
+			}
 			wantTypes := family == "bert" || family == "electra"
 			if hasTypes := len(md.Inputs) == 3; hasTypes != wantTypes {
 				t.Fatalf("inputs %v: token_type_ids expected %v", md.Inputs, wantTypes)
