@@ -6,7 +6,6 @@
 package testenv
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -15,8 +14,6 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/crossrank/crossrank/internal/convert"
-	"github.com/crossrank/crossrank/internal/onnx"
 	"github.com/crossrank/crossrank/internal/quantize"
 	"github.com/crossrank/crossrank/internal/twin"
 )
@@ -86,23 +83,15 @@ func TwinDir(t testing.TB) string {
 }
 
 // TwinAllTokensDir returns .cache/models/twin-all-tokens under the root: the
-// default twin with the graph convert.WithAllTokens writes (every token kept
-// through the last layer, where TwinDir's graph computes [CLS] alone), for
+// default twin with twin.Config.AllTokens (every token kept through the
+// last layer, where TwinDir's graph computes [CLS] alone), for
 // comparisons. Generated when missing or stale.
 func TwinAllTokensDir(t testing.TB) string {
 	t.Helper()
 	dir := filepath.Join(Root(t), ".cache", "models", "twin-all-tokens")
-	build := func(tmp string) error {
-		if err := twin.Write(tmp, twin.Default()); err != nil {
-			return err
-		}
-		m, _, err := convert.Build(context.Background(), tmp, convert.WithAllTokens())
-		if err != nil {
-			return err
-		}
-		return onnx.WriteFile(filepath.Join(tmp, "onnx", "model.onnx"), m)
-	}
-	if err := ensure(dir, twinFresh, build); err != nil {
+	cfg := twin.Default()
+	cfg.AllTokens = true
+	if err := ensure(dir, twinFresh, func(tmp string) error { return twin.Write(tmp, cfg) }); err != nil {
 		t.Fatalf("testenv: twin-all-tokens: %v", err)
 	}
 	return dir

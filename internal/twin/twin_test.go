@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crossrank/crossrank/internal/convert"
 	"github.com/crossrank/crossrank/internal/onnx"
 	"github.com/crossrank/crossrank/internal/testenv"
 	"github.com/crossrank/crossrank/internal/twin"
@@ -257,6 +258,16 @@ func TestGraphInterface(t *testing.T) {
 	}
 	if len(m.Graph.Outputs) != 1 || fmt.Sprintf("%s:%v%v", m.Graph.Outputs[0].Name, m.Graph.Outputs[0].ElemType, m.Graph.Outputs[0].Shape) != "logits:float[{0 batch_size} {1 }]" {
 		t.Errorf("outputs %+v, want logits float [batch_size, 1]", m.Graph.Outputs[0])
+	}
+	if !convert.LastLayerCLSOnly(m.Graph) {
+		t.Error("the default twin's last layer is not the [CLS]-only one")
+	}
+	all, err := onnx.ReadFile(filepath.Join(testenv.TwinAllTokensDir(t), "onnx", "model.onnx"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if convert.LastLayerCLSOnly(all.Graph) {
+		t.Error("the AllTokens twin's last layer is the [CLS]-only one")
 	}
 }
 

@@ -23,7 +23,9 @@ var (
 	benchLengths = []int{64, 128, 256}
 )
 
-// modelFLOPs is roofline's count for one pair of l tokens of the model in dir.
+// modelFLOPs is roofline's count for one pair of l tokens of the model in
+// dir: the model's work (the twin's graph executes about 14% less: its last
+// layer computes [CLS] alone, see internal/convert/RATIONALE.md).
 func modelFLOPs(tb testing.TB, dir string, l int) float64 {
 	tb.Helper()
 	c, err := roofline.LoadConfig(dir)
