@@ -27,6 +27,28 @@ func writeGraph(t testing.TB, dir string, opts ...convert.BuildOption) (string, 
 	return p, m, md
 }
 
+// maxDiff runs the padded batch p through both graphs, checks each gives
+// width values per row, and returns the largest difference.
+func maxDiff(t *testing.T, x, y *graphRunner, p *testenv.Pairs, width int) float64 {
+	t.Helper()
+	a, err := x.run(p.N, p.L, p.IDs, p.Mask, p.Types)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := y.run(p.N, p.L, p.IDs, p.Mask, p.Types)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(a) != p.N*width || len(b) != len(a) {
+		t.Fatalf("%d×%d: %d and %d values, want %d", p.N, p.L, len(a), len(b), p.N*width)
+	}
+	worst := 0.0
+	for i := range a {
+		worst = max(worst, math.Abs(float64(a[i]-b[i])))
+	}
+	return worst
+}
+
 // TestLastLayerCLSOnly checks that the cross-encoder graph whose last layer
 // computes [CLS] alone scores padded batches of varied pairs as the graph
 // that keeps every token (the checkpoint's own forward pass), that the
@@ -47,21 +69,7 @@ func TestLastLayerCLSOnly(t *testing.T) {
 	cls, full := newRunner(t, clsPath, inputs, "logits"), newRunner(t, fullPath, inputs, "logits")
 	worst := 0.0
 	for _, shape := range [][3]int{{16, 48, 1}, {7, 128, 2}, {1, 9, 3}, {32, 24, 4}} {
-		p := testenv.SyntheticPairs(shape[0], shape[1], uint64(shape[2]))
-		a, err := cls.run(p.N, p.L, p.IDs, p.Mask, p.Types)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := full.run(p.N, p.L, p.IDs, p.Mask, p.Types)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(a) != len(b) || len(a) != p.N {
-			t.Fatalf("%d×%d: %d and %d logits, want %d", p.N, p.L, len(a), len(b), p.N)
-		}
-		for i := range a {
-			worst = max(worst, math.Abs(float64(a[i]-b[i])))
-		}
+		worst = max(worst, maxDiff(t, cls, full, testenv.SyntheticPairs(shape[0], shape[1], uint64(shape[2])), 1))
 	}
 	t.Logf("[CLS]-only last layer vs every token: max |Δlogit| %.2g", worst)
 	if worst > 1e-5 {
@@ -103,21 +111,7 @@ func TestLastLayerCLSOnlyBiEncoder(t *testing.T) {
 	cls := newRunner(t, clsPath, clsMeta.Inputs, clsMeta.Output)
 	full := newRunner(t, fullPath, fullMeta.Inputs, fullMeta.Output)
 	p := testenv.SyntheticPairs(12, 40, 8)
-	a, err := cls.run(p.N, p.L, p.IDs, p.Mask, p.Types)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := full.run(p.N, p.L, p.IDs, p.Mask, p.Types)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(a) != p.N*clsMeta.OutputDim || len(b) != len(a) {
-		t.Fatalf("%d and %d values, want %d", len(a), len(b), p.N*clsMeta.OutputDim)
-	}
-	worst := 0.0
-	for i := range a {
-		worst = max(worst, math.Abs(float64(a[i]-b[i])))
-	}
+	worst := maxDiff(t, cls, full, p, clsMeta.OutputDim)
 	t.Logf("cls-pooling bi-encoder, [CLS]-only last layer vs every token: max |Δ| %.2g over %d embeddings", worst, p.N)
 	if worst > 1e-5 {
 		t.Fatalf("embeddings differ by %.2g (limit 1e-5)", worst)
