@@ -46,8 +46,12 @@ Normalize) without a classification head gives a bi-encoder with
 			if err != nil {
 				return fmt.Errorf("model convert: %w", err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s %s graph to %s: inputs %v, output %s [N, %d], %d parameters, int8 %v (%.1f MB, %.1fs)\n",
-				md.ModelType, md.Kind, res.ONNX, md.Inputs, md.Output, md.OutputDim, res.Params, md.Int8,
+			last := "every token"
+			if md.LastLayerCLSOnly {
+				last = "[CLS] only"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s %s graph to %s: inputs %v, output %s [N, %d], last layer %s, %d parameters, int8 %v (%.1f MB, %.1fs)\n",
+				md.ModelType, md.Kind, res.ONNX, md.Inputs, md.Output, md.OutputDim, last, res.Params, md.Int8,
 				float64(st.Size())/1e6, res.Elapsed.Seconds())
 			return nil
 		},

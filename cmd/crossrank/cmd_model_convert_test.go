@@ -23,7 +23,7 @@ func TestModelConvert(t *testing.T) {
 	if err != nil {
 		t.Fatalf("model convert: %v\n%s", err, out)
 	}
-	if !strings.Contains(out, "bert cross-encoder graph") || !strings.Contains(out, "output logits [N, 1]") || !strings.Contains(out, "int8 true") {
+	if !strings.Contains(out, "bert cross-encoder graph") || !strings.Contains(out, "output logits [N, 1]") || !strings.Contains(out, "last layer [CLS] only") || !strings.Contains(out, "int8 true") {
 		t.Errorf("model convert said %q", out)
 	}
 	for _, f := range []string{"config.json", "tokenizer.json", "crossrank.json", "quantize_config.json", "onnx/model.onnx", "onnx/model_quantized.onnx"} {

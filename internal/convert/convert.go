@@ -222,9 +222,9 @@ type BuildOption func(*buildConfig)
 
 type buildConfig struct{ allTokens bool }
 
-// WithAllTokens keeps every token through a cross-encoder's last layer, as
-// the checkpoint's own forward pass computes it, instead of [CLS] alone
-// (Metadata.LastLayerCLSOnly). The scores are the same; the graph does
+// WithAllTokens keeps every token through the last layer of a
+// cross-encoder or cls-pooling bi-encoder, as the checkpoint's own forward
+// pass computes it, instead of [CLS] alone (Metadata.LastLayerCLSOnly). The scores are the same; the graph does
 // about 16% more work on a 6-layer model. For comparisons: tests,
 // BenchmarkLastLayer and BenchmarkEfficiency.
 func WithAllTokens() BuildOption { return func(c *buildConfig) { c.allTokens = true } }
