@@ -69,9 +69,9 @@ func BenchmarkConvertedVsOfficial(b *testing.B) {
 // BenchmarkLastLayer compares, through the server's ONNX Runtime session
 // (models/ort, one intra-op thread), the twin's graph as Build writes it
 // (last layer for [CLS] only) with the graph that keeps every token
-// through the last layer (testenv.TwinAllTokensDir). Each iteration runs both on the same batch, one
-// after the other, so both meet the same machine; reported are CPU
-// milliseconds per batch of each and their ratio.
+// through the last layer (testenv.TwinAllTokensDir). Each iteration runs
+// both on the same batch, one after the other, so both meet the same
+// machine; reported are CPU milliseconds per batch of each and their ratio.
 //
 //	go test -run '^$' -bench LastLayer -benchtime 20x ./internal/convert/
 func BenchmarkLastLayer(b *testing.B) {

@@ -287,8 +287,7 @@ func Build(ctx context.Context, dir string, opts ...BuildOption) (*onnx.Model, *
 			dir, stPath, head, ErrIncompleteLayout)
 	}
 	b := &graphBuilder{Builder: onnx.NewBuilder("main_graph"), st: st, cfg: cfg, p: p,
-		clsOnly: !bc.allTokens && cfg.ModelType != "modernbert" && cfg.ModelType != "deberta-v2" &&
-			(md.Kind == KindCrossEncoder || slices.Equal(md.Pooling, []string{"cls"}))}
+		clsOnly: !bc.allTokens && cfg.bertStyle() && (md.Kind == KindCrossEncoder || slices.Equal(md.Pooling, []string{"cls"}))}
 	md.LastLayerCLSOnly = b.clsOnly
 	b.G.Inputs = cfg.inputs()
 	for _, vi := range b.G.Inputs {

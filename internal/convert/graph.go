@@ -189,6 +189,13 @@ func (b *graphBuilder) act(x, scope, act string) string {
 // transformers adds row 0 of the table).
 func (c *hfConfig) hasTokenTypes() bool { return c.TypeVocabSize > 1 }
 
+// bertStyle reports whether the family's layers are the BERT-style ones
+// encoder writes itself (BERT, ELECTRA, RoBERTa, XLM-RoBERTa) rather than
+// ModernBERT's or DeBERTa's; only these honour graphBuilder.clsOnly.
+func (c *hfConfig) bertStyle() bool {
+	return c.ModelType != "modernbert" && c.ModelType != "deberta-v2"
+}
+
 // encoder appends the embeddings and the transformer layers of a BERT-style
 // encoder (BERT, ELECTRA, RoBERTa, XLM-RoBERTa) and returns the last hidden
 // state [N, L, H].
